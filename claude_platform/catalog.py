@@ -12,7 +12,7 @@ import importlib.util
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from functools import cache
 from pathlib import Path
 
@@ -22,7 +22,7 @@ LITELLM_PRICE_MAP_FILE = "model_prices_and_context_window_backup.json"
 REGIONAL_PREMIUM = 1.10
 
 
-class Geography(str, Enum):
+class Geography(StrEnum):
     """Where a project's requests may be served: a system cross-region profile, or none (in-region)."""
 
     US = "us"
@@ -93,12 +93,16 @@ _ALL_GEOS = "us eu apac jp au global"
 MODELS: tuple[ClaudeModel, ...] = (
     _model("anthropic.claude-3-haiku-20240307-v1:0", "claude-3-haiku", "us eu apac none", premium=False),
     _model("anthropic.claude-3-5-haiku-20241022-v1:0", "claude-3-5-haiku", "us none", premium=False),
-    _model("anthropic.claude-3-5-sonnet-20241022-v2:0", "claude-3-5-sonnet-v2", "us apac none", premium=False),
+    _model(
+        "anthropic.claude-3-5-sonnet-20241022-v2:0", "claude-3-5-sonnet-v2", "us apac none", premium=False
+    ),
     _model("anthropic.claude-3-7-sonnet-20250219-v1:0", "claude-3-7-sonnet", "us eu apac", premium=False),
     _model("anthropic.claude-sonnet-4-20250514-v1:0", "claude-sonnet-4", "us eu apac global", premium=False),
     _model("anthropic.claude-opus-4-20250514-v1:0", "claude-opus-4", "us eu", premium=False),
     _model("anthropic.claude-opus-4-1-20250805-v1:0", "claude-opus-4-1", "us eu", premium=False),
-    _model("anthropic.claude-sonnet-4-5-20250929-v1:0", "claude-sonnet-4-5", "us eu jp au global", premium=True),
+    _model(
+        "anthropic.claude-sonnet-4-5-20250929-v1:0", "claude-sonnet-4-5", "us eu jp au global", premium=True
+    ),
     _model("anthropic.claude-haiku-4-5-20251001-v1:0", "claude-haiku-4-5", _ALL_GEOS, premium=True),
     _model("anthropic.claude-opus-4-5-20251101-v1:0", "claude-opus-4-5", "us eu global", premium=True),
     _model("anthropic.claude-opus-4-6-v1", "claude-opus-4-6", "us eu au global", premium=True),
@@ -182,7 +186,9 @@ def _prices_from_entry(entry: dict, *, source: str, factor: float = 1.0) -> Mode
     if standard is None:
         return None
     suffix = f"_above_{LONG_CONTEXT_THRESHOLD_TOKENS // 1000}k_tokens"
-    return ModelPrices(standard=standard, long_context=_rate_card(entry, suffix=suffix, factor=factor), source=source)
+    return ModelPrices(
+        standard=standard, long_context=_rate_card(entry, suffix=suffix, factor=factor), source=source
+    )
 
 
 def max_output_tokens(model: ClaudeModel) -> int | None:
@@ -206,7 +212,9 @@ def model_prices(
     for key in (model.inference_id(geography), model.base_id, model.alias):
         if key in overrides:
             o = overrides[key]
-            return ModelPrices(RateCard(o.input, o.output, o.cache_write, o.cache_read), source=f"config:{key}")
+            return ModelPrices(
+                RateCard(o.input, o.output, o.cache_write, o.cache_read), source=f"config:{key}"
+            )
     price_map = _litellm_price_map()
     exact = model.inference_id(geography)
     if exact in price_map and (prices := _prices_from_entry(price_map[exact], source=f"litellm:{exact}")):

@@ -1,0 +1,476 @@
+"""The platform config: one typed, validated model of the projects file.
+
+`load_config(raw)` validates everything before anything is built and raises ConfigError with one
+line per problem, each naming the project and field. Nothing here reads files or the environment.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from claude_platform.catalog import (
+    ClaudeModel,
+    Geography,
+    MissingPriceError,
+    PriceOverride,
+    UnknownModelError,
+    geography_serves_region,
+    max_output_tokens,
+    model_prices,
+    resolve_model,
+)
+from claude_platform.prices import ModelPrices
+
+# AWS limits and formats the config is checked against.
+PROFILE_NAME_RE = re.compile(r"^([0-9a-zA-Z][ _-]?)+$")  # AWS::Bedrock::ApplicationInferenceProfile
+PROFILE_NAME_MAX = 64
+PROJECT_NAME_RE = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
+PROJECT_NAME_MAX = 32
+TAG_KEY_RE = re.compile(r"^[\w\s.:/=+\-@]{1,128}$")
+TAG_VALUE_RE = re.compile(r"^[\w\s.:/=+\-@]{0,256}$")
+MAX_USER_TAGS = 40  # 50 per resource, minus room for the cost tag and CDK/CloudFormation's own
+EMAIL_RE = re.compile(
+    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
+)
+PRINCIPAL_ARN_RE = re.compile(
+    r"^arn:aws(-cn|-us-gov)?:iam::\d{12}:(root|role/[\w+=,.@/-]{1,512}|user/[\w+=,.@/-]{1,512})$"
+)
+REGION_RE = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+ACCOUNT_RE = re.compile(r"^\d{12}$")
+MAX_BUDGET_NOTIFICATIONS = 10  # AWS Budgets: notifications per budget
+MAX_BUDGET_EMAIL_SUBSCRIBERS = 10  # AWS Budgets: email subscribers per notification
+MAX_MODELS_PER_PROJECT = 8  # keeps the Lambda environment (4 KB) and the role policy small
+LOG_RETENTION_DAYS = (
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
+)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AlarmThresholds(_Strict):
+    """Counts per 5-minute period, per inference profile, that page the project's alert topic."""
+
+    throttles: Annotated[int, Field(ge=1)] = 10
+    server_errors: Annotated[int, Field(ge=1)] = 5
+    client_errors: Annotated[int, Field(ge=1)] = 25
+
+
+class ProjectSettings(_Strict):
+    """Every project field but `name`: what `defaults` may set and a project may override."""
+
+    models: Annotated[list[str], Field(min_length=1, max_length=MAX_MODELS_PER_PROJECT)]
+    geography: Geography = Geography.US
+    monthly_budget_usd: Annotated[float, Field(gt=0, le=10_000_000)]
+    alert_thresholds: list[float] = [50.0, 80.0, 100.0]
+    alert_emails: Annotated[list[str], Field(max_length=MAX_BUDGET_EMAIL_SUBSCRIBERS)] = []
+    tags: dict[str, str] = {}
+    invokers: list[str] = []
+    max_tokens_default: Annotated[int, Field(ge=1)] = 1024
+    max_tokens_limit: Annotated[int, Field(ge=1)] = 8192
+    lambda_memory_mb: Annotated[int, Field(ge=128, le=10240)] = 512
+    lambda_timeout_seconds: Annotated[int, Field(ge=5, le=900)] = 120
+    log_retention_days: int = 30
+    log_prompts: bool = False
+    snapstart: bool = False
+    alarms: AlarmThresholds = AlarmThresholds()
+
+    @field_validator("alert_thresholds")
+    @classmethod
+    def _thresholds(cls, value: list[float]) -> list[float]:
+        if not value:
+            raise ValueError("give at least one threshold (percent of the monthly budget)")
+        for i, t in enumerate(value):
+            if not 0 < t <= 1000:
+                raise ValueError(f"[{i}] = {t:g} is outside (0, 1000] percent")
+        if len(set(value)) != len(value):
+            raise ValueError("thresholds must be distinct")
+        if len(value) + 1 > MAX_BUDGET_NOTIFICATIONS:
+            raise ValueError(
+                f"{len(value)} thresholds plus the forecast alert exceed AWS Budgets' "
+                f"{MAX_BUDGET_NOTIFICATIONS} notifications per budget"
+            )
+        return sorted(value)
+
+    @field_validator("alert_emails")
+    @classmethod
+    def _emails(cls, value: list[str]) -> list[str]:
+        for i, email in enumerate(value):
+            if not EMAIL_RE.match(email):
+                raise ValueError(f"[{i}] {email!r} is not an email address")
+        if len(set(value)) != len(value):
+            raise ValueError("emails must be distinct")
+        return value
+
+    @field_validator("invokers")
+    @classmethod
+    def _invokers(cls, value: list[str]) -> list[str]:
+        for i, arn in enumerate(value):
+            if not PRINCIPAL_ARN_RE.match(arn):
+                raise ValueError(
+                    f"[{i}] {arn!r} is not an IAM principal ARN "
+                    "(arn:aws:iam::<12-digit account>:role/..., :user/... or :root)"
+                )
+        return value
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, value: dict[str, str]) -> dict[str, str]:
+        if len(value) > MAX_USER_TAGS:
+            raise ValueError(f"{len(value)} tags, at most {MAX_USER_TAGS}")
+        for key, tag_value in value.items():
+            if not TAG_KEY_RE.match(key) or key.lower().startswith("aws:"):
+                raise ValueError(
+                    f"key {key!r} is not a valid tag key (1-128 of letters, digits, spaces, _.:/=+-@; no aws: prefix)"
+                )
+            if not isinstance(tag_value, str) or not TAG_VALUE_RE.match(tag_value):
+                raise ValueError(
+                    f"{key}: value {tag_value!r} is not a valid tag value (0-256 of letters, digits, spaces, _.:/=+-@)"
+                )
+        return value
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _retention(cls, value: int) -> int:
+        if value not in LOG_RETENTION_DAYS:
+            raise ValueError(f"{value} is not a CloudWatch Logs retention; one of {LOG_RETENTION_DAYS}")
+        return value
+
+    @model_validator(mode="after")
+    def _max_tokens(self) -> ProjectSettings:
+        if self.max_tokens_default > self.max_tokens_limit:
+            raise ValueError(
+                f"max_tokens_default ({self.max_tokens_default}) exceeds max_tokens_limit ({self.max_tokens_limit})"
+            )
+        return self
+
+
+class ProjectDefaults(ProjectSettings):
+    """`defaults`: any project field, all optional."""
+
+    models: Annotated[list[str], Field(min_length=1, max_length=MAX_MODELS_PER_PROJECT)] | None = None  # type: ignore[assignment]
+    monthly_budget_usd: Annotated[float, Field(gt=0, le=10_000_000)] | None = None  # type: ignore[assignment]
+
+
+class ProjectConfig(ProjectSettings):
+    """One project: its name is the cost-allocation tag value and part of every resource name."""
+
+    name: str
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if len(value) > PROJECT_NAME_MAX or not PROJECT_NAME_RE.match(value):
+            raise ValueError(
+                f"{value!r} must be 1-{PROJECT_NAME_MAX} lowercase letters, digits and single hyphens, "
+                "starting with a letter (it names the profiles, stack, function and budget and is the tag value)"
+            )
+        return value
+
+
+class PriceOverrideConfig(_Strict):
+    """USD per million tokens."""
+
+    input: Annotated[float, Field(ge=0)]
+    output: Annotated[float, Field(ge=0)]
+    cache_write: Annotated[float, Field(ge=0)]
+    cache_read: Annotated[float, Field(ge=0)]
+
+
+class PlatformConfig(_Strict):
+    """The whole projects file."""
+
+    region: str
+    account: str | None = None
+    name_prefix: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,15}$")] = "claude"
+    cost_allocation_tag_key: str = "project"
+    inference_profile_quota: Annotated[int, Field(ge=1)] = 1000
+    pricing: dict[str, PriceOverrideConfig] = {}
+    defaults: ProjectDefaults = ProjectDefaults()
+    projects: Annotated[list[ProjectConfig], Field(min_length=1)]
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, value: str) -> str:
+        if not REGION_RE.match(value):
+            raise ValueError(f"{value!r} is not an AWS region name like us-east-1")
+        return value
+
+    @field_validator("account")
+    @classmethod
+    def _account(cls, value: str | None) -> str | None:
+        if value is not None and not ACCOUNT_RE.match(value):
+            raise ValueError(f"{value!r} is not a 12-digit AWS account id")
+        return value
+
+    @field_validator("cost_allocation_tag_key")
+    @classmethod
+    def _tag_key(cls, value: str) -> str:
+        if not TAG_KEY_RE.match(value) or value.lower().startswith("aws:"):
+            raise ValueError(f"{value!r} is not a valid tag key")
+        return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _apply_defaults(cls, data: Any) -> Any:
+        """Each project starts from `defaults`; a project's own fields win."""
+        if not isinstance(data, Mapping):
+            return data
+        defaults = data.get("defaults") or {}
+        projects = data.get("projects")
+        if not isinstance(defaults, Mapping) or not isinstance(projects, list):
+            return data
+        known = {k: v for k, v in defaults.items() if k in ProjectSettings.model_fields}
+        merged = [{**known, **p} if isinstance(p, Mapping) else p for p in projects]
+        return {**data, "projects": merged}
+
+
+# ---------------------------------------------------------------------------------------------
+# What synthesis builds from: every model resolved to catalog entry, geography and price.
+
+
+@dataclass(frozen=True)
+class ProjectModel:
+    """One allowed model of a project, resolved."""
+
+    model: ClaudeModel
+    geography: Geography
+    prices: ModelPrices
+    profile_name: str
+    max_output_tokens: int | None
+
+    @property
+    def alias(self) -> str:
+        """Short name used in resource names and requests."""
+        return self.model.alias
+
+
+@dataclass(frozen=True)
+class Project:
+    """A validated project with resolved models; what the project stack is built from."""
+
+    config: ProjectConfig
+    models: tuple[ProjectModel, ...]
+
+    @property
+    def name(self) -> str:
+        """The project name, also the cost-allocation tag value."""
+        return self.config.name
+
+
+@dataclass(frozen=True)
+class Platform:
+    """A validated config ready for synthesis."""
+
+    config: PlatformConfig
+    projects: tuple[Project, ...]
+
+    @property
+    def tag_key(self) -> str:
+        """The cost-allocation tag key."""
+        return self.config.cost_allocation_tag_key
+
+
+class ConfigError(ValueError):
+    """The config file has problems; `problems` holds one line per problem."""
+
+    def __init__(self, problems: list[str], *, source: str = "config") -> None:
+        self.problems = problems
+        self.source = source
+        super().__init__(f"{source}: {len(problems)} problem(s)\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+def _location(loc: tuple[int | str, ...], raw: Mapping[str, Any]) -> str:
+    """`projects[2] (name "foo").alert_emails` from a pydantic error location."""
+    parts: list[str] = []
+    i = 0
+    while i < len(loc):
+        part = loc[i]
+        if part == "projects" and i + 1 < len(loc) and isinstance(loc[i + 1], int):
+            index = int(loc[i + 1])
+            name = None
+            projects = raw.get("projects")
+            if isinstance(projects, list) and index < len(projects) and isinstance(projects[index], Mapping):
+                name = projects[index].get("name")
+            parts.append(f"projects[{index}]" + (f" ({name})" if isinstance(name, str) else ""))
+            i += 2
+            continue
+        if isinstance(part, int):
+            parts[-1:] = [f"{parts[-1]}[{part}]"] if parts else [f"[{part}]"]
+        else:
+            parts.append(str(part))
+        i += 1
+    return ".".join(parts) or "(top level)"
+
+
+def _pydantic_problems(error: ValidationError, raw: Mapping[str, Any]) -> list[str]:
+    problems = []
+    for e in error.errors():
+        loc = tuple(p for p in e["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        message = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "extra_forbidden":
+            message = "unknown key (check the spelling; see README 'Config reference')"
+        elif e["type"] == "missing":
+            message = "required field is missing"
+        problems.append(f"{_location(loc, raw)}: {message}")
+    return problems
+
+
+def _price_overrides(config: PlatformConfig) -> dict[str, PriceOverride]:
+    return {
+        k: PriceOverride(v.input, v.output, v.cache_write, v.cache_read) for k, v in config.pricing.items()
+    }
+
+
+def _check_pricing_keys(config: PlatformConfig) -> list[str]:
+    problems = []
+    for key in config.pricing:
+        prefix, _, rest = key.partition(".")
+        name = rest if prefix in {g.value for g in Geography} and rest else key
+        try:
+            resolve_model(name)
+        except UnknownModelError as e:
+            problems.append(f"pricing.{key}: {e}")
+    return problems
+
+
+def _resolve_project(
+    index: int, project: ProjectConfig, config: PlatformConfig, overrides: dict[str, PriceOverride]
+) -> tuple[Project | None, list[str]]:
+    where = f"projects[{index}] ({project.name})"
+    problems: list[str] = []
+    if not geography_serves_region(project.geography, config.region):
+        problems.append(
+            f"{where}.geography: {project.geography.value!r} profiles cannot be called from region {config.region}"
+        )
+    resolved: list[ProjectModel] = []
+    seen: dict[str, int] = {}
+    for j, ref in enumerate(project.models):
+        field = f"{where}.models[{j}]"
+        try:
+            model = resolve_model(ref)
+        except UnknownModelError as e:
+            problems.append(f"{field}: {e}")
+            continue
+        if model.base_id in seen:
+            problems.append(f"{field}: {ref!r} repeats models[{seen[model.base_id]}]")
+            continue
+        seen[model.base_id] = j
+        if project.geography not in model.geographies:
+            offered = ", ".join(sorted(g.value for g in model.geographies))
+            problems.append(
+                f"{field}: {model.alias} is not offered in geography {project.geography.value!r} (offered: {offered})"
+            )
+            continue
+        try:
+            prices = model_prices(model, project.geography, overrides)
+        except MissingPriceError as e:
+            problems.append(f"{field}: {e}")
+            continue
+        profile_name = f"{config.name_prefix}-{project.name}-{model.alias.removeprefix('claude-')}"
+        if len(profile_name) > PROFILE_NAME_MAX or not PROFILE_NAME_RE.match(profile_name):
+            problems.append(
+                f"{field}: profile name {profile_name!r} is not a valid inference profile name (<= {PROFILE_NAME_MAX} chars)"
+            )
+            continue
+        limit = max_output_tokens(model)
+        if limit is not None and project.max_tokens_limit > limit:
+            problems.append(
+                f"{where}.max_tokens_limit: {project.max_tokens_limit} exceeds {model.alias}'s output limit of {limit} tokens"
+            )
+        resolved.append(ProjectModel(model, project.geography, prices, profile_name, limit))
+    if config.cost_allocation_tag_key in project.tags:
+        problems.append(
+            f"{where}.tags: {config.cost_allocation_tag_key!r} is the cost-allocation tag key; it is set to the project name"
+        )
+    return (Project(project, tuple(resolved)) if not problems else None), problems
+
+
+def load_config(raw: Any, *, source: str = "config") -> Platform:
+    """Validate a parsed projects file; raise ConfigError listing every problem."""
+    if not isinstance(raw, Mapping):
+        raise ConfigError(
+            [f"(top level): expected a mapping with region and projects, got {type(raw).__name__}"],
+            source=source,
+        )
+    try:
+        config = PlatformConfig.model_validate(raw)
+    except ValidationError as e:
+        raise ConfigError(_pydantic_problems(e, raw), source=source) from None
+    problems = _check_pricing_keys(config)
+    overrides = _price_overrides(config)
+    names: dict[str, int] = {}
+    projects: list[Project] = []
+    for i, project in enumerate(config.projects):
+        if project.name in names:
+            problems.append(
+                f"projects[{i}] ({project.name}).name: duplicate of projects[{names[project.name]}]"
+            )
+            continue
+        names[project.name] = i
+        resolved, project_problems = _resolve_project(i, project, config, overrides)
+        problems += project_problems
+        if resolved:
+            projects.append(resolved)
+    total_profiles = sum(len(p.models) for p in config.projects)
+    if total_profiles > config.inference_profile_quota:
+        problems.append(
+            f"projects: {total_profiles} inference profiles exceed inference_profile_quota "
+            f"({config.inference_profile_quota}); raise the Bedrock quota first, then this setting"
+        )
+    if problems:
+        raise ConfigError(problems, source=source)
+    return Platform(config, tuple(projects))
+
+
+def runtime_settings(project: Project, profile_arns: Mapping[str, str]) -> dict[str, Any]:
+    """The project Lambda's PROJECT_SETTINGS (JSON): models with profile ARNs and prices.
+
+    `profile_arns` maps model alias to the application inference profile ARN (a token at synthesis).
+    """
+    config = project.config
+    return {
+        "project": project.name,
+        "default_model": project.models[0].alias,
+        "max_tokens_default": config.max_tokens_default,
+        "max_tokens_limit": config.max_tokens_limit,
+        "log_prompts": config.log_prompts,
+        "models": [
+            {
+                "alias": m.alias,
+                "base_id": m.model.base_id,
+                "geography": m.geography.value,
+                "litellm_model": m.model.litellm_model(m.geography),
+                "profile_arn": profile_arns[m.alias],
+                "prices": m.prices.to_dict(),
+            }
+            for m in project.models
+        ],
+    }
