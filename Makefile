@@ -1,0 +1,59 @@
+# Two commands on a fresh machine: `make synth` (set up + synthesize the example config) and
+# `make test` (set up + whole test suite). Reruns skip the installs that are already done.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+CONFIG ?= projects.yaml
+PYTEST_WORKERS ?= 2
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
+export LITELLM_LOCAL_MODEL_COST_MAP := True
+
+.PHONY: synth test bench lint format deploy-check clean setup
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+# One stamp per requirements set: the install reruns only when its files change.
+$(VENV)/.app-installed: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.dev-installed: requirements.txt requirements-dev.txt lambda/requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $(VENV)/.app-installed $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+setup: $(VENV)/.dev-installed node_modules/.installed
+
+## synth: synthesize every stack of $(CONFIG) into cdk.out and print a summary per project.
+synth: $(VENV)/.app-installed node_modules/.installed
+	npx --no-install cdk synth --quiet -c config=$(CONFIG)
+
+## test: lint, then the whole offline test suite (template assertions, cfn-lint, cdk-nag, Lambda
+## against a local Bedrock-compatible server, the real Lambda bundle).
+test: $(VENV)/.dev-installed node_modules/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/pytest -q -n $(PYTEST_WORKERS) tests
+
+## bench: synthesis time for 1/50/300 projects, Lambda cold/warm latency and bundle size.
+bench: $(VENV)/.dev-installed node_modules/.installed
+	$(BIN)/python bench/bench_synth.py
+	$(BIN)/python bench/bench_lambda.py
+
+lint: $(VENV)/.dev-installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(VENV)/.dev-installed
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf cdk.out .build .pytest_cache
