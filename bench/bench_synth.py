@@ -1,0 +1,95 @@
+"""Benchmark: synthesis wall time for 1, 50 and 300 projects (fresh process each run, as `cdk synth`).
+
+Each run is `python app.py` with the context and output folder the CDK CLI would pass. The baseline,
+measured in the same command, is a fresh process that synthesizes an empty CDK app: the fixed cost of
+starting jsii/Node that every synthesis pays. Reports medians, the per-project slope and ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tools.large_config import large_config  # noqa: E402
+
+TARGET_300_SECONDS = 45.0
+BASELINE_CODE = "import aws_cdk as cdk; app = cdk.App(); cdk.Stack(app, 'Empty'); app.synth()"
+
+
+def _env(outdir: str, context: dict) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        CDK_OUTDIR=outdir,
+        CDK_CONTEXT_JSON=json.dumps(context),
+        JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION="1",
+        LITELLM_LOCAL_MODEL_COST_MAP="True",
+        AWS_EC2_METADATA_DISABLED="true",
+    )
+    return env
+
+
+def _time(cmd: list[str], env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    result = subprocess.run(cmd, check=False, cwd=ROOT, env=env, capture_output=True, text=True)
+    elapsed = time.perf_counter() - start
+    if result.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed:\n{result.stderr[-3000:]}")
+    return elapsed
+
+
+def main() -> int:
+    """Run the benchmark and print a table; JSON goes to bench/results/synth.json."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sizes", default="1,50,300")
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    results: dict[str, object] = {"runs": args.runs}
+    with tempfile.TemporaryDirectory() as tmp:
+        baseline = [
+            _time([sys.executable, "-c", BASELINE_CODE], _env(f"{tmp}/base", {})) for _ in range(args.runs)
+        ]
+        results["baseline_empty_app_s"] = statistics.median(baseline)
+        medians: dict[int, float] = {}
+        for size in sizes:
+            config = Path(tmp) / f"projects-{size}.yaml"
+            config.write_text(yaml.safe_dump(large_config(size)))
+            runs = [
+                _time([sys.executable, "app.py"], _env(f"{tmp}/out-{size}-{r}", {"config": str(config)}))
+                for r in range(args.runs)
+            ]
+            medians[size] = statistics.median(runs)
+        results["median_s"] = {str(k): v for k, v in medians.items()}
+    base = results["baseline_empty_app_s"]
+    print(f"synthesis, median of {args.runs} fresh-process runs (baseline: empty CDK app {base:.2f} s)")
+    print(f"{'projects':>8} {'median s':>9} {'x baseline':>10} {'s/project':>10}")
+    for size, median in medians.items():
+        print(f"{size:>8} {median:>9.2f} {median / base:>10.1f} {(median - base) / size:>10.3f}")
+    if len(medians) >= 2:
+        lo, hi = min(medians), max(medians)
+        slope = (medians[hi] - medians[lo]) / (hi - lo)
+        results["slope_s_per_project"] = slope
+        print(f"slope {lo}->{hi} projects: {slope * 1000:.1f} ms per project")
+    if 300 in medians:
+        verdict = "met" if medians[300] <= TARGET_300_SECONDS else "MISSED"
+        print(f"target: 300 projects <= {TARGET_300_SECONDS:.0f} s: {verdict} ({medians[300]:.1f} s)")
+    out = ROOT / "bench" / "results" / "synth.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,49 @@
+"""Generate a projects file with N projects (benchmarks and the large-config test)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+import yaml
+
+GEOGRAPHY_MODELS = (
+    ("us", ["claude-sonnet-4-5", "claude-haiku-4-5"]),
+    ("global", ["claude-opus-4-5", "claude-sonnet-4-5", "claude-haiku-4-5"]),
+    ("eu", ["claude-sonnet-4-6"]),
+)
+
+
+def large_config(count: int, *, region: str = "us-east-1") -> dict[str, Any]:
+    """A valid config of `count` projects cycling through geographies, models and options."""
+    projects = []
+    for i in range(count):
+        geography, models = GEOGRAPHY_MODELS[i % len(GEOGRAPHY_MODELS)]
+        if geography == "eu" and not region.startswith("eu-"):
+            geography, models = "us", ["claude-sonnet-4-6", "claude-haiku-4-5"]
+        projects.append(
+            {
+                "name": f"project-{i:04d}",
+                "geography": geography,
+                "models": models,
+                "monthly_budget_usd": 100 + 10 * i,
+                "alert_emails": [f"team-{i}@example.com"],
+                "tags": {"cost-center": f"CC-{1000 + i}", "owner": f"team-{i % 17}"},
+                "invokers": [f"arn:aws:iam::111122223333:role/app-{i}"],
+            }
+        )
+    return {"region": region, "cost_allocation_tag_key": "project", "projects": projects}
+
+
+def main() -> int:
+    """Write a config with N projects to stdout."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("count", type=int)
+    args = parser.parse_args()
+    yaml.safe_dump(large_config(args.count), sys.stdout, sort_keys=False)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
