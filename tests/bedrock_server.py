@@ -1,0 +1,397 @@
+"""A local Bedrock-runtime stand-in that LiteLLM and boto3 really talk to over HTTP.
+
+Serves `POST /model/{modelId}/converse` (and `/converse-stream`) on 127.0.0.1 at an ephemeral port,
+records every request, and replays a scriptable queue of replies (throttles, 5xx, 4xx, slow answers).
+Each response goes out in one write on a TCP_NODELAY socket, so the server adds no delay of its own
+and benchmarks may measure against it.
+
+    with BedrockServer() as server:
+        server.enqueue(Reply.throttle(), Reply.ok(usage=Usage(input_tokens=10, output_tokens=5)))
+        ... point AWS_ENDPOINT_URL_BEDROCK_RUNTIME (or api_base) at server.url ...
+        assert server.requests[0].model_id == profile_arn
+"""
+
+from __future__ import annotations
+
+import binascii
+import contextlib
+import json
+import socket
+import struct
+import threading
+import uuid
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from email.utils import formatdate
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import unquote
+
+MAX_BODY_BYTES = 64 * 1024 * 1024
+MAX_RECORDED_REQUESTS = 10_000
+MAX_DELAY_S = 30.0
+DEFAULT_TEXT = "Hello from the local Bedrock server."
+
+_ERROR_TYPES: dict[int, str] = {
+    400: "ValidationException",
+    403: "AccessDeniedException",
+    404: "ResourceNotFoundException",
+    408: "ModelTimeoutException",
+    424: "ModelErrorException",
+    429: "ThrottlingException",
+    500: "InternalServerException",
+    503: "ServiceUnavailableException",
+}
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Token counts the server reports, in Bedrock's sense (input excludes cache tokens)."""
+
+    input_tokens: int = 12
+    output_tokens: int = 7
+    cache_read_input_tokens: int = 0
+    cache_write_input_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        """Bedrock's totalTokens: every input, cache and output token."""
+        return (
+            self.input_tokens
+            + self.output_tokens
+            + self.cache_read_input_tokens
+            + self.cache_write_input_tokens
+        )
+
+    def to_converse(self) -> dict[str, int]:
+        """The Converse `usage` object."""
+        return {
+            "inputTokens": self.input_tokens,
+            "outputTokens": self.output_tokens,
+            "totalTokens": self.total_tokens,
+            "cacheReadInputTokens": self.cache_read_input_tokens,
+            "cacheWriteInputTokens": self.cache_write_input_tokens,
+        }
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One scripted reply. status 200 answers Converse; anything else is an AWS-style error."""
+
+    status: int = 200
+    text: str | None = None
+    usage: Usage | None = None
+    stop_reason: str = "end_turn"
+    delay_s: float = 0.0
+    error_type: str | None = None
+    message: str | None = None
+    latency_ms: int = 42
+
+    @classmethod
+    def ok(
+        cls, text: str | None = None, usage: Usage | None = None, *, stop_reason: str = "end_turn"
+    ) -> Reply:
+        """A successful Converse answer (defaults from the server)."""
+        return cls(text=text, usage=usage, stop_reason=stop_reason)
+
+    @classmethod
+    def error(cls, status: int, *, error_type: str | None = None, message: str | None = None) -> Reply:
+        """An AWS JSON error with x-amzn-ErrorType."""
+        return cls(status=status, error_type=error_type, message=message)
+
+    @classmethod
+    def throttle(cls) -> Reply:
+        """429 ThrottlingException."""
+        return cls.error(429, message="Too many requests, please wait before trying again.")
+
+    @classmethod
+    def server_error(cls, status: int = 500) -> Reply:
+        """500 InternalServerException or 503 ServiceUnavailableException."""
+        return cls.error(status, message="The service encountered an internal error.")
+
+    @classmethod
+    def slow(cls, delay_s: float, reply: Reply | None = None) -> Reply:
+        """`reply` (default: success) after sleeping `delay_s` seconds."""
+        return replace(reply or cls(), delay_s=delay_s)
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """What the server received."""
+
+    method: str
+    raw_path: str
+    model_id: str | None
+    operation: str | None
+    headers: dict[str, str]
+    body: Any
+    raw_body: bytes = field(repr=False)
+
+    def header(self, name: str) -> str | None:
+        """A header by case-insensitive name."""
+        lowered = name.lower()
+        return next((v for k, v in self.headers.items() if k.lower() == lowered), None)
+
+
+def _event_stream_frame(headers: dict[str, str], payload: bytes) -> bytes:
+    """One AWS event-stream message (string headers only)."""
+    encoded = b"".join(
+        bytes([len(k)]) + k.encode() + b"\x07" + struct.pack(">H", len(v.encode())) + v.encode()
+        for k, v in headers.items()
+    )
+    total = 12 + len(encoded) + len(payload) + 4
+    prelude = struct.pack(">II", total, len(encoded))
+    prelude += struct.pack(">I", binascii.crc32(prelude) & 0xFFFFFFFF)
+    message = prelude + encoded + payload
+    return message + struct.pack(">I", binascii.crc32(message) & 0xFFFFFFFF)
+
+
+def _event(event_type: str, body: dict[str, Any]) -> bytes:
+    return _event_stream_frame(
+        {":event-type": event_type, ":content-type": "application/json", ":message-type": "event"},
+        json.dumps(body).encode(),
+    )
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def setup(self) -> None:
+        super().setup()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.server.bedrock.track(self.connection)
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            self.server.bedrock.untrack(self.connection)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: tests read `requests` instead."""
+
+    def do_POST(self) -> None:
+        self.server.bedrock.handle(self)
+
+    def do_GET(self) -> None:
+        self.server.bedrock.handle(self)
+
+    def send_all(self, status: int, headers: dict[str, str], body: bytes) -> None:
+        """Status line, headers and body in one write."""
+        reason = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Unknown"
+        lines = [f"HTTP/1.1 {status} {reason}"]
+        lines += [f"{k}: {v}" for k, v in headers.items()]
+        lines.append(f"Content-Length: {len(body)}")
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        try:
+            self.wfile.write(head + body)
+        except (BrokenPipeError, ConnectionResetError):  # client gave up (timeout test)
+            self.close_connection = True
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = False
+    bedrock: BedrockServer
+
+
+class BedrockServer:
+    """Threaded local Bedrock-runtime server; a context manager."""
+
+    def __init__(
+        self,
+        *,
+        text: str = DEFAULT_TEXT,
+        usage: Usage | None = None,
+        host: str = "127.0.0.1",
+    ) -> None:
+        self.default_text = text
+        self.default_usage = usage or Usage()
+        self._host = host
+        self._lock = threading.Lock()
+        self._queue: deque[Reply] = deque()
+        self._requests: deque[RecordedRequest] = deque(maxlen=MAX_RECORDED_REQUESTS)
+        self._sockets: set[socket.socket] = set()
+        self._stopping = threading.Event()
+        self._httpd: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    # lifecycle -------------------------------------------------------------------------------
+    def start(self) -> BedrockServer:
+        """Bind an ephemeral port and serve in a background thread."""
+        if self._httpd is not None:
+            return self
+        httpd = _Server((self._host, 0), _Handler)
+        httpd.bedrock = self
+        self._httpd = httpd
+        self._thread = threading.Thread(
+            target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="bedrock-server", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving, close open connections and wait for the server thread."""
+        httpd, self._httpd = self._httpd, None
+        if httpd is None:
+            return
+        self._stopping.set()
+        httpd.shutdown()
+        with self._lock:
+            sockets = list(self._sockets)
+        for sock in sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        httpd.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> BedrockServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        """The bound port."""
+        if self._httpd is None:
+            raise RuntimeError("server is not running")
+        return self._httpd.server_address[1]
+
+    @property
+    def url(self) -> str:
+        """Base URL, e.g. http://127.0.0.1:54321 (use as endpoint override)."""
+        return f"http://{self._host}:{self.port}"
+
+    # scripting -------------------------------------------------------------------------------
+    def enqueue(self, *replies: Reply) -> None:
+        """Replies for the next requests, in order; once empty, the server answers with success."""
+        with self._lock:
+            self._queue.extend(replies)
+
+    def reset(self, *, text: str = DEFAULT_TEXT, usage: Usage | None = None) -> None:
+        """Forget requests and queued replies; restore defaults."""
+        with self._lock:
+            self._queue.clear()
+            self._requests.clear()
+            self.default_text = text
+            self.default_usage = usage or Usage()
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        """Requests received so far (oldest first)."""
+        with self._lock:
+            return list(self._requests)
+
+    @property
+    def pending_replies(self) -> int:
+        """Scripted replies not yet used."""
+        with self._lock:
+            return len(self._queue)
+
+    # internals -------------------------------------------------------------------------------
+    def track(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._sockets.add(sock)
+
+    def untrack(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._sockets.discard(sock)
+
+    def _next_reply(self) -> Reply:
+        with self._lock:
+            return self._queue.popleft() if self._queue else Reply()
+
+    def handle(self, h: _Handler) -> None:
+        length = int(h.headers.get("Content-Length") or 0)
+        if length > MAX_BODY_BYTES:
+            h.send_all(
+                413, {"Content-Type": "application/json", "Connection": "close"}, b'{"message":"too big"}'
+            )
+            h.close_connection = True
+            return
+        raw_body = h.rfile.read(length) if length else b""
+        try:
+            body: Any = json.loads(raw_body) if raw_body else None
+        except ValueError:
+            body = None
+        raw_path = h.path
+        model_id = operation = None
+        parts = raw_path.split("?", 1)[0].split("/")
+        if len(parts) == 4 and parts[0] == "" and parts[1] == "model":
+            model_id, operation = unquote(parts[2]), parts[3]
+        recorded = RecordedRequest(
+            method=h.command,
+            raw_path=raw_path,
+            model_id=model_id,
+            operation=operation,
+            headers=dict(h.headers.items()),
+            body=body,
+            raw_body=raw_body,
+        )
+        with self._lock:
+            self._requests.append(recorded)
+        if h.command != "POST" or operation not in ("converse", "converse-stream"):
+            self._send_error(h, Reply.error(404, message=f"unknown operation {h.command} {raw_path}"))
+            return
+        reply = self._next_reply()
+        if reply.delay_s > 0 and self._stopping.wait(min(reply.delay_s, MAX_DELAY_S)):
+            h.close_connection = True
+            return
+        if reply.status != 200:
+            self._send_error(h, reply)
+        elif operation == "converse":
+            self._send_converse(h, reply)
+        else:
+            self._send_stream(h, reply)
+
+    def _request_id_headers(self) -> dict[str, str]:
+        return {"x-amzn-RequestId": str(uuid.uuid4()), "Date": formatdate(usegmt=True)}
+
+    def _send_error(self, h: _Handler, reply: Reply) -> None:
+        error_type = reply.error_type or _ERROR_TYPES.get(reply.status, "InternalServerException")
+        body = json.dumps({"message": reply.message or error_type}).encode()
+        headers = {
+            "Content-Type": "application/json",
+            "x-amzn-ErrorType": f"{error_type}:http://internal.amazon.com/coral/com.amazon.bedrock/",
+            **self._request_id_headers(),
+        }
+        h.send_all(reply.status, headers, body)
+
+    def _send_converse(self, h: _Handler, reply: Reply) -> None:
+        usage = reply.usage or self.default_usage
+        payload = {
+            "output": {
+                "message": {"role": "assistant", "content": [{"text": reply.text or self.default_text}]}
+            },
+            "stopReason": reply.stop_reason,
+            "usage": usage.to_converse(),
+            "metrics": {"latencyMs": reply.latency_ms},
+        }
+        headers = {"Content-Type": "application/json", **self._request_id_headers()}
+        h.send_all(200, headers, json.dumps(payload).encode())
+
+    def _send_stream(self, h: _Handler, reply: Reply) -> None:
+        usage = reply.usage or self.default_usage
+        text = reply.text or self.default_text
+        frames = [
+            _event("messageStart", {"role": "assistant"}),
+            *(
+                _event("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": chunk}})
+                for chunk in _chunks(text, 16)
+            ),
+            _event("contentBlockStop", {"contentBlockIndex": 0}),
+            _event("messageStop", {"stopReason": reply.stop_reason}),
+            _event("metadata", {"usage": usage.to_converse(), "metrics": {"latencyMs": reply.latency_ms}}),
+        ]
+        headers = {"Content-Type": "application/vnd.amazon.eventstream", **self._request_id_headers()}
+        h.send_all(200, headers, b"".join(frames))
+
+
+def _chunks(text: str, size: int) -> Iterator[str]:
+    for i in range(0, max(len(text), 1), size):
+        yield text[i : i + size]
