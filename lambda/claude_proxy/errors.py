@@ -1,0 +1,43 @@
+"""Error types callers see, and whether retrying can help."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+
+class ErrorType(StrEnum):
+    """The `error.type` values of a failure response."""
+
+    INVALID_REQUEST = "invalid_request"
+    MODEL_NOT_ALLOWED = "model_not_allowed"
+    THROTTLED = "throttled"
+    ACCESS_DENIED = "access_denied"
+    UPSTREAM_ERROR = "upstream_error"
+    TIMEOUT = "timeout"
+    BUDGET_EXCEEDED = "budget_exceeded"
+    CONFIGURATION_ERROR = "configuration_error"
+    INTERNAL_ERROR = "internal_error"
+
+
+# Retryable unless the error says otherwise (upstream_error is retryable only for 5xx).
+_RETRYABLE_BY_DEFAULT = frozenset({ErrorType.THROTTLED, ErrorType.TIMEOUT, ErrorType.UPSTREAM_ERROR})
+
+
+class ProxyError(Exception):
+    """A failure with a caller-facing type and message (messages never include prompt text)."""
+
+    def __init__(self, error_type: ErrorType, message: str, *, retryable: bool | None = None) -> None:
+        super().__init__(message)
+        self.error_type = error_type
+        self.message = message
+        self.retryable = error_type in _RETRYABLE_BY_DEFAULT if retryable is None else retryable
+
+    def to_dict(self) -> dict[str, Any]:
+        """The `error` object of a failure response."""
+        return {"type": self.error_type.value, "message": self.message, "retryable": self.retryable}
+
+
+def failure_response(error: ProxyError) -> dict[str, Any]:
+    """The failure response shape."""
+    return {"ok": False, "error": error.to_dict()}

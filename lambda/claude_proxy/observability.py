@@ -1,0 +1,110 @@
+"""Structured logs and EMF metrics for one invocation. Prompt and completion text only if log_prompts."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
+
+from claude_proxy.core import InvokeResult
+from claude_proxy.request import ClaudeRequest
+from claude_proxy.settings import DEFAULT_METRICS_NAMESPACE, DEFAULT_SERVICE_NAME
+
+UNKNOWN = "unknown"
+
+
+class _Stdout:
+    """sys.stdout looked up at each write (so test capture and Lambda both see the lines)."""
+
+    def write(self, text: str) -> int:
+        return sys.stdout.write(text)
+
+    def flush(self) -> None:
+        sys.stdout.flush()
+
+
+logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or DEFAULT_SERVICE_NAME, stream=_Stdout())
+
+
+def _prompt_fields(request: ClaudeRequest | None) -> dict[str, Any]:
+    if request is None:
+        return {}
+    return {
+        "system": request.system,
+        "messages": [m.model_dump(mode="json") for m in request.messages],
+    }
+
+
+def log_outcome(
+    result: InvokeResult,
+    *,
+    request: ClaudeRequest | None,
+    request_id: str,
+    log_prompts: bool,
+) -> None:
+    """One structured line per invocation."""
+    fields: dict[str, Any] = {
+        "project": result.project,
+        "model": result.model,
+        "request_id": request_id,
+        "attempts": result.attempts,
+        "latency_ms": result.latency_ms,
+        "caller_tags": dict(request.tags) if request is not None else {},
+    }
+    if result.error is None:
+        fields |= {
+            "input_tokens": result.usage.input_tokens,
+            "output_tokens": result.usage.output_tokens,
+            "cache_read_input_tokens": result.usage.cache_read_input_tokens,
+            "cache_write_input_tokens": result.usage.cache_write_input_tokens,
+            "cost_usd": result.cost_usd,
+            "stop_reason": result.stop_reason,
+            "bedrock_request_id": result.upstream_request_id,
+        }
+    else:
+        fields |= {
+            "error_type": result.error.error_type.value,
+            "error_message": result.error.message,
+            "retryable": result.error.retryable,
+        }
+    if log_prompts:
+        fields |= _prompt_fields(request)
+        if result.error is None:
+            fields["completion"] = result.content
+    if result.error is None:
+        logger.info("claude request served", extra=fields)
+    else:
+        logger.warning("claude request failed", extra=fields)
+
+
+def emit_metrics(result: InvokeResult, *, namespace: str = DEFAULT_METRICS_NAMESPACE) -> None:
+    """EMF: one blob with dimensions (project, model); per-error-type count in its own blob."""
+    model = result.model or UNKNOWN
+    metrics = EphemeralMetrics(namespace=namespace, service="")
+    metrics.add_dimension(name="project", value=result.project or UNKNOWN)
+    metrics.add_dimension(name="model", value=model)
+    metrics.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name="Errors", unit=MetricUnit.Count, value=0 if result.ok else 1)
+    metrics.add_metric(name="LatencyMs", unit=MetricUnit.Milliseconds, value=result.latency_ms)
+    if result.ok:
+        usage = result.usage
+        metrics.add_metric(name="CostUSD", unit=MetricUnit.NoUnit, value=result.cost_usd)
+        metrics.add_metric(name="InputTokens", unit=MetricUnit.Count, value=usage.input_tokens)
+        metrics.add_metric(name="OutputTokens", unit=MetricUnit.Count, value=usage.output_tokens)
+        metrics.add_metric(
+            name="CacheReadInputTokens", unit=MetricUnit.Count, value=usage.cache_read_input_tokens
+        )
+        metrics.add_metric(
+            name="CacheWriteInputTokens", unit=MetricUnit.Count, value=usage.cache_write_input_tokens
+        )
+    metrics.flush_metrics()
+    if result.error is not None:
+        per_type = EphemeralMetrics(namespace=namespace, service="")
+        per_type.add_dimension(name="project", value=result.project or UNKNOWN)
+        per_type.add_dimension(name="model", value=model)
+        per_type.add_dimension(name="error_type", value=result.error.error_type.value)
+        per_type.add_metric(name="Errors", unit=MetricUnit.Count, value=1)
+        per_type.flush_metrics()

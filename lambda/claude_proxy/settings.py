@@ -1,0 +1,167 @@
+"""The Lambda's configuration: PROJECT_SETTINGS (set by the stack) plus standard AWS/Powertools env vars."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from functools import lru_cache
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from claude_platform.prices import ModelPrices
+
+PROJECT_SETTINGS_ENV = "PROJECT_SETTINGS"
+DEFAULT_METRICS_NAMESPACE = "ClaudePlatform"
+DEFAULT_SERVICE_NAME = "claude_proxy"
+# Endpoint overrides, highest precedence first. LiteLLM itself reads only the first one.
+ENDPOINT_ENV_VARS = ("AWS_BEDROCK_RUNTIME_ENDPOINT", "AWS_ENDPOINT_URL_BEDROCK_RUNTIME", "AWS_ENDPOINT_URL")
+_ARN_PATTERN = r"^arn:aws[a-z-]*:bedrock:[a-z0-9-]+:\d{12}:(application-)?inference-profile/[A-Za-z0-9._:-]+$"
+
+
+class SettingsError(ValueError):
+    """The function's configuration is missing or invalid (a deployment problem, not the caller's)."""
+
+
+class ModelSettings(BaseModel):
+    """One model the project may call, with the application inference profile that bills it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+    alias: str = Field(min_length=1)
+    base_id: str = Field(min_length=1)
+    geography: str = Field(min_length=1)
+    litellm_model: str = Field(pattern=r"^bedrock/.+")
+    profile_arn: str = Field(pattern=_ARN_PATTERN)
+    prices: ModelPrices
+
+    @field_validator("prices", mode="before")
+    @classmethod
+    def _parse_prices(cls, value: Any) -> ModelPrices:
+        if isinstance(value, ModelPrices):
+            prices = value
+        elif isinstance(value, Mapping):
+            try:
+                prices = ModelPrices.from_dict(dict(value))
+            except (KeyError, TypeError, ValueError) as exc:
+                raise ValueError(f"malformed prices ({type(exc).__name__}: {exc})") from None
+        else:
+            raise ValueError("prices must be an object (ModelPrices.to_dict())")
+        cards = [("standard", prices.standard)]
+        if prices.long_context is not None:
+            cards.append(("long_context", prices.long_context))
+        for tier, card in cards:
+            for name in ("input", "output", "cache_write", "cache_read"):
+                rate = getattr(card, name)
+                if isinstance(rate, bool) or not isinstance(rate, int | float) or not math.isfinite(rate):
+                    raise ValueError(f"{tier}.{name} must be a number, got {rate!r}")
+                if rate < 0:
+                    raise ValueError(f"{tier}.{name} must not be negative")
+        if prices.standard.input == 0 and prices.standard.output == 0:
+            raise ValueError("standard input and output prices are both 0: refusing a silent zero cost")
+        return prices
+
+
+class ProjectSettings(BaseModel):
+    """The PROJECT_SETTINGS JSON the stack writes."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    project: str = Field(min_length=1)
+    default_model: str = Field(min_length=1)
+    max_tokens_default: int = Field(ge=1)
+    max_tokens_limit: int = Field(ge=1)
+    log_prompts: bool = False
+    models: tuple[ModelSettings, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ProjectSettings:
+        if self.max_tokens_default > self.max_tokens_limit:
+            raise ValueError(
+                f"max_tokens_default ({self.max_tokens_default}) exceeds max_tokens_limit "
+                f"({self.max_tokens_limit})"
+            )
+        seen: dict[str, str] = {}
+        for model in self.models:
+            for name in {model.alias, model.base_id}:
+                if name in seen:
+                    raise ValueError(f"model name {name!r} is listed twice")
+                seen[name] = model.alias
+        if self.default_model not in seen:
+            raise ValueError(f"default_model {self.default_model!r} is not one of the project's models")
+        return self
+
+    def find_model(self, name: str) -> ModelSettings | None:
+        """A project model by alias or base id."""
+        for model in self.models:
+            if name in (model.alias, model.base_id):
+                return model
+        return None
+
+    @property
+    def model_aliases(self) -> list[str]:
+        """Aliases callers may use."""
+        return [m.alias for m in self.models]
+
+
+class Settings(BaseModel):
+    """Everything the function needs from its environment."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    project: ProjectSettings
+    region: str = Field(min_length=1)
+    bedrock_endpoint: str | None = None
+    metrics_namespace: str = DEFAULT_METRICS_NAMESPACE
+    service_name: str = DEFAULT_SERVICE_NAME
+
+
+def resolve_bedrock_endpoint(environ: Mapping[str, str]) -> str | None:
+    """Bedrock runtime endpoint override: AWS_BEDROCK_RUNTIME_ENDPOINT > ..._BEDROCK_RUNTIME > AWS_ENDPOINT_URL."""
+    for name in ENDPOINT_ENV_VARS:
+        value = (environ.get(name) or "").strip()
+        if value:
+            return value
+    return None
+
+
+def _describe(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:5]:
+        loc = ".".join(str(p) for p in err["loc"])
+        parts.append(f"{loc}: {err['msg']}" if loc else str(err["msg"]))
+    return "; ".join(parts)
+
+
+@lru_cache(maxsize=8)
+def _parse(raw: str | None, region: str, endpoint: str | None, namespace: str, service: str) -> Settings:
+    if not raw:
+        raise SettingsError(f"{PROJECT_SETTINGS_ENV} is not set")
+    try:
+        data = json.loads(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{PROJECT_SETTINGS_ENV} is not valid JSON: {exc}") from None
+    if not region:
+        raise SettingsError("AWS_REGION is not set")
+    try:
+        return Settings(
+            project=ProjectSettings.model_validate(data),
+            region=region,
+            bedrock_endpoint=endpoint,
+            metrics_namespace=namespace,
+            service_name=service,
+        )
+    except ValidationError as exc:
+        raise SettingsError(f"{PROJECT_SETTINGS_ENV} is invalid: {_describe(exc)}") from None
+
+
+def load_settings(environ: Mapping[str, str]) -> Settings:
+    """Settings from an environment mapping; parsed once per distinct environment. Raises SettingsError."""
+    return _parse(
+        environ.get(PROJECT_SETTINGS_ENV),
+        environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or "",
+        resolve_bedrock_endpoint(environ),
+        environ.get("POWERTOOLS_METRICS_NAMESPACE") or DEFAULT_METRICS_NAMESPACE,
+        environ.get("POWERTOOLS_SERVICE_NAME") or DEFAULT_SERVICE_NAME,
+    )
