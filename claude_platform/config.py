@@ -24,7 +24,7 @@ from claude_platform.catalog import (
     model_prices,
     resolve_model,
 )
-from claude_platform.prices import ModelPrices
+from claude_platform.prices import LONG_CONTEXT_THRESHOLD_TOKENS, ModelPrices
 
 # AWS limits and formats the config is checked against.
 PROFILE_NAME_RE = re.compile(r"^([0-9a-zA-Z][ _-]?)+$")  # AWS::Bedrock::ApplicationInferenceProfile
@@ -450,10 +450,24 @@ def load_config(raw: Any, *, source: str = "config") -> Platform:
     return Platform(config, tuple(projects))
 
 
+def _settings_prices(prices: ModelPrices) -> dict[str, Any]:
+    """`prices.to_dict()` without nulls and the default long-context threshold.
+
+    `ModelPrices.from_dict` restores both. CDK's `Stack.to_json_string` drops nulls anyway, so
+    tests see what the deployed function sees; and 8 models must fit Lambda's 4 KB environment.
+    """
+    data = {k: v for k, v in prices.to_dict().items() if v is not None}
+    if data.get("long_context_threshold_tokens") == LONG_CONTEXT_THRESHOLD_TOKENS:
+        del data["long_context_threshold_tokens"]
+    return data
+
+
 def runtime_settings(project: Project, profile_arns: Mapping[str, str]) -> dict[str, Any]:
     """The project Lambda's PROJECT_SETTINGS (JSON): models with profile ARNs and prices.
 
     `profile_arns` maps model alias to the application inference profile ARN (a token at synthesis).
+    Each model's `prices` is `ModelPrices.to_dict()` minus nulls and defaults: parse it with
+    `ModelPrices.from_dict`.
     """
     config = project.config
     return {
@@ -469,7 +483,7 @@ def runtime_settings(project: Project, profile_arns: Mapping[str, str]) -> dict[
                 "geography": m.geography.value,
                 "litellm_model": m.model.litellm_model(m.geography),
                 "profile_arn": profile_arns[m.alias],
-                "prices": m.prices.to_dict(),
+                "prices": _settings_prices(m.prices),
             }
             for m in project.models
         ],
