@@ -240,7 +240,11 @@ class PlatformConfig(_Strict):
     @model_validator(mode="before")
     @classmethod
     def _apply_defaults(cls, data: Any) -> Any:
-        """Each project starts from `defaults`; a project's own fields win."""
+        """Each project starts from `defaults`; a project's own fields win.
+
+        Mapping fields (`tags`, `alarms`) merge key by key, so a project adding one tag keeps the
+        default tags (and one alarm threshold keeps the other defaults); lists replace.
+        """
         if not isinstance(data, Mapping):
             return data
         defaults = data.get("defaults") or {}
@@ -248,8 +252,17 @@ class PlatformConfig(_Strict):
         if not isinstance(defaults, Mapping) or not isinstance(projects, list):
             return data
         known = {k: v for k, v in defaults.items() if k in ProjectSettings.model_fields}
-        merged = [{**known, **p} if isinstance(p, Mapping) else p for p in projects]
+        merged = [_merge_project_defaults(known, p) if isinstance(p, Mapping) else p for p in projects]
         return {**data, "projects": merged}
+
+
+def _merge_project_defaults(defaults: Mapping[str, Any], project: Mapping[str, Any]) -> dict[str, Any]:
+    merged = {**defaults, **project}
+    for key, value in project.items():
+        default = defaults.get(key)
+        if isinstance(default, Mapping) and isinstance(value, Mapping):
+            merged[key] = {**default, **value}
+    return merged
 
 
 # ---------------------------------------------------------------------------------------------
