@@ -288,6 +288,12 @@ class BedrockServer:
             return list(self._requests)
 
     @property
+    def open_connections(self) -> list[socket.socket]:
+        """Server-side sockets of connections currently open."""
+        with self._lock:
+            return list(self._sockets)
+
+    @property
     def pending_replies(self) -> int:
         """Scripted replies not yet used."""
         with self._lock:
