@@ -1,0 +1,95 @@
+"""Builds the CDK app from a validated config: the platform stack and one stack per project."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import aws_cdk as cdk
+from aws_cdk import aws_lambda as lambda_
+from cdk_nag import AwsSolutionsChecks
+
+from claude_platform.config import Platform
+from claude_platform.naming import platform_stack_name, project_stack_name
+from stacks.constructs.claude_proxy_function import PROXY_ARCHITECTURE, PROXY_RUNTIME
+from stacks.platform_stack import PlatformStack
+from stacks.project_stack import ProjectStack
+
+ProxyCodeFactory = Callable[[], lambda_.Code]
+
+
+def _bundled_proxy_code() -> lambda_.Code:
+    from stacks.bundling import proxy_function_code
+
+    return proxy_function_code(runtime=PROXY_RUNTIME, architecture=PROXY_ARCHITECTURE)
+
+
+def build_app(
+    platform: Platform,
+    *,
+    app: cdk.App,
+    default_account: str | None = None,
+    nag: bool = True,
+    proxy_code: ProxyCodeFactory | None = None,
+) -> list[cdk.Stack]:
+    """Add every stack to `app` and return them, platform stack first.
+
+    Account: the config's `account`, else `default_account` (CDK_DEFAULT_ACCOUNT), else
+    environment-agnostic (AWS::AccountId). `proxy_code` (default: stacks.bundling) is called once per project stack
+    (an asset belongs to one stack). With `nag`, cdk-nag's AwsSolutions checks run at synthesis and any
+    unacknowledged finding fails it.
+    """
+    config = platform.config
+    make_proxy_code = proxy_code or _bundled_proxy_code
+    env = cdk.Environment(account=config.account or default_account, region=config.region)
+    platform_stack = PlatformStack(
+        app,
+        platform_stack_name(config.name_prefix),
+        platform=config,
+        env=env,
+        description="Claude platform: shared KMS key for project alert topics",
+    )
+    stacks: list[cdk.Stack] = [platform_stack]
+    for project in platform.projects:
+        stack = ProjectStack(
+            app,
+            project_stack_name(config.name_prefix, project.name),
+            platform=config,
+            project=project,
+            proxy_code=make_proxy_code(),
+            env=env,
+            description=f"Claude platform: project {project.name} (profiles, budget, alarms, proxy)",
+        )
+        stack.add_stack_dependency(platform_stack, "project alert topics use the platform's KMS key alias")
+        stacks.append(stack)
+    if nag:
+        cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    return stacks
+
+
+def synthesis_summary(platform: Platform, stacks: list[cdk.Stack], *, source: str) -> str:
+    """A few lines per project: stack, profiles, budget, alert recipients, prices."""
+    config = platform.config
+    account = config.account or (
+        stacks[0].account if not cdk.Token.is_unresolved(stacks[0].account) else None
+    )
+    lines = [
+        f"{source}: {len(platform.projects)} project(s) in {config.region}, "
+        f"account {account or 'from deploy credentials'}; {len(stacks)} stacks "
+        f"(shared: {stacks[0].stack_name})"
+    ]
+    stack_names = {s.node.id: s.stack_name for s in stacks}
+    for project in platform.projects:
+        c = project.config
+        thresholds = "/".join(f"{t:g}" for t in c.alert_thresholds)
+        lines.append(
+            f"- {project.name}: stack {stack_names[project_stack_name(config.name_prefix, project.name)]}; "
+            f"budget {c.monthly_budget_usd:g} USD/month, alerts at {thresholds}% actual + 100% forecast, "
+            f"{len(c.alert_emails)} alert email(s)"
+        )
+        for m in project.models:
+            p = m.prices.standard
+            lines.append(
+                f"    {m.profile_name} -> {m.model.inference_id(m.geography)}: "
+                f"{p.input:g}/{p.output:g} USD per 1M input/output tokens ({m.prices.source})"
+            )
+    return "\n".join(lines)

@@ -1,0 +1,1 @@
+"""Small constructs, one per module; `ProjectClaudeAccess` composes the per-project ones."""

@@ -1,0 +1,219 @@
+"""The project's Lambda that calls Claude through the project's own inference profiles only."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Stack, Validations
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+# The proxy's runtime, in one place: stacks/bundling.py builds the code for it.
+PROXY_RUNTIME = lambda_.Runtime.PYTHON_3_13
+PROXY_ARCHITECTURE = lambda_.Architecture.X86_64
+PROXY_HANDLER = "claude_proxy.handler.lambda_handler"
+POWERTOOLS_SERVICE_NAME = "claude-proxy"
+METRICS_NAMESPACE = "ClaudePlatform"
+LIVE_ALIAS = "live"
+INVOKE_ACTIONS = ("bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream")
+ENVIRONMENT_MAX_BYTES = 4096  # Lambda: all environment variables together
+
+_RETENTION = {
+    days: getattr(logs.RetentionDays, name)
+    for days, name in (
+        (1, "ONE_DAY"), (3, "THREE_DAYS"), (5, "FIVE_DAYS"), (7, "ONE_WEEK"), (14, "TWO_WEEKS"),
+        (30, "ONE_MONTH"), (60, "TWO_MONTHS"), (90, "THREE_MONTHS"), (120, "FOUR_MONTHS"),
+        (150, "FIVE_MONTHS"), (180, "SIX_MONTHS"), (365, "ONE_YEAR"), (400, "THIRTEEN_MONTHS"),
+        (545, "EIGHTEEN_MONTHS"), (731, "TWO_YEARS"), (1096, "THREE_YEARS"), (1827, "FIVE_YEARS"),
+        (2192, "SIX_YEARS"), (2557, "SEVEN_YEARS"), (2922, "EIGHT_YEARS"), (3288, "NINE_YEARS"),
+        (3653, "TEN_YEARS"),
+    )
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ModelInvokeAccess:
+    """What the proxy may invoke for one model.
+
+    `profile_arn`: the project's application profile (a token). `foundation_model_arns`: where the
+    profile may route. `routing_profile_arns`: values `bedrock:InferenceProfileArn` may carry on the
+    foundation-model check (the application profile, plus the system profile it wraps).
+    """
+
+    alias: str
+    profile_arn: str
+    foundation_model_arns: tuple[str, ...]
+    routing_profile_arns: tuple[str, ...]
+
+
+def _statement_id(alias: str) -> str:
+    return "InvokeFoundationModelOnlyThroughProfile" + "".join(
+        part.capitalize() for part in re.split(r"[^A-Za-z0-9]+", alias)
+    )
+
+
+class ClaudeProxyFunction(Construct):
+    """Lambda function (python3.13, x86_64) with its own log group, a least-privilege role and
+    invoke permissions for the configured principals only.
+
+    With `snapstart`, SnapStart applies to published versions and callers invoke the `live` alias
+    (`invoke_target`); otherwise the function itself.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        function_name: str,
+        log_group_name: str,
+        code: lambda_.Code,
+        memory_mb: int,
+        timeout_seconds: int,
+        log_retention_days: int,
+        project_settings: Mapping[str, Any],
+        model_access: Sequence[ModelInvokeAccess],
+        invokers: Sequence[str],
+        snapstart: bool,
+    ) -> None:
+        if log_retention_days not in _RETENTION:
+            raise ValueError(f"log_retention_days {log_retention_days} is not a CloudWatch Logs retention")
+        if not model_access:
+            raise ValueError("model_access must not be empty")
+        if len(set(invokers)) != len(invokers):
+            raise ValueError("invokers must be distinct")
+        super().__init__(scope, construct_id)
+        stack = Stack.of(self)
+
+        self.log_group = logs.LogGroup(
+            self,
+            "LogGroup",
+            log_group_name=log_group_name,
+            retention=_RETENTION[log_retention_days],
+            # Logs hold operational data (prompts only with log_prompts); deleting a project
+            # should not leave a named group behind that blocks re-creating it.
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"Claude proxy {function_name}: own logs, own inference profiles only",
+            inline_policies={"ClaudeProxy": iam.PolicyDocument(statements=self._statements(model_access))},
+        )
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            function_name=function_name,
+            description="Calls Claude on Bedrock through the project's application inference profiles",
+            runtime=PROXY_RUNTIME,
+            architecture=PROXY_ARCHITECTURE,
+            handler=PROXY_HANDLER,
+            code=code,
+            memory_size=memory_mb,
+            timeout=Duration.seconds(timeout_seconds),
+            role=self.role,
+            log_group=self.log_group,
+            environment={
+                "PROJECT_SETTINGS": stack.to_json_string(dict(project_settings)),
+                "POWERTOOLS_SERVICE_NAME": POWERTOOLS_SERVICE_NAME,
+                "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+                "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+            },
+            snap_start=lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS if snapstart else None,
+        )
+        self.invoke_target: lambda_.IFunction = self.function
+        if snapstart:
+            self.invoke_target = lambda_.Alias(
+                self, "LiveAlias", alias_name=LIVE_ALIAS, version=self.function.current_version
+            )
+        for principal_arn in invokers:
+            digest = hashlib.sha256(principal_arn.encode()).hexdigest()[:12]
+            self.invoke_target.add_permission(
+                f"Invoker{digest}",
+                principal=iam.ArnPrincipal(principal_arn),
+                action="lambda:InvokeFunction",
+            )
+        self._acknowledge(model_access)
+
+    def _statements(self, model_access: Sequence[ModelInvokeAccess]) -> list[iam.PolicyStatement]:
+        """Least privilege for the proxy.
+
+        - Logs: create streams and write events in its own log group only (what
+          AWSLambdaBasicExecutionRole grants, minus CreateLogGroup and any other group).
+        - Invoke the project's application profiles (the resource named in the request).
+        - Invoke each model's foundation-model ARNs only when the request came through one of that
+          model's routing profiles (`bedrock:InferenceProfileArn`): a direct model call carries no
+          such key and is denied, and another project's profile ARN never matches.
+
+        The system cross-region profile itself is deliberately NOT granted as a resource: a
+        request names the application profile, which is what IAM checks on the profile, and a
+        grant on the system profile would let the proxy call `us.anthropic...` directly, spending
+        outside the project's tagged profile. Whether `bedrock:InferenceProfileArn` then holds the
+        application or the system profile ARN is unverified (REFERENCE.md), so the condition
+        accepts both; without the resource grant that second value opens no bypass. If a deployed
+        test shows Bedrock also authorizes the wrapped system profile, add it here (README note).
+        """
+        statements = [
+            iam.PolicyStatement(
+                sid="WriteOwnLogs",
+                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                resources=[self.log_group.log_group_arn],
+            ),
+            iam.PolicyStatement(
+                sid="InvokeOwnInferenceProfiles",
+                actions=list(INVOKE_ACTIONS),
+                resources=[access.profile_arn for access in model_access],
+            ),
+        ]
+        statements += [
+            iam.PolicyStatement(
+                sid=_statement_id(access.alias),
+                actions=list(INVOKE_ACTIONS),
+                resources=list(access.foundation_model_arns),
+                conditions={
+                    "StringEquals": {"bedrock:InferenceProfileArn": list(access.routing_profile_arns)}
+                },
+            )
+            for access in model_access
+        ]
+        return statements
+
+    def _acknowledge(self, model_access: Sequence[ModelInvokeAccess]) -> None:
+        """cdk-nag findings that are intended, each scoped to the construct and finding it is about."""
+        Validations.of(self.function).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-L1",
+                reason=(
+                    f"{PROXY_RUNTIME.name} is pinned on purpose: the bundle is built and byte-compiled "
+                    "locally with the same Python (no Docker), and LiteLLM's wheels are validated on it; "
+                    "move to a newer runtime together with stacks/bundling.py."
+                ),
+            )
+        )
+        stack = Stack.of(self)
+        acknowledgments = []
+        for access in model_access:
+            for arn in access.foundation_model_arns:
+                if "*" not in arn:
+                    continue
+                rendered = arn.replace(stack.partition, "<AWS::Partition>")
+                acknowledgments.append(
+                    Acknowledgment(
+                        id=f"AwsSolutions-IAM5[Resource::{rendered}]",
+                        reason=(
+                            f"Cross-region inference for {access.alias} may be served by the model in "
+                            "any destination region of its system profile, which AWS can extend; the "
+                            "region wildcard is fenced by a bedrock:InferenceProfileArn condition that "
+                            "admits only this project's profile for this model."
+                        ),
+                    )
+                )
+        if acknowledgments:
+            Validations.of(self.role).acknowledge(*acknowledgments)

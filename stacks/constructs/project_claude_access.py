@@ -1,0 +1,130 @@
+"""Everything one project gets: profiles, alert topic, budget, alarms and the proxy function."""
+
+from __future__ import annotations
+
+from aws_cdk import Stack
+from aws_cdk import aws_lambda as lambda_
+from constructs import Construct
+
+from claude_platform.config import PlatformConfig, Project, runtime_settings
+from claude_platform.naming import (
+    alarm_name,
+    alert_topic_name,
+    alerts_key_alias,
+    budget_name,
+    cost_tags,
+    foundation_model_arns,
+    proxy_function_name,
+    proxy_log_group_name,
+    system_profile_arn,
+)
+from stacks.constructs.alert_topic import AlertTopic
+from stacks.constructs.claude_proxy_function import ClaudeProxyFunction, ModelInvokeAccess
+from stacks.constructs.inference_profiles import InferenceProfiles
+from stacks.constructs.profile_alarms import ProfileAlarms
+from stacks.constructs.project_budget import ProjectBudget
+from stacks.constructs.proxy_errors_alarm import ProxyErrorsAlarm
+
+
+class ProjectClaudeAccess(Construct):
+    """A project's separately billed access to Claude on Bedrock.
+
+    Exposes `profiles` (alias -> CfnApplicationInferenceProfile), `alert_topic`, `budget` and
+    `proxy` for outputs and tests.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        platform: PlatformConfig,
+        project: Project,
+        proxy_code: lambda_.Code,
+    ) -> None:
+        if not any(p is project.config for p in platform.projects):
+            raise ValueError(f"project {project.name!r} is not part of the given platform config")
+        super().__init__(scope, construct_id)
+        stack = Stack.of(self)
+        prefix, name, config = platform.name_prefix, project.name, project.config
+        tags = cost_tags(platform.cost_allocation_tag_key, project)
+
+        self.profiles = InferenceProfiles(self, "Profiles", project=project, tags=tags).profiles
+        self.alert_topic = AlertTopic(
+            self,
+            "Alerts",
+            topic_name=alert_topic_name(prefix, name),
+            display_name=f"Claude platform alerts: {name}",
+            key_alias_name=alerts_key_alias(prefix),
+            emails=config.alert_emails,
+        )
+        self.budget = ProjectBudget(
+            self,
+            "Budget",
+            budget_name=budget_name(prefix, name),
+            monthly_limit_usd=config.monthly_budget_usd,
+            tag_key=platform.cost_allocation_tag_key,
+            tag_value=name,
+            actual_thresholds_percent=config.alert_thresholds,
+            topic=self.alert_topic.topic,
+            tags=tags,
+            depends_on=[self.alert_topic.policy],
+        )
+        ProfileAlarms(
+            self,
+            "ProfileAlarms",
+            name_prefix=prefix,
+            project_name=name,
+            profiles=self.profiles,
+            thresholds=config.alarms,
+            topic=self.alert_topic.topic,
+        )
+
+        access = []
+        for project_model in project.models:
+            profile_arn = self.profiles[project_model.alias].attr_inference_profile_arn
+            wrapped = system_profile_arn(
+                project_model.model,
+                project_model.geography,
+                region=stack.region,
+                account=stack.account,
+                partition=stack.partition,
+            )
+            access.append(
+                ModelInvokeAccess(
+                    alias=project_model.alias,
+                    profile_arn=profile_arn,
+                    foundation_model_arns=foundation_model_arns(
+                        project_model.model,
+                        project_model.geography,
+                        region=stack.region,
+                        partition=stack.partition,
+                    ),
+                    routing_profile_arns=(profile_arn,) if wrapped is None else (profile_arn, wrapped),
+                )
+            )
+        self.proxy = ClaudeProxyFunction(
+            self,
+            "Proxy",
+            function_name=proxy_function_name(prefix, name),
+            log_group_name=proxy_log_group_name(prefix, name),
+            code=proxy_code,
+            memory_mb=config.lambda_memory_mb,
+            timeout_seconds=config.lambda_timeout_seconds,
+            log_retention_days=config.log_retention_days,
+            project_settings=runtime_settings(project, {a.alias: a.profile_arn for a in access}),
+            model_access=access,
+            invokers=config.invokers,
+            snapstart=config.snapstart,
+        )
+        ProxyErrorsAlarm(
+            self,
+            "ProxyErrorsAlarm",
+            alarm_name=alarm_name(prefix, name, "proxy", "errors"),
+            project_name=name,
+            function=self.proxy.function,
+            # Errors are unhandled failures of our own code; the server-error threshold is the
+            # project's tolerance for failures it cannot fix itself, reused rather than invented.
+            threshold=config.alarms.server_errors,
+            topic=self.alert_topic.topic,
+        )

@@ -1,0 +1,26 @@
+"""The one shared stack: the KMS key that encrypts every project's alert topic."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import CfnOutput, Stack
+from constructs import Construct
+
+from claude_platform.config import PlatformConfig
+from claude_platform.naming import alerts_key_alias
+from stacks.constructs.alerts_key import AlertsKey
+
+
+class PlatformStack(Stack):
+    """Shared resources. Project stacks depend on it but import nothing from it (alias by name)."""
+
+    def __init__(
+        self, scope: Construct, construct_id: str, *, platform: PlatformConfig, **kwargs: Any
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.alerts_key = AlertsKey(self, "AlertsKey", alias_name=alerts_key_alias(platform.name_prefix))
+        CfnOutput(
+            self, "AlertsKeyArn", value=self.alerts_key.key.key_arn, description="KMS key of alert topics"
+        )
+        CfnOutput(self, "AlertsKeyAlias", value=self.alerts_key.alias_name, description="Its alias")

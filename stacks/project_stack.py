@@ -1,0 +1,61 @@
+"""One stack per project, so a project's change never touches another's resources."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from aws_cdk import CfnOutput, Stack, Tags
+from aws_cdk import aws_lambda as lambda_
+from constructs import Construct
+
+from claude_platform.config import PlatformConfig, Project
+from claude_platform.naming import cost_tags
+from stacks.constructs.project_claude_access import ProjectClaudeAccess
+
+
+def _output_id(alias: str, what: str) -> str:
+    return "".join(part.capitalize() for part in re.split(r"[^A-Za-z0-9]+", alias)) + what
+
+
+class ProjectStack(Stack):
+    """A project's `ProjectClaudeAccess`, its tags on every resource, and its outputs."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        platform: PlatformConfig,
+        project: Project,
+        proxy_code: lambda_.Code,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        for key, value in cost_tags(platform.cost_allocation_tag_key, project).items():
+            Tags.of(self).add(key, value)
+        self.access = ProjectClaudeAccess(
+            self, "ClaudeAccess", platform=platform, project=project, proxy_code=proxy_code
+        )
+        for alias, profile in self.access.profiles.items():
+            CfnOutput(
+                self,
+                _output_id(alias, "ProfileArn"),
+                value=profile.attr_inference_profile_arn,
+                description=f"Application inference profile ARN for {alias}",
+            )
+            CfnOutput(
+                self,
+                _output_id(alias, "ProfileId"),
+                value=profile.attr_inference_profile_id,
+                description=f"Application inference profile id for {alias} (CloudWatch ModelId)",
+            )
+        CfnOutput(self, "AlertTopicArn", value=self.access.alert_topic.topic.topic_arn)
+        CfnOutput(self, "BudgetName", value=self.access.budget.budget_name)
+        CfnOutput(self, "ProxyFunctionName", value=self.access.proxy.function.function_name)
+        CfnOutput(
+            self,
+            "ProxyInvokeArn",
+            value=self.access.proxy.invoke_target.function_arn,
+            description="What callers invoke (the 'live' alias with SnapStart, else the function)",
+        )
