@@ -40,64 +40,52 @@ class SystemClock:
 _CLOCK = SystemClock()
 _RNG = random.SystemRandom()
 _LEDGER = NullLedger()
-_LLM = LiteLLMClient()
+_LLM = LiteLLMClient()  # imports and tunes LiteLLM at init, outside the invocation's time budget
 
 
-def _handle(
-    event: Any, context: LambdaContext, started: float
-) -> tuple[InvokeResult, Settings | None, ClaudeRequest | None]:
-    def failed(error: ProxyError, project: str = "", model: str | None = None) -> InvokeResult:
-        latency_ms = round((time.monotonic() - started) * 1000, 3)
-        return InvokeResult(project=project, model=model, attempts=0, latency_ms=latency_ms, error=error)
-
-    try:
-        settings = load_settings(os.environ)
-    except SettingsError as exc:
-        logger.error(
-            "configuration error",
-            extra={"error_type": ErrorType.CONFIGURATION_ERROR.value, "error_message": str(exc)},
-        )
-        return failed(ProxyError(ErrorType.CONFIGURATION_ERROR, str(exc), retryable=False)), None, None
-    try:
-        request = parse_request(event)
-    except ProxyError as err:
-        return failed(err, settings.project.project), settings, None
-    result = invoke(
-        request,
-        settings=settings,
-        llm=_LLM,
-        clock=_CLOCK,
-        remaining_ms=context.get_remaining_time_in_millis,
-        rng=_RNG,
-        request_id=context.aws_request_id,
-        ledger=_LEDGER,
+def _failure(error: ProxyError, started: float, settings: Settings | None) -> InvokeResult:
+    return InvokeResult(
+        project=settings.project.project if settings else "",
+        model=None,
+        attempts=0,
+        latency_ms=round((time.monotonic() - started) * 1000, 3),
+        error=error,
     )
-    return result, settings, request
 
 
 def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     """Invoke Claude for one request; always returns the success or failure shape."""
     started = time.monotonic()
-    request_id = str(getattr(context, "aws_request_id", ""))
+    request_id = str(getattr(context, "aws_request_id", "") or "")
     settings: Settings | None = None
     request: ClaudeRequest | None = None
     try:
-        result, settings, request = _handle(event, context, started)
-    except Exception:
-        logger.exception(
-            "unexpected error", extra={"request_id": request_id, "error_type": ErrorType.INTERNAL_ERROR.value}
+        settings = load_settings(os.environ)
+        request = parse_request(event)
+        result = invoke(
+            request,
+            settings=settings,
+            llm=_LLM,
+            clock=_CLOCK,
+            remaining_ms=context.get_remaining_time_in_millis,
+            rng=_RNG,
+            request_id=request_id,
+            ledger=_LEDGER,
         )
+    except SettingsError as exc:
+        logger.error(
+            "invalid function configuration", extra={"request_id": request_id, "error_message": str(exc)}
+        )
+        error = ProxyError(ErrorType.CONFIGURATION_ERROR, str(exc), retryable=False)
+        result = _failure(error, started, None)
+    except ProxyError as err:
+        result = _failure(err, started, settings)
+    except Exception:
+        logger.exception("unexpected error", extra={"request_id": request_id})
         error = ProxyError(
             ErrorType.INTERNAL_ERROR, f"internal error (request id {request_id})", retryable=False
         )
-        project = settings.project.project if settings else ""
-        result = InvokeResult(
-            project=project,
-            model=None,
-            attempts=0,
-            latency_ms=(time.monotonic() - started) * 1000,
-            error=error,
-        )
+        result = _failure(error, started, settings)
     try:
         log_outcome(
             result,
@@ -105,12 +93,12 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
             request_id=request_id,
             log_prompts=bool(settings and settings.project.log_prompts),
         )
-        emit_metrics(
-            result,
-            namespace=settings.metrics_namespace
+        namespace = (
+            settings.metrics_namespace
             if settings
-            else os.environ.get("POWERTOOLS_METRICS_NAMESPACE", DEFAULT_METRICS_NAMESPACE),
+            else os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or DEFAULT_METRICS_NAMESPACE
         )
+        emit_metrics(result, namespace=namespace)
     except Exception:
         logger.exception("could not record the outcome", extra={"request_id": request_id})
     return result.to_response()

@@ -272,6 +272,8 @@ def test_unexpected_exception_returns_internal_error_and_logs_the_trace(lambda_e
     out = capsys.readouterr().out
     assert "RuntimeError" in out and "context exploded" in out and "Traceback" in out
     assert SENTINEL not in out
+    per_type = emf(stdout_json_lines(out))[-1]
+    assert (per_type["project"], per_type["error_type"]) == ("alpha", "internal_error")
 
 
 def test_settings_are_parsed_once_per_environment(lambda_env):
