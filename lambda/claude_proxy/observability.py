@@ -81,11 +81,17 @@ def log_outcome(
 
 
 def emit_metrics(result: InvokeResult, *, namespace: str = DEFAULT_METRICS_NAMESPACE) -> None:
-    """EMF: one blob with dimensions (project, model); per-error-type count in its own blob."""
+    """EMF, dimension sets [project, model] and [project]; per-error-type Errors in its own blob.
+
+    The error blob has sets [project, model, error_type] and [project, error_type] (alarm on the latter:
+    errors before model resolution carry model "unknown").
+    """
     model = result.model or UNKNOWN
+    project = result.project or UNKNOWN
     metrics = EphemeralMetrics(namespace=namespace, service="")
-    metrics.add_dimension(name="project", value=result.project or UNKNOWN)
+    metrics.add_dimension(name="project", value=project)
     metrics.add_dimension(name="model", value=model)
+    metrics.add_dimensions(project=project)
     metrics.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
     metrics.add_metric(name="Errors", unit=MetricUnit.Count, value=0 if result.ok else 1)
     metrics.add_metric(name="LatencyMs", unit=MetricUnit.Milliseconds, value=result.latency_ms)
@@ -103,8 +109,9 @@ def emit_metrics(result: InvokeResult, *, namespace: str = DEFAULT_METRICS_NAMES
     metrics.flush_metrics()
     if result.error is not None:
         per_type = EphemeralMetrics(namespace=namespace, service="")
-        per_type.add_dimension(name="project", value=result.project or UNKNOWN)
+        per_type.add_dimension(name="project", value=project)
         per_type.add_dimension(name="model", value=model)
         per_type.add_dimension(name="error_type", value=result.error.error_type.value)
+        per_type.add_dimensions(project=project, error_type=result.error.error_type.value)
         per_type.add_metric(name="Errors", unit=MetricUnit.Count, value=1)
         per_type.flush_metrics()

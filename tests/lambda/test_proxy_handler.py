@@ -153,7 +153,7 @@ def test_emf_metrics_on_success(lambda_env, server, capsys):
     blob = blobs[0]
     [directive] = blob["_aws"]["CloudWatchMetrics"]
     assert directive["Namespace"] == "ClaudePlatform"
-    assert directive["Dimensions"] == [["project", "model"]]
+    assert directive["Dimensions"] == [["project", "model"], ["project"]]
     names = {m["Name"] for m in directive["Metrics"]}
     assert names == {
         "Requests",
@@ -186,8 +186,8 @@ def test_emf_metrics_on_failure_carry_the_error_type_in_a_separate_blob(lambda_e
     assert response["error"]["type"] == "access_denied"
     blobs = emf(stdout_json_lines(capsys.readouterr().out))
     assert [b["_aws"]["CloudWatchMetrics"][0]["Dimensions"] for b in blobs] == [
-        [["project", "model"]],
-        [["project", "model", "error_type"]],
+        [["project", "model"], ["project"]],
+        [["project", "model", "error_type"], ["project", "error_type"]],
     ]
     main, per_type = blobs
     assert "CostUSD" not in main
