@@ -189,7 +189,7 @@ class ClaudeProxyFunction(Construct):
         """cdk-nag findings that are intended, each scoped to the construct and finding it is about."""
         Validations.of(self.function).acknowledge(
             Acknowledgment(
-                id="AwsSolutions-L1",
+                id="AwsSolutions::AwsSolutions-L1",
                 reason=(
                     f"{PROXY_RUNTIME.name} is pinned on purpose: the bundle is built and byte-compiled "
                     "locally with the same Python (no Docker), and LiteLLM's wheels are validated on it; "
@@ -206,7 +206,7 @@ class ClaudeProxyFunction(Construct):
                 rendered = arn.replace(stack.partition, "<AWS::Partition>")
                 acknowledgments.append(
                     Acknowledgment(
-                        id=f"AwsSolutions-IAM5[Resource::{rendered}]",
+                        id=f"AwsSolutions::AwsSolutions-IAM5[Resource::{rendered}]",
                         reason=(
                             f"Cross-region inference for {access.alias} may be served by the model in "
                             "any destination region of its system profile, which AWS can extend; the "

@@ -1,0 +1,69 @@
+"""Session fixtures: each app is built and synthesized once per test worker."""
+
+from __future__ import annotations
+
+import pytest
+from infra_support import Synthesized, load_example, synthesize
+
+from claude_platform.config import Platform, load_config
+
+# The longest-serializing models a `us` project can allow (8 = MAX_MODELS_PER_PROJECT), with the
+# longest names and a 12-character region: the worst case for the Lambda's 4 KB environment.
+WORST_CASE_US_MODELS = [
+    "claude-sonnet-4-5",
+    "claude-sonnet-4",
+    "claude-3-5-sonnet-v2",
+    "claude-haiku-4-5",
+    "claude-3-7-sonnet",
+    "claude-opus-4-1",
+    "claude-opus-4-5",
+    "claude-3-5-haiku",
+]
+VARIANT_ACCOUNT = "123456789012"
+VARIANT_CONFIG = {
+    "region": "ca-central-1",
+    "account": VARIANT_ACCOUNT,
+    "name_prefix": "abcdefghijklmnop",
+    "cost_allocation_tag_key": "billing:project",
+    "projects": [
+        {
+            "name": "a" * 32,
+            "geography": "us",
+            "models": WORST_CASE_US_MODELS,
+            "monthly_budget_usd": 1234.5,
+            "alert_thresholds": [10, 20, 30, 40, 50, 60, 70, 80, 1000],
+            "snapstart": True,
+            "invokers": [
+                "arn:aws:iam::111122223333:role/caller",
+                "arn:aws:iam::444455556666:root",
+            ],
+            "alarms": {"throttles": 3, "server_errors": 2, "client_errors": 7},
+            "lambda_memory_mb": 1024,
+            "lambda_timeout_seconds": 60,
+            "log_retention_days": 90,
+            "max_tokens_limit": 8192,
+        },
+        {"name": "quiet", "models": ["claude-haiku-4-5"], "monthly_budget_usd": 1},
+    ],
+}
+
+
+@pytest.fixture(scope="session")
+def example_platform() -> Platform:
+    """projects.yaml, validated."""
+    return load_example()
+
+
+@pytest.fixture(scope="session")
+def example(example_platform: Platform, tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    """The example config synthesized with cdk-nag registered: synthesis itself proves zero
+    unacknowledged findings (it raises otherwise)."""
+    return synthesize(example_platform, tmp_path_factory.mktemp("example"), nag=True)
+
+
+@pytest.fixture(scope="session")
+def variant(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    """Edge cases the example lacks: explicit account, other region and prefix, SnapStart, 8 models,
+    2 invokers, 9 thresholds, custom alarms/retention/memory, a ':' in the cost tag key."""
+    platform = load_config(VARIANT_CONFIG, source="variant")
+    return synthesize(platform, tmp_path_factory.mktemp("variant"), nag=True)

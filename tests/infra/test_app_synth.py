@@ -1,0 +1,48 @@
+"""app.py on the example config: synthesizes every stack and prints the per-project summary."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_app_synthesizes_the_example_and_prints_a_summary_on_stderr(tmp_path):
+    env = dict(os.environ)
+    env.update(
+        CDK_CONTEXT_JSON=json.dumps({"config": "projects.yaml", "aws:cdk:bundling-stacks": []}),
+        CDK_OUTDIR=str(tmp_path),
+    )
+    env.pop("CDK_DEFAULT_ACCOUNT", None)
+    result = subprocess.run(
+        [sys.executable, "app.py"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ""  # stdout stays clean for `cdk synth`
+    summary = result.stderr
+    assert "projects.yaml: 3 project(s) in us-east-1" in summary
+    assert "- support-bot: stack claude-project-support-bot; budget 500 USD/month" in summary
+    assert "alerts at 25/50/75/90/100/120% actual + 100% forecast, 2 alert email(s)" in summary
+    assert (
+        "claude-support-bot-sonnet-4-5 -> us.anthropic.claude-sonnet-4-5-20250929-v1:0: "
+        "3.3/16.5 USD per 1M input/output tokens (litellm:us.anthropic.claude-sonnet-4-5-20250929-v1:0)"
+    ) in summary
+    assert "(config:anthropic.claude-3-haiku-20240307-v1:0)" in summary
+    assert "Traceback" not in summary
+    templates = sorted(p.name for p in tmp_path.glob("*.template.json"))
+    assert templates == [
+        "claude-platform.template.json",
+        "claude-project-data-science.template.json",
+        "claude-project-legacy-summarizer.template.json",
+        "claude-project-support-bot.template.json",
+    ]

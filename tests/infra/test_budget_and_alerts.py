@@ -1,0 +1,164 @@
+"""Budget per project (tag filter, limits, notifications) and its encrypted, locked-down alert topic."""
+
+from __future__ import annotations
+
+from aws_cdk.assertions import Match
+from infra_support import one_resource, render, resources_of_type
+
+SUPPORT = "claude-project-support-bot"
+DATA_SCIENCE = "claude-project-data-science"
+VARIANT = "abcdefghijklmnop-project-" + "a" * 32
+
+
+def _topic_id(template):
+    (topic_id,) = resources_of_type(template, "AWS::SNS::Topic")
+    return topic_id
+
+
+def test_budget_filters_only_on_the_cost_tag(example):
+    for name, stack in example.project_stacks():
+        budget = one_resource(example.template(stack.stack_name), "AWS::Budgets::Budget")["Properties"]
+        assert budget["Budget"]["CostFilters"] == {"TagKeyValue": [f"user:project${name}"]}
+        assert "FilterExpression" not in budget["Budget"]
+
+
+def test_budget_shape_limit_and_cost_types(example):
+    example.assertions(DATA_SCIENCE).has_resource_properties(
+        "AWS::Budgets::Budget",
+        {
+            "Budget": {
+                "BudgetName": "claude-data-science-monthly",
+                "BudgetType": "COST",
+                "TimeUnit": "MONTHLY",
+                "BudgetLimit": {"Amount": 2000, "Unit": "USD"},
+                "CostTypes": {
+                    "IncludeCredit": False,
+                    "IncludeRefund": False,
+                    "IncludeTax": True,
+                    "IncludeSubscription": True,
+                    "UseBlended": False,
+                    "UseAmortized": False,
+                },
+            }
+        },
+    )
+
+
+def test_budget_notifies_the_topic_per_threshold_plus_forecast(example):
+    template = example.template(DATA_SCIENCE)
+    topic_id = _topic_id(template)
+    budget = one_resource(template, "AWS::Budgets::Budget")["Properties"]
+    notifications = budget["NotificationsWithSubscribers"]
+    assert [
+        (n["Notification"]["NotificationType"], n["Notification"]["Threshold"]) for n in notifications
+    ] == [("ACTUAL", t) for t in (25, 50, 75, 90, 100, 120)] + [("FORECASTED", 100)]
+    for n in notifications:
+        assert n["Notification"]["ComparisonOperator"] == "GREATER_THAN"
+        assert n["Notification"]["ThresholdType"] == "PERCENTAGE"
+        assert n["Subscribers"] == [{"SubscriptionType": "SNS", "Address": {"Ref": topic_id}}]
+
+
+def test_budget_depends_on_the_topic_policy_and_is_tagged(example):
+    template = example.template(SUPPORT)
+    (policy_id,) = resources_of_type(template, "AWS::SNS::TopicPolicy")
+    budget = one_resource(template, "AWS::Budgets::Budget")
+    assert policy_id in budget["DependsOn"]
+    tags = {t["Key"]: t["Value"] for t in budget["Properties"]["ResourceTags"]}
+    assert tags == {
+        "project": "support-bot",
+        "managed-by": "claude-platform",
+        "cost-center": "CC-1042",
+        "owner": "support-platform",
+    }
+
+
+def test_nine_thresholds_fill_all_ten_notifications(variant):
+    budget = one_resource(variant.template(VARIANT), "AWS::Budgets::Budget")["Properties"]
+    assert len(budget["NotificationsWithSubscribers"]) == 10
+    assert budget["Budget"]["BudgetLimit"] == {"Amount": 1234.5, "Unit": "USD"}
+    assert budget["Budget"]["CostFilters"] == {"TagKeyValue": [f"user:billing:project${'a' * 32}"]}
+
+
+def test_topic_is_encrypted_with_the_platform_key_by_alias_without_an_import(example):
+    for name, stack in example.project_stacks():
+        topic = one_resource(example.template(stack.stack_name), "AWS::SNS::Topic")["Properties"]
+        assert topic["TopicName"] == f"claude-{name}-alerts"
+        # CDK renders the alias as its ARN, which SNS accepts as KmsMasterKeyId.
+        assert render(topic["KmsMasterKeyId"]) == (
+            "arn:${AWS::Partition}:kms:us-east-1:${AWS::AccountId}:alias/claude/alerts"
+        )
+
+
+def test_topic_policy_is_tls_only_and_admits_budgets_and_alarms_of_this_account(example):
+    template = example.template(SUPPORT)
+    topic_ref = {"Ref": _topic_id(template)}
+    policy = one_resource(template, "AWS::SNS::TopicPolicy")["Properties"]
+    assert policy["Topics"] == [topic_ref]
+    statements = {s["Sid"]: s for s in policy["PolicyDocument"]["Statement"]}
+    assert set(statements) == {
+        "AllowPublishThroughSSLOnly",
+        "AllowBudgetsOfThisAccount",
+        "AllowAlarmsOfThisAccountAndRegion",
+    }
+    tls = statements["AllowPublishThroughSSLOnly"]
+    assert (tls["Effect"], tls["Principal"], tls["Condition"]) == (
+        "Deny",
+        "*",
+        {"Bool": {"aws:SecureTransport": "false"}},
+    )
+    budgets = statements["AllowBudgetsOfThisAccount"]
+    assert budgets["Principal"] == {"Service": "budgets.amazonaws.com"}
+    assert (budgets["Effect"], budgets["Action"], budgets["Resource"]) == ("Allow", "SNS:Publish", topic_ref)
+    assert render(budgets["Condition"]) == {
+        "StringEquals": {"aws:SourceAccount": "${AWS::AccountId}"},
+        "ArnLike": {"aws:SourceArn": "arn:${AWS::Partition}:budgets::${AWS::AccountId}:*"},
+    }
+    alarms = statements["AllowAlarmsOfThisAccountAndRegion"]
+    assert alarms["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    assert (alarms["Effect"], alarms["Action"], alarms["Resource"]) == ("Allow", "SNS:Publish", topic_ref)
+    assert render(alarms["Condition"]) == {
+        "StringEquals": {"aws:SourceAccount": "${AWS::AccountId}"},
+        "ArnLike": {"aws:SourceArn": "arn:${AWS::Partition}:cloudwatch:us-east-1:${AWS::AccountId}:alarm:*"},
+    }
+
+
+def test_email_subscriptions_match_alert_emails(example):
+    expected = {
+        "claude-project-support-bot": {"support-leads@example.com"},
+        "claude-project-data-science": {"ds-team@example.com", "finance-alerts@example.com"},
+        "claude-project-legacy-summarizer": set(),
+    }
+    for stack_name, emails in expected.items():
+        template = example.template(stack_name)
+        topic_ref = {"Ref": _topic_id(template)}
+        subscriptions = resources_of_type(template, "AWS::SNS::Subscription").values()
+        assert {s["Properties"]["Endpoint"] for s in subscriptions} == emails
+        for s in subscriptions:
+            assert s["Properties"]["Protocol"] == "email"
+            assert s["Properties"]["TopicArn"] == topic_ref
+
+
+def test_explicit_account_in_topic_policy(variant):
+    variant.assertions(VARIANT).has_resource_properties(
+        "AWS::SNS::TopicPolicy",
+        {
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [
+                        Match.object_like(
+                            {
+                                "Sid": "AllowBudgetsOfThisAccount",
+                                "Condition": Match.object_like(
+                                    {"StringEquals": {"aws:SourceAccount": "123456789012"}}
+                                ),
+                            }
+                        )
+                    ]
+                )
+            }
+        },
+    )
+    topic = one_resource(variant.template(VARIANT), "AWS::SNS::Topic")["Properties"]
+    assert render(topic["KmsMasterKeyId"]) == (
+        "arn:${AWS::Partition}:kms:ca-central-1:123456789012:alias/abcdefghijklmnop/alerts"
+    )

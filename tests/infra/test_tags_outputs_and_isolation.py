@@ -1,0 +1,121 @@
+"""Every taggable resource carries the cost tag; outputs; stacks stay independent of each other."""
+
+from __future__ import annotations
+
+import json
+
+import aws_cdk as cdk
+from infra_support import profile_logical_id, resources_of_type
+
+# Resource types each project stack must tag (a guard against a vacuous "all taggable" check).
+EXPECTED_TAGGED_TYPES = {
+    "AWS::Bedrock::ApplicationInferenceProfile",
+    "AWS::SNS::Topic",
+    "AWS::CloudWatch::Alarm",
+    "AWS::Logs::LogGroup",
+    "AWS::IAM::Role",
+    "AWS::Lambda::Function",
+    "AWS::Budgets::Budget",
+}
+# Types CloudFormation cannot tag: nothing to check on them.
+UNTAGGABLE_TYPES = {
+    "AWS::SNS::TopicPolicy",
+    "AWS::SNS::Subscription",
+    "AWS::Lambda::Permission",
+    "AWS::Lambda::Version",
+    "AWS::Lambda::Alias",
+    "AWS::KMS::Alias",
+}
+
+
+def _taggable_logical_ids(stack: cdk.Stack) -> set[str]:
+    """Logical ids of the stack's L1 resources that CDK's tag aspect can reach."""
+    found = set()
+    for construct in stack.node.find_all():
+        if not isinstance(construct, cdk.CfnResource):
+            continue
+        # ITaggable (`tags`) or ITaggableV2 (`cdk_tag_manager`); TagManager.is_taggable fails via jsii.
+        managers = (getattr(construct, "tags", None), getattr(construct, "cdk_tag_manager", None))
+        if any(isinstance(m, cdk.TagManager) for m in managers):
+            found.add(stack.resolve(construct.logical_id))
+    return found
+
+
+def _tags(resource):
+    props = resource.get("Properties", {})
+    tags = props.get("ResourceTags") if resource["Type"] == "AWS::Budgets::Budget" else props.get("Tags")
+    pairs = {t["Key"]: t["Value"] for t in tags or []}
+    assert len(pairs) == len(tags or []), f"duplicate tag keys: {tags}"
+    return pairs
+
+
+def test_every_taggable_resource_carries_the_cost_and_project_tags(example, variant):
+    for synth in (example, variant):
+        key = synth.platform.tag_key
+        for project in synth.platform.projects:
+            stack = synth.stacks[f"{synth.platform.config.name_prefix}-project-{project.name}"]
+            template = synth.template(stack.stack_name)
+            taggable = _taggable_logical_ids(stack)
+            types = {template["Resources"][i]["Type"] for i in taggable}
+            assert types >= EXPECTED_TAGGED_TYPES
+            for logical_id in taggable:
+                tags = _tags(template["Resources"][logical_id])
+                assert tags.get(key) == project.name, logical_id
+                for k, v in project.config.tags.items():
+                    assert tags.get(k) == v, (logical_id, k)
+            for logical_id, resource in template["Resources"].items():
+                assert logical_id in taggable or resource["Type"] in UNTAGGABLE_TYPES, resource["Type"]
+
+
+def test_platform_key_is_tagged_as_platform_infrastructure_not_a_project(example):
+    template = example.template("claude-platform")
+    (key,) = resources_of_type(template, "AWS::KMS::Key").values()
+    assert "project" not in _tags(key)
+
+
+def test_project_stacks_import_nothing_and_depend_only_on_the_platform_stack(example):
+    platform_stack = example.stacks["claude-platform"]
+    for _, stack in example.project_stacks():
+        text = json.dumps(example.template(stack.stack_name))
+        assert "Fn::ImportValue" not in text
+        assert [d.stack_name for d in stack.dependencies] == [platform_stack.stack_name]
+    assert "Export" not in json.dumps(example.template("claude-platform"))
+
+
+def test_outputs_per_project(example):
+    template = example.template("claude-project-data-science")
+    outputs = template["Outputs"]
+    for alias, profile_name in (
+        ("ClaudeOpus45", "claude-data-science-opus-4-5"),
+        ("ClaudeSonnet45", "claude-data-science-sonnet-4-5"),
+    ):
+        logical_id = profile_logical_id(template, profile_name)
+        assert outputs[f"{alias}ProfileArn"]["Value"] == {"Fn::GetAtt": [logical_id, "InferenceProfileArn"]}
+        assert outputs[f"{alias}ProfileId"]["Value"] == {"Fn::GetAtt": [logical_id, "InferenceProfileId"]}
+    (topic_id,) = resources_of_type(template, "AWS::SNS::Topic")
+    (function_id,) = resources_of_type(template, "AWS::Lambda::Function")
+    assert outputs["AlertTopicArn"]["Value"] == {"Ref": topic_id}
+    assert outputs["BudgetName"]["Value"] == "claude-data-science-monthly"
+    assert outputs["ProxyFunctionName"]["Value"] == {"Ref": function_id}
+    assert outputs["ProxyInvokeArn"]["Value"] == {"Fn::GetAtt": [function_id, "Arn"]}
+    assert all("Export" not in o for o in outputs.values())
+
+
+def test_snapstart_invoke_arn_output_is_the_alias(variant):
+    template = variant.template("abcdefghijklmnop-project-" + "a" * 32)
+    (alias_id,) = resources_of_type(template, "AWS::Lambda::Alias")
+    assert template["Outputs"]["ProxyInvokeArn"]["Value"] == {"Ref": alias_id}
+
+
+def test_stack_names_and_environment(example, variant):
+    assert sorted(example.stacks) == [
+        "claude-platform",
+        "claude-project-data-science",
+        "claude-project-legacy-summarizer",
+        "claude-project-support-bot",
+    ]
+    for stack in example.stacks.values():
+        assert stack.region == "us-east-1"
+        assert cdk.Token.is_unresolved(stack.account)  # environment-agnostic account
+    for stack in variant.stacks.values():
+        assert (stack.account, stack.region) == ("123456789012", "ca-central-1")
