@@ -63,7 +63,9 @@ class ClaudeProxyFunction(Construct):
     invoke permissions for the configured principals only.
 
     With `snapstart`, SnapStart applies to published versions and callers invoke the `live` alias
-    (`invoke_target`); otherwise the function itself.
+    (`invoke_target`); otherwise the function itself. SnapStart trades LiteLLM's multi-second cold
+    import for Lambda's per-version snapshot caching and per-restore charges (Python runtimes), so
+    it pays off for latency-sensitive projects with bursty traffic, not for idle ones.
     """
 
     def __init__(
