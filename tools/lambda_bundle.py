@@ -54,6 +54,9 @@ DEFAULT_CACHE_ROOT = REPO_ROOT / ".build" / "bundle-cache"
 
 #: Shipped by the Lambda Python runtime in /var/runtime; never bundled.
 RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer")
+#: Also in /var/runtime (botocore's own dependencies), but other bundled packages need them too: they
+#: stay in the bundle and are copied to runtime-sdk/ so that folder alone works like /var/runtime.
+RUNTIME_SDK_DEPENDENCIES = ("jmespath", "python_dateutil", "six", "urllib3")
 
 #: Distributions LiteLLM depends on that `import litellm` + a Bedrock Converse call never import
 #: (checked by the build probe and by tests/bundle/test_bundle.py, which assert they stay absent from
@@ -306,8 +309,8 @@ def _record_paths(site: Path, info: Path) -> set[Path]:
     return tops
 
 
-def _move_distribution(site: Path, info: Path, dest: Path | None) -> list[str]:
-    """Remove (dest None) or move a distribution's top-level entries; returns their names."""
+def _move_distribution(site: Path, info: Path, dest: Path | None, *, copy: bool = False) -> list[str]:
+    """Remove (dest None), move or copy a distribution's top-level entries; returns their names."""
     moved = []
     for top in sorted(_record_paths(site, info)):
         if not top.exists():
@@ -317,9 +320,14 @@ def _move_distribution(site: Path, info: Path, dest: Path | None) -> list[str]:
         moved.append(top.name)
         if dest is None:
             _rm(top)
-        else:
-            dest.mkdir(parents=True, exist_ok=True)
+            continue
+        dest.mkdir(parents=True, exist_ok=True)
+        if not copy:
             shutil.move(str(top), str(dest / top.name))
+        elif top.is_dir():
+            shutil.copytree(top, dest / top.name)
+        else:
+            shutil.copy2(top, dest / top.name)
     return moved
 
 
@@ -609,6 +617,9 @@ def build_deps(target: Target, *, cache_root: Path, python: str, repo_root: Path
         )
         infos = _dist_infos(site)
         moved = {n: _move_distribution(site, infos[n], sdk) for n in RUNTIME_PROVIDED if n in infos}
+        for name in RUNTIME_SDK_DEPENDENCIES:
+            if name in infos:
+                _move_distribution(site, infos[name], sdk, copy=True)
         missing = [n for n in DROP_DISTRIBUTIONS if n not in infos]
         if missing:
             _log(f"note: not installed, nothing to drop: {', '.join(missing)}")

@@ -1,0 +1,214 @@
+"""Benchmark the project Lambda bundle against a local Bedrock server (not a test).
+
+One run measures, with the Lambda runtime's own Python (python3.13 -I -S, bundle first on sys.path,
+boto3 in a separate folder after it; see tools/bundle_runner.py):
+  cold start  fresh process, N runs each, interleaved; median of import + first call:
+                handler      claude_proxy.handler.lambda_handler from the bundle (as deployed)
+                handler+gc   the same with GC off during import, then gc.freeze() (proposed llm.py change)
+                litellm      plain `import litellm` + litellm.completion from a naive pip install
+                boto3        plain boto3 bedrock-runtime converse (the baseline)
+  warm        one process: handler vs boto3 converse, interleaved calls after warm-up: p50/p95
+  size        unzipped bundle vs a naive `pip install -r lambda/requirements.txt --target` (sum of file sizes)
+Prints a table and writes bench/results/lambda.json.
+
+    .venv/bin/python bench/bench_lambda.py [--runs 5] [--calls 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+for extra in (ROOT, ROOT / "tests", ROOT / "tests" / "lambda"):
+    if str(extra) not in sys.path:
+        sys.path.insert(0, str(extra))
+
+from bedrock_server import BedrockServer  # noqa: E402
+from proxy_testkit import project_settings  # noqa: E402
+
+from tools.bundle_runner import lambda_env, run_child  # noqa: E402
+from tools.lambda_bundle import (  # noqa: E402
+    DEFAULT_CACHE_ROOT,
+    REQUIREMENTS,
+    Target,
+    build_bundle,
+    find_python,
+    probe_env,
+    sdk_dir,
+    shipped_size,
+    tree_size,
+)
+
+RESULTS = ROOT / "bench" / "results" / "lambda.json"
+TARGET_COLD_S = 2.0
+
+
+def naive_install(python: str, cache_root: Path) -> Path:
+    """`python3.13 -m pip install -r lambda/requirements.txt --target DIR` (pip's own .pyc, boto3 included)."""
+    key = hashlib.sha256(REQUIREMENTS.read_bytes() + python.encode()).hexdigest()[:16]
+    final = cache_root / f"naive-{key}"
+    if (final / ".complete").exists():
+        return final
+    work = cache_root / f"naive-{key}.tmp"
+    shutil.rmtree(work, ignore_errors=True)
+    print(f"naive install into {final} (once) ...", file=sys.stderr, flush=True)
+    subprocess.run(
+        [
+            python,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "-r",
+            str(REQUIREMENTS),
+            "--target",
+            str(work),
+        ],
+        check=True,
+        env=probe_env(),
+    )
+    shutil.rmtree(final, ignore_errors=True)
+    work.rename(final)
+    (final / ".complete").touch()
+    return final
+
+
+def pct(values: list[float], q: float) -> float:
+    """Nearest-rank percentile."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered) + 0.5) - 1))]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=5, help="cold-start runs per variant")
+    parser.add_argument("--calls", type=int, default=200, help="warm calls per client")
+    parser.add_argument("--warmup", type=int, default=20)
+    args = parser.parse_args()
+
+    target = Target.from_names("python3.13", "x86_64")
+    python = find_python(target.python_version)
+    started = time.monotonic()
+    bundle = build_bundle(target)
+    sdk = sdk_dir(target)
+    naive = naive_install(python, DEFAULT_CACHE_ROOT)
+    bundle_bytes, bundle_files = shipped_size(bundle.path)
+    naive_bytes, naive_files = tree_size(naive)
+    naive_files -= 1  # .complete
+
+    with BedrockServer() as server:
+        env = lambda_env(
+            {
+                "PROJECT_SETTINGS": json.dumps(project_settings()),
+                "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": server.url,
+            }
+        )
+        variants = {
+            "handler": {"mode": "handler", "front": [bundle.path], "back": [sdk]},
+            "handler+gc": {
+                "mode": "handler",
+                "front": [bundle.path],
+                "back": [sdk],
+                "gc_during_import": True,
+            },
+            "litellm": {"mode": "litellm", "front": [naive]},
+            "boto3": {"mode": "boto3", "front": [sdk]},
+        }
+        cold: dict[str, list[dict]] = {name: [] for name in variants}
+        for i in range(args.runs):
+            for name, spec in variants.items():
+                result = run_child(python, endpoint=server.url, env=env, **spec)
+                if not result.get("ok"):
+                    raise SystemExit(f"{name} run {i}: call failed: {result}")
+                cold[name].append(result)
+                print(
+                    f"  cold {name:<10} run {i + 1}: {result['total_s']:.2f} s", file=sys.stderr, flush=True
+                )
+        warm = run_child(
+            python, "warm", front=[bundle.path], back=[sdk], endpoint=server.url, env=env,
+            calls=args.calls, warmup=args.warmup,
+        )  # fmt: skip
+
+    def med(name: str, key: str) -> float:
+        return statistics.median(r[key] for r in cold[name])
+
+    base = med("boto3", "total_s")
+    cold_summary = {
+        name: {
+            "median_total_s": round(med(name, "total_s"), 3),
+            "median_import_s": round(med(name, "import_s"), 3),
+            "median_first_call_s": round(med(name, "first_call_s"), 3),
+            "median_process_s": round(med(name, "process_s"), 3),
+            "runs_total_s": [round(r["total_s"], 3) for r in cold[name]],
+            "ratio_vs_boto3": round(med(name, "total_s") / base, 1),
+        }
+        for name in variants
+    }
+    h, b = warm["handler_s"], warm["boto3_s"]
+    warm_summary = {
+        "calls": len(h),
+        "handler_p50_ms": round(pct(h, 50) * 1e3, 2),
+        "handler_p95_ms": round(pct(h, 95) * 1e3, 2),
+        "boto3_p50_ms": round(pct(b, 50) * 1e3, 2),
+        "boto3_p95_ms": round(pct(b, 95) * 1e3, 2),
+    }
+    warm_summary["delta_p50_ms"] = round(warm_summary["handler_p50_ms"] - warm_summary["boto3_p50_ms"], 2)
+    warm_summary["delta_p95_ms"] = round(warm_summary["handler_p95_ms"] - warm_summary["boto3_p95_ms"], 2)
+    sizes = {
+        "bundle_bytes": bundle_bytes,
+        "bundle_files": bundle_files,
+        "naive_bytes": naive_bytes,
+        "naive_files": naive_files,
+        "bundle_vs_naive": round(bundle_bytes / naive_bytes, 2),
+    }
+    report = {
+        "python": python,
+        "machine": {"cpus": len(__import__("os").sched_getaffinity(0)), "platform": platform.platform()},
+        "bundle": str(bundle.path),
+        "bundle_key": bundle.key,
+        "cold_start": cold_summary,
+        "cold_target_s": TARGET_COLD_S,
+        "warm": warm_summary,
+        "size": sizes,
+        "bench_seconds": round(time.monotonic() - started, 1),
+    }
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(report, indent=1), encoding="utf-8")
+
+    print(f"\ncold start (fresh process, median of {args.runs}; import + first call, in-process)")
+    print(
+        f"  {'variant':<11} {'total s':>8} {'import s':>9} {'1st call s':>10} {'process s':>9} {'x boto3':>8}"
+    )
+    for name, row in cold_summary.items():
+        print(
+            f"  {name:<11} {row['median_total_s']:>8.2f} {row['median_import_s']:>9.2f} "
+            f"{row['median_first_call_s']:>10.2f} {row['median_process_s']:>9.2f} {row['ratio_vs_boto3']:>8.1f}"
+        )
+    print(f"  target for handler: <= {TARGET_COLD_S:.1f} s")
+    print(f"\nwarm ({warm_summary['calls']} interleaved calls each)")
+    print(
+        f"  handler p50 {warm_summary['handler_p50_ms']:.2f} ms  p95 {warm_summary['handler_p95_ms']:.2f} ms"
+    )
+    print(f"  boto3   p50 {warm_summary['boto3_p50_ms']:.2f} ms  p95 {warm_summary['boto3_p95_ms']:.2f} ms")
+    print(f"  delta   p50 {warm_summary['delta_p50_ms']:+.2f} ms  p95 {warm_summary['delta_p95_ms']:+.2f} ms")
+    print("\nsize (unzipped, sum of file sizes)")
+    print(f"  bundle {bundle_bytes / 1e6:7.1f} MB  {bundle_files:6d} files")
+    print(
+        f"  naive  {naive_bytes / 1e6:7.1f} MB  {naive_files:6d} files   bundle/naive {sizes['bundle_vs_naive']:.2f}"
+    )
+    print(f"\nwrote {RESULTS.relative_to(ROOT)} in {report['bench_seconds']} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
