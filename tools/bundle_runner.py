@@ -1,7 +1,8 @@
 """Run code from the Lambda bundle the way Lambda imports it, in a fresh process (tests and bench).
 
 Faithful stand-in for the Lambda Python runtime's import path: the runtime's own interpreter with
-`-I -S` (no user site, no site-packages of this machine, no PYTHONPATH), the bundle first on sys.path
+`-I -S` (no user site, no site-packages of this machine, no PYTHONPATH) and `-B` (Lambda's /var/task
+is read-only: nothing may write .pyc into the bundle while it runs), the bundle first on sys.path
 (Lambda's /var/task), boto3/botocore in a separate folder after it (Lambda's /var/runtime).
 
 Modes of the child (`CHILD` script; one JSON result written to a file):
@@ -9,6 +10,7 @@ Modes of the child (`CHILD` script; one JSON result written to a file):
   litellm  import litellm, then one litellm.completion (Bedrock Converse) call
   boto3    import boto3, create a bedrock-runtime client, one converse call
   warm     handler and boto3 client in one process, warmed up, then N interleaved timed calls
+  exec     run `code`; its global VALUE (JSON-able) is returned as result["value"]
 Every mode times from the first line of the script, so interpreter start-up (the same for all) is
 excluded from the in-process figures; the parent also reports whole-process wall time.
 """
@@ -101,6 +103,11 @@ elif mode == "warm":
         handler_s.append(b - a); boto3_s.append(c - b)
     result.update(ok=True, handler_s=handler_s, boto3_s=boto3_s)
     t1 = t2 = time.perf_counter()
+elif mode == "exec":
+    scope = {}
+    exec(cfg["code"], scope)
+    t1 = t2 = time.perf_counter()
+    result.update(ok=True, value=scope.get("VALUE"))
 else:
     raise SystemExit("unknown mode " + mode)
 if mode != "warm":
@@ -141,6 +148,7 @@ def run_child(
     env: dict[str, str] | None = None,
     modules: bool = False,
     gc_during_import: bool = False,
+    code: str = "",
     calls: int = 200,
     warmup: int = 20,
     timeout: float = 300,
@@ -158,12 +166,13 @@ def run_child(
             "out": str(out),
             "modules": modules,
             "gc_during_import": gc_during_import,
+            "code": code,
             "calls": calls,
             "warmup": warmup,
         }
         started = time.perf_counter()
         proc = subprocess.run(
-            [python, "-I", "-S", "-c", CHILD, json.dumps(cfg)],
+            [python, "-B", "-I", "-S", "-c", CHILD, json.dumps(cfg)],
             capture_output=True,
             text=True,
             env=env if env is not None else lambda_env(),

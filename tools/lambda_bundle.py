@@ -517,7 +517,7 @@ def run_probe(python: str, site: Path, sdk: Path) -> dict[str, list[str]]:
         script.write_text(_PROBE, encoding="utf-8")
         out = Path(tmp, "out.json")
         _run(
-            [python, "-I", "-S", str(script), str(site), str(sdk), str(out)],
+            [python, "-B", "-I", "-S", str(script), str(site), str(sdk), str(out)],
             what="bundle probe (import litellm + one Converse call from the bundle)",
             env=probe_env(),
             timeout=300,
@@ -695,7 +695,17 @@ def _assemble(deps: Path, dest: Path, python: str, repo_root: Path, target: Targ
     # Import the handler from the bundle as Lambda will (fails the build if it cannot), and compile
     # whatever it loads beyond the dependency probe (e.g. the Powertools modules it uses).
     out = _run(
-        [python, "-I", "-S", "-c", _HANDLER_PROBE, str(dest), str(deps / "runtime-sdk"), HANDLER_MODULE],
+        [
+            python,
+            "-B",
+            "-I",
+            "-S",
+            "-c",
+            _HANDLER_PROBE,
+            str(dest),
+            str(deps / "runtime-sdk"),
+            HANDLER_MODULE,
+        ],
         what=f"importing {HANDLER_MODULE} from the bundle",
         env=probe_env(),
         timeout=300,
