@@ -16,14 +16,16 @@ Recipe (each step is checked by tests/bundle/test_bundle.py):
  6. Probe: run the runtime's own Python with `-I -S` on the bundle, `import litellm` and make one
     real Bedrock Converse call through `litellm.completion` against an in-process fake endpoint. The
     build fails if that fails. The modules it loaded are the "hot" modules.
- 7. Compile .pyc for the hot modules (plus all of aws_lambda_powertools and our own code) with the
-    runtime's Python, `--invalidation-mode unchecked-hash`: the .pyc is used without stat-ing or
-    hashing the source (Lambda's /var/task is read-only and zip extraction does not preserve the
-    mtimes a timestamp .pyc is checked against, so a timestamp .pyc could be judged stale and every
-    cold start would recompile in memory), and the output does not depend on file mtimes. Sources are
-    kept (tracebacks, and LiteLLM code that scans its own tree for `__init__.py`). Modules not on the
-    hot path keep only their .py: importing one still works, it is just compiled in memory.
- 8. Copy lambda/claude_proxy and claude_platform/{__init__,prices}.py on top, compile them too.
+ 7. Compile .pyc for the hot modules with the runtime's Python, `--invalidation-mode unchecked-hash`:
+    the .pyc is used without stat-ing or hashing the source (Lambda's /var/task is read-only, and zip
+    extraction need not preserve the mtimes a timestamp .pyc is checked against, so a timestamp .pyc
+    could be judged stale and recompiled in memory on every cold start), and the output does not
+    depend on file mtimes. Sources are kept (tracebacks, anyio's lazy imports read them, and LiteLLM
+    scans its own tree for `__init__.py`). Modules off the hot path keep only their .py: importing
+    one still works, it is just compiled in memory.
+ 8. Copy lambda/claude_proxy and claude_platform/{__init__,prices}.py on top and compile them; import
+    claude_proxy.handler from the assembled bundle (the build fails if it cannot) and compile whatever
+    else that import loads. Probes run with -B, so they never write .pyc themselves.
 
 Steps 1-7 are cached under .build/bundle-cache/deps-<key>, the finished bundle under
 bundle-<key>; keys hash every input (requirements, runtime, architecture, copied sources, this file).
