@@ -19,7 +19,7 @@ from claude_platform.naming import (
     system_profile_arn,
 )
 from stacks.constructs.alert_topic import AlertTopic
-from stacks.constructs.claude_proxy_function import ClaudeProxyFunction, ModelInvokeAccess
+from stacks.constructs.claude_proxy_function import METRICS_NAMESPACE, ClaudeProxyFunction, ModelInvokeAccess
 from stacks.constructs.inference_profiles import InferenceProfiles
 from stacks.constructs.profile_alarms import ProfileAlarms
 from stacks.constructs.project_budget import ProjectBudget
@@ -123,6 +123,7 @@ class ProjectClaudeAccess(Construct):
             alarm_name=alarm_name(prefix, name, "proxy", "errors"),
             project_name=name,
             function=self.proxy.function,
+            metrics_namespace=METRICS_NAMESPACE,
             # Errors are unhandled failures of our own code; the server-error threshold is the
             # project's tolerance for failures it cannot fix itself, reused rather than invented.
             threshold=config.alarms.server_errors,

@@ -74,13 +74,30 @@ def test_descriptions_say_what_fired_where_and_what_to_do(example):
         assert len(alarm["AlarmDescription"]) <= 1024
 
 
-def test_proxy_errors_alarm(example):
+def test_proxy_errors_alarm_counts_crashes_and_returned_platform_errors(example):
     template, alarms = _alarms(example, SUPPORT)
     (function_id,) = resources_of_type(template, "AWS::Lambda::Function")
     alarm = alarms["claude-support-bot-proxy-errors"]
-    assert (alarm["Namespace"], alarm["MetricName"]) == ("AWS/Lambda", "Errors")
-    assert alarm["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": function_id}}]
-    assert (alarm["Statistic"], alarm["Period"], alarm["Threshold"]) == ("Sum", 300, 5)
+    queries = {q["Id"]: q for q in alarm["Metrics"]}
+    expression = next(q for q in alarm["Metrics"] if "Expression" in q)
+    assert expression["ReturnData"] is True
+    stats = {q["Id"]: q["MetricStat"] for q in alarm["Metrics"] if "MetricStat" in q}
+    assert set(stats) == {"crashes", "internal", "configuration"}
+    for query_id in stats:
+        assert f"FILL({query_id}, 0)" in expression["Expression"]
+        assert queries[query_id]["ReturnData"] is False
+    crashes = stats["crashes"]
+    assert (crashes["Metric"]["Namespace"], crashes["Metric"]["MetricName"]) == ("AWS/Lambda", "Errors")
+    assert crashes["Metric"]["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": function_id}}]
+    for query_id, error_type in (("internal", "internal_error"), ("configuration", "configuration_error")):
+        metric = stats[query_id]["Metric"]
+        assert (metric["Namespace"], metric["MetricName"]) == ("ClaudePlatform", "Errors")
+        assert sorted(metric["Dimensions"], key=lambda d: d["Name"]) == [
+            {"Name": "error_type", "Value": error_type},
+            {"Name": "project", "Value": "support-bot"},
+        ]
+    assert all((s["Stat"], s["Period"]) == ("Sum", 300) for s in stats.values())
+    assert alarm["Threshold"] == 5
     assert alarm["TreatMissingData"] == "notBreaching"
     assert alarm["AlarmActions"] == [_topic_ref(template)]
     assert "project support-bot" in alarm["AlarmDescription"]
