@@ -4,7 +4,6 @@ One run measures, with the Lambda runtime's own Python (python3.13 -I -S, bundle
 boto3 in a separate folder after it; see tools/bundle_runner.py):
   cold start  fresh process, N runs each, interleaved; median of import + first call:
                 handler      claude_proxy.handler.lambda_handler from the bundle (as deployed)
-                handler+gc   the same with GC off during import, then gc.freeze() (proposed llm.py change)
                 litellm      plain `import litellm` + litellm.completion from a naive pip install
                 boto3        plain boto3 bedrock-runtime converse (the baseline)
   warm        one process: handler vs boto3 converse, interleaved calls after warm-up: p50/p95
@@ -115,12 +114,6 @@ def main() -> int:
         )
         variants = {
             "handler": {"mode": "handler", "front": [bundle.path], "back": [sdk]},
-            "handler+gc": {
-                "mode": "handler",
-                "front": [bundle.path],
-                "back": [sdk],
-                "gc_during_import": True,
-            },
             "litellm": {"mode": "litellm", "front": [naive]},
             "boto3": {"mode": "boto3", "front": [sdk]},
         }

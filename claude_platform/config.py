@@ -95,7 +95,9 @@ class ProjectSettings(_Strict):
     invokers: list[str] = []
     max_tokens_default: Annotated[int, Field(ge=1)] = 1024
     max_tokens_limit: Annotated[int, Field(ge=1)] = 8192
-    lambda_memory_mb: Annotated[int, Field(ge=128, le=10240)] = 512
+    # 1769 MB is one full vCPU: `import litellm` is ~4 s of CPU, which at 512 MB (~0.3 vCPU) would
+    # overrun Lambda's 10 s init phase. See README "Costs".
+    lambda_memory_mb: Annotated[int, Field(ge=128, le=10240)] = 1769
     lambda_timeout_seconds: Annotated[int, Field(ge=5, le=900)] = 120
     log_retention_days: int = 30
     log_prompts: bool = False

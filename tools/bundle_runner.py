@@ -60,17 +60,8 @@ def boto3_call(client):
     return out["output"]["message"]["content"][0]["text"]
 
 
-if cfg.get("gc_during_import"):
-    # Emulates the change proposed for claude_proxy/llm.py (bench/FINDINGS-cold-start.md): no cyclic
-    # GC while the import graph is built, then freeze what the import created.
-    import gc
-    gc.disable()
-
 if mode == "handler":
     from claude_proxy.handler import lambda_handler
-    if cfg.get("gc_during_import"):
-        gc.enable()
-        gc.freeze()
     t1 = time.perf_counter()
     response = lambda_handler({"messages": messages}, Context())
     t2 = time.perf_counter()
@@ -147,7 +138,6 @@ def run_child(
     endpoint: str,
     env: dict[str, str] | None = None,
     modules: bool = False,
-    gc_during_import: bool = False,
     code: str = "",
     calls: int = 200,
     warmup: int = 20,
@@ -165,7 +155,6 @@ def run_child(
             "boto3_model_id": BOTO3_MODEL_ID,
             "out": str(out),
             "modules": modules,
-            "gc_during_import": gc_during_import,
             "code": code,
             "calls": calls,
             "warmup": warmup,

@@ -13,15 +13,26 @@ import os
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 import concurrent.futures
+import gc
 from collections.abc import Callable
 from typing import Any
-
-import litellm
-from litellm import utils as litellm_utils
 
 from claude_platform.prices import TokenUsage
 from claude_proxy.core import LlmCall, LlmError, LlmResult
 from claude_proxy.errors import ErrorType
+
+# `import litellm` creates thousands of pydantic models and TypedDicts; collecting garbage while
+# it runs costs ~0.6 s of cold start (bench/FINDINGS-cold-start.md). Nothing it creates is garbage
+# worth collecting, so the collector waits, and what the import built is frozen out of later passes.
+_gc_was_enabled = gc.isenabled()
+gc.disable()
+try:
+    import litellm
+    from litellm import utils as litellm_utils
+finally:
+    if _gc_was_enabled:
+        gc.enable()
+gc.freeze()
 
 FAST_PATH_ENV = "CLAUDE_PROXY_LITELLM_FAST_PATH"  # "0" keeps LiteLLM's per-call logging and cost work
 _REQUEST_ID_HEADER = "llm_provider-x-amzn-requestid"

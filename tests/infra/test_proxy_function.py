@@ -43,7 +43,7 @@ def test_runtime_handler_memory_timeout_and_environment(example):
     assert props["Architectures"] == ["x86_64"]
     assert props["Handler"] == "claude_proxy.handler.lambda_handler"
     assert props["FunctionName"] == "claude-data-science-proxy"
-    assert (props["MemorySize"], props["Timeout"]) == (512, 300)
+    assert (props["MemorySize"], props["Timeout"]) == (1769, 300)
     variables = props["Environment"]["Variables"]
     assert variables["POWERTOOLS_SERVICE_NAME"] == "claude-proxy"
     assert variables["POWERTOOLS_METRICS_NAMESPACE"] == "ClaudePlatform"
