@@ -58,19 +58,23 @@ def main() -> int:
     sizes = [int(s) for s in args.sizes.split(",")]
     results: dict[str, object] = {"runs": args.runs}
     with tempfile.TemporaryDirectory() as tmp:
-        baseline = [
-            _time([sys.executable, "-c", BASELINE_CODE], _env(f"{tmp}/base", {})) for _ in range(args.runs)
-        ]
-        results["baseline_empty_app_s"] = statistics.median(baseline)
-        medians: dict[int, float] = {}
+        configs = {}
         for size in sizes:
-            config = Path(tmp) / f"projects-{size}.yaml"
-            config.write_text(yaml.safe_dump(large_config(size)))
-            runs = [
-                _time([sys.executable, "app.py"], _env(f"{tmp}/out-{size}-{r}", {"config": str(config)}))
-                for r in range(args.runs)
-            ]
-            medians[size] = statistics.median(runs)
+            configs[size] = Path(tmp) / f"projects-{size}.yaml"
+            configs[size].write_text(yaml.safe_dump(large_config(size)))
+        baseline_cmd = [sys.executable, "-c", BASELINE_CODE]
+        _time(baseline_cmd, _env(f"{tmp}/warmup", {}))  # discarded: fills the disk cache
+        baseline: list[float] = []
+        timings: dict[int, list[float]] = {size: [] for size in sizes}
+        for r in range(args.runs):  # interleaved, so machine noise hits every variant alike
+            baseline.append(_time(baseline_cmd, _env(f"{tmp}/base-{r}", {})))
+            for size in sizes:
+                context = {"config": str(configs[size])}
+                timings[size].append(
+                    _time([sys.executable, "app.py"], _env(f"{tmp}/out-{size}-{r}", context))
+                )
+        results["baseline_empty_app_s"] = statistics.median(baseline)
+        medians = {size: statistics.median(runs) for size, runs in timings.items()}
         results["median_s"] = {str(k): v for k, v in medians.items()}
     base = results["baseline_empty_app_s"]
     print(f"synthesis, median of {args.runs} fresh-process runs (baseline: empty CDK app {base:.2f} s)")
