@@ -9,6 +9,9 @@ PYTEST_WORKERS ?= 2
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 export LITELLM_LOCAL_MODEL_COST_MAP := True
+# Synthesis needs no AWS account: don't probe EC2 instance metadata for credentials, send no telemetry.
+export AWS_EC2_METADATA_DISABLED := true
+export CDK_DISABLE_CLI_TELEMETRY := true
 
 .PHONY: synth test bench lint format deploy-check clean setup
 
@@ -33,7 +36,7 @@ setup: $(VENV)/.dev-installed node_modules/.installed
 
 ## synth: synthesize every stack of $(CONFIG) into cdk.out and print a summary per project.
 synth: $(VENV)/.app-installed node_modules/.installed
-	npx --no-install cdk synth --quiet -c config=$(CONFIG)
+	npx --no-install cdk synth --quiet --no-notices -c config=$(CONFIG)
 
 ## test: lint, then the whole offline test suite (template assertions, cfn-lint, cdk-nag, Lambda
 ## against a local Bedrock-compatible server, the real Lambda bundle).
