@@ -248,7 +248,7 @@ def invoke(
         return done(None, 0, error=err)
 
     reserve_usd = worst_case_cost_usd(
-        model.prices, input_tokens=request.input_chars, max_output_tokens=max_tokens
+        model.prices, input_tokens=request.input_token_bound, max_output_tokens=max_tokens
     )
     try:
         reservation = ledger.reserve(

@@ -20,6 +20,7 @@ from claude_proxy.errors import ErrorType, ProxyError
 
 MAX_INPUT_CHARS = 1_000_000
 MAX_TAGS = 16
+FRAMING_TOKENS_PER_MESSAGE = 16  # role and turn markers, generously
 MAX_TAG_KEY_CHARS = 256
 MAX_TAG_VALUE_CHARS = 256
 _TAG_CHARS = re.compile(r"^[a-zA-Z0-9\s:_@$#=/+,.\-]*$")
@@ -78,11 +79,14 @@ class Message(BaseModel):
         return _not_blank(value) if isinstance(value, str) else value
 
     @property
+    def texts(self) -> list[str]:
+        """The message's text pieces."""
+        return [self.content] if isinstance(self.content, str) else [block.text for block in self.content]
+
+    @property
     def text_chars(self) -> int:
         """Characters of text in this message."""
-        if isinstance(self.content, str):
-            return len(self.content)
-        return sum(len(block.text) for block in self.content)
+        return sum(len(text) for text in self.texts)
 
 
 class ClaudeRequest(BaseModel):
@@ -134,6 +138,19 @@ class ClaudeRequest(BaseModel):
     def input_chars(self) -> int:
         """Characters of prompt text (messages and system)."""
         return sum(m.text_chars for m in self.messages) + len(self.system or "")
+
+    @property
+    def input_token_bound(self) -> int:
+        """An upper bound on the prompt's input tokens, for reserving worst-case spend.
+
+        A byte-level BPE token covers at least one UTF-8 byte, so the text's bytes bound its tokens
+        (characters do not: one CJK character or emoji can be several tokens); each message and the
+        system prompt add a few framing tokens on top.
+        """
+        texts = [self.system or ""] + [t for m in self.messages for t in m.texts]
+        return sum(len(t.encode("utf-8")) for t in texts) + FRAMING_TOKENS_PER_MESSAGE * (
+            len(self.messages) + 1
+        )
 
 
 def _location(loc: tuple[int | str, ...]) -> str:

@@ -300,12 +300,12 @@ def test_ledger_reserves_worst_case_then_settles_actual():
     req = request(max_tokens=500)
     result = run(req, llm=FakeLlm(ok()), ledger=ledger)
     prices = settings().project.models[0].prices
-    worst = worst_case_cost_usd(prices, input_tokens=req.input_chars, max_output_tokens=500)
+    worst = worst_case_cost_usd(prices, input_tokens=req.input_token_bound, max_output_tokens=500)
     assert ledger.events == [
         ("reserve", {"project": "alpha", "model": "claude-sonnet-4-5", "amount_usd": worst}),
         ("settle", {"id": "res-req-1", "amount_usd": result.cost_usd}),
     ]
-    assert worst >= result.cost_usd or result.usage.input_tokens > req.input_chars
+    assert worst >= result.cost_usd or result.usage.input_tokens > req.input_token_bound
 
 
 def test_ledger_release_on_failure_and_refusal_before_any_call():

@@ -138,3 +138,17 @@ def test_invalid_events_never_reach_bedrock(lambda_env, server, event, error_typ
         "error": {"type": error_type, "message": response["error"]["message"], "retryable": False},
     }
     assert server.requests == []
+
+
+def test_input_token_bound_counts_bytes_not_characters():
+    """One CJK character or emoji can be several tokens: the reservation bound uses UTF-8 bytes."""
+    ascii_req = parse_request({"messages": [{"role": "user", "content": "abcd"}]})
+    wide_req = parse_request(
+        {"system": "総括", "messages": [{"role": "user", "content": [{"type": "text", "text": "日本🙂"}]}]}
+    )
+    framing = ascii_req.input_token_bound - 4
+    assert framing > 0
+    assert wide_req.input_chars == 5
+    wide_bytes = len("総括".encode()) + len("日本🙂".encode())
+    assert wide_req.input_token_bound == wide_bytes + framing
+    assert wide_req.input_token_bound > wide_req.input_chars + framing
