@@ -2,35 +2,9 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def run_app(config: Path, outdir: Path) -> subprocess.CompletedProcess[str]:
-    """`python app.py` the way the CDK CLI runs it (context and output folder via environment)."""
-    env = dict(os.environ)
-    env.update(
-        CDK_CONTEXT_JSON=json.dumps({"config": str(config), "aws:cdk:bundling-stacks": []}),
-        CDK_OUTDIR=str(outdir),
-    )
-    env.pop("CDK_DEFAULT_ACCOUNT", None)
-    return subprocess.run(
-        [sys.executable, "app.py"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
+from tests.app_runner import run_app
 
 BAD_CONFIG = """\
 region: us-east-1

@@ -2,31 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.app_runner import run_app
 
 
 def test_app_synthesizes_the_example_and_prints_a_summary_on_stderr(tmp_path):
-    env = dict(os.environ)
-    env.update(
-        CDK_CONTEXT_JSON=json.dumps({"config": "projects.yaml", "aws:cdk:bundling-stacks": []}),
-        CDK_OUTDIR=str(tmp_path),
-    )
-    env.pop("CDK_DEFAULT_ACCOUNT", None)
-    result = subprocess.run(
-        [sys.executable, "app.py"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    result = run_app("projects.yaml", tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout == ""  # stdout stays clean for `cdk synth`
     summary = result.stderr
