@@ -31,9 +31,9 @@ for extra in (ROOT, ROOT / "tests", ROOT / "tests" / "lambda"):
     if str(extra) not in sys.path:
         sys.path.insert(0, str(extra))
 
-from bedrock_server import BedrockServer  # noqa: E402
 from proxy_testkit import project_settings  # noqa: E402
 
+from devservers.bedrock_server import BedrockServer  # noqa: E402
 from tools.bundle_runner import lambda_env, run_child  # noqa: E402
 from tools.lambda_bundle import (  # noqa: E402
     DEFAULT_CACHE_ROOT,

@@ -12,9 +12,9 @@ import struct
 from pathlib import Path
 
 import pytest
-from bedrock_server import BedrockServer, Reply, Usage
 from proxy_testkit import profile_arn, project_settings
 
+from devservers.bedrock_server import BedrockServer, Reply, Usage
 from tools.bundle_runner import lambda_env, run_child
 from tools.lambda_bundle import (
     DROP_DISTRIBUTIONS,

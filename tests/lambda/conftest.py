@@ -15,8 +15,9 @@ for path in (ROOT / "tests", ROOT / "lambda", ROOT, Path(__file__).parent):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
-from bedrock_server import BedrockServer  # noqa: E402
 from proxy_testkit import ENDPOINT_VARS, REGION, project_settings  # noqa: E402
+
+from devservers.bedrock_server import BedrockServer  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -9,10 +9,11 @@ import time
 
 import boto3
 import pytest
-from bedrock_server import BedrockServer, Reply, Usage
 from botocore.config import Config
 from botocore.exceptions import ClientError
 from proxy_testkit import profile_arn
+
+from devservers.bedrock_server import BedrockServer, Reply, Usage
 
 ARN = profile_arn()
 MESSAGES = [{"role": "user", "content": [{"text": "hi"}]}]

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from bedrock_server import Reply, Usage
 from claude_proxy.handler import lambda_handler
 from claude_proxy.settings import load_settings
 from proxy_testkit import FakeContext, model_entry, profile_arn, project_settings, stdout_json_lines
+
+from devservers.bedrock_server import Reply, Usage
 
 SENTINEL = "SENTINEL-7c1e2b-do-not-log"
 SYSTEM_SENTINEL = "SYSTEM-SENTINEL-44aa"

@@ -6,7 +6,6 @@ import json
 from decimal import Decimal
 
 import pytest
-from bedrock_server import Reply, Usage
 from claude_proxy.core import RetryPolicy, invoke
 from claude_proxy.errors import ErrorType
 from claude_proxy.llm import LiteLLMClient, _DiscardingExecutor, tune
@@ -17,6 +16,7 @@ from proxy_testkit import Deadline, FakeClock, MaxRng, model_entry, profile_arn,
 from claude_platform import catalog
 from claude_platform.catalog import Geography
 from claude_platform.prices import RateCard
+from devservers.bedrock_server import Reply, Usage
 
 POLICY = RetryPolicy(
     max_attempts=4, base_delay_s=0.01, max_delay_s=0.05, safety_margin_ms=1000, min_attempt_ms=500
