@@ -25,6 +25,11 @@ def alerts_key_alias(name_prefix: str) -> str:
     return f"alias/{name_prefix}/alerts"
 
 
+def ledger_table_name(name_prefix: str) -> str:
+    """The spend ledger's DynamoDB table, one per region (same name in each: tables are regional)."""
+    return f"{name_prefix}-spend-ledger"
+
+
 def alert_topic_name(name_prefix: str, project: str) -> str:
     """The project's SNS topic for budget and alarm notifications."""
     return f"{name_prefix}-{project}-alerts"
