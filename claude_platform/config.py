@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -23,6 +23,11 @@ from claude_platform.catalog import (
     max_output_tokens,
     model_prices,
     resolve_model,
+)
+from claude_platform.limits import (
+    FUNCTION_SAFETY_MARGIN_S,
+    PLAUSIBLE_FIRST_TOKEN_S,
+    PLAUSIBLE_OUTPUT_TOKENS_PER_S,
 )
 from claude_platform.prices import LONG_CONTEXT_THRESHOLD_TOKENS, ModelPrices
 
@@ -103,6 +108,11 @@ class ProjectSettings(_Strict):
     log_prompts: bool = False
     snapstart: bool = False
     alarms: AlarmThresholds = AlarmThresholds()
+    # Spend control (README "Spend ledger and cap"): hard refuses calls past the cap, soft only
+    # records and alerts, off records nothing. The cap is monthly_budget_usd unless spend_cap_usd.
+    enforcement: Literal["hard", "soft", "off"] = "hard"
+    spend_cap_usd: Annotated[float, Field(gt=0, le=10_000_000)] | None = None
+    budget_action: bool = False
 
     @field_validator("alert_thresholds")
     @classmethod
@@ -172,6 +182,27 @@ class ProjectSettings(_Strict):
                 f"max_tokens_default ({self.max_tokens_default}) exceeds max_tokens_limit ({self.max_tokens_limit})"
             )
         return self
+
+    @model_validator(mode="after")
+    def _answers_fit_the_timeout(self) -> ProjectSettings:
+        # The function refuses a request whose max_tokens cannot plausibly finish in its time
+        # (lambda/claude_proxy/core.py RetryPolicy); a limit no request could use is a config error.
+        seconds = PLAUSIBLE_FIRST_TOKEN_S + self.max_tokens_limit / PLAUSIBLE_OUTPUT_TOKENS_PER_S
+        budget = self.lambda_timeout_seconds - FUNCTION_SAFETY_MARGIN_S
+        if seconds > budget:
+            fits = int((budget - PLAUSIBLE_FIRST_TOKEN_S) * PLAUSIBLE_OUTPUT_TOKENS_PER_S)
+            need = int(seconds + FUNCTION_SAFETY_MARGIN_S + 0.999)
+            raise ValueError(
+                f"max_tokens_limit ({self.max_tokens_limit}) cannot plausibly be generated within "
+                f"lambda_timeout_seconds ({self.lambda_timeout_seconds}) even at "
+                f"{PLAUSIBLE_OUTPUT_TOKENS_PER_S:g} tokens/s; lower it to {fits} or raise the timeout to {need}"
+            )
+        return self
+
+    @property
+    def cap_usd(self) -> float:
+        """The spend cap the ledger enforces: spend_cap_usd, else monthly_budget_usd."""
+        return self.spend_cap_usd if self.spend_cap_usd is not None else self.monthly_budget_usd
 
 
 class ProjectDefaults(ProjectSettings):
@@ -477,10 +508,17 @@ def _settings_prices(prices: ModelPrices) -> dict[str, Any]:
     return data
 
 
-def runtime_settings(project: Project, profile_arns: Mapping[str, str]) -> dict[str, Any]:
-    """The project Lambda's PROJECT_SETTINGS (JSON): models with profile ARNs and prices.
+def runtime_settings(
+    project: Project,
+    profile_arns: Mapping[str, str],
+    *,
+    ledger_table: str | None = None,
+    alert_topic_arn: str | None = None,
+) -> dict[str, Any]:
+    """The project Lambda's PROJECT_SETTINGS (JSON): models with profile ARNs and prices, spend control.
 
-    `profile_arns` maps model alias to the application inference profile ARN (a token at synthesis).
+    `profile_arns` maps model alias to the application inference profile ARN (a token at synthesis);
+    `ledger_table` and `alert_topic_arn` may be tokens too.
     Each model's `prices` is `ModelPrices.to_dict()` minus nulls and defaults: parse it with
     `ModelPrices.from_dict`.
     """
@@ -496,10 +534,20 @@ def runtime_settings(project: Project, profile_arns: Mapping[str, str]) -> dict[
                 "alias": m.alias,
                 "base_id": m.model.base_id,
                 "geography": m.geography.value,
-                "litellm_model": m.model.litellm_model(m.geography),
                 "profile_arn": profile_arns[m.alias],
                 "prices": _settings_prices(m.prices),
             }
             for m in project.models
         ],
+        "spend": {
+            "enforcement": config.enforcement,
+            "cap_usd": config.cap_usd,
+            "alert_thresholds": list(config.alert_thresholds),
+            **({"ledger_table": ledger_table} if ledger_table and config.enforcement != "off" else {}),
+            **(
+                {"alert_topic_arn": alert_topic_arn}
+                if alert_topic_arn and config.enforcement != "off"
+                else {}
+            ),
+        },
     }

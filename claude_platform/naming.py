@@ -40,6 +40,11 @@ def budget_name(name_prefix: str, project: str) -> str:
     return f"{name_prefix}-{project}-monthly"
 
 
+def budget_stop_policy_name(name_prefix: str, project: str) -> str:
+    """The managed policy AWS Budgets attaches to the function's role at 100% (budget_action)."""
+    return f"{name_prefix}-{project}-budget-stop"
+
+
 def proxy_function_name(name_prefix: str, project: str) -> str:
     """The project's Lambda that calls Claude through the project's profiles (<= 64 chars)."""
     return f"{name_prefix}-{project}-proxy"

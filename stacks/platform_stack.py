@@ -1,4 +1,4 @@
-"""The one shared stack: the KMS key that encrypts every project's alert topic."""
+"""The shared stack: the alert topics' KMS key and the spend ledger table."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
 from claude_platform.config import PlatformConfig
-from claude_platform.naming import alerts_key_alias
+from claude_platform.naming import alerts_key_alias, ledger_table_name
 from stacks.constructs.alerts_key import AlertsKey
+from stacks.constructs.spend_ledger_table import SpendLedgerTable
 
 
 class PlatformStack(Stack):
@@ -24,3 +25,9 @@ class PlatformStack(Stack):
             self, "AlertsKeyArn", value=self.alerts_key.key.key_arn, description="KMS key of alert topics"
         )
         CfnOutput(self, "AlertsKeyAlias", value=self.alerts_key.alias_name, description="Its alias")
+        self.ledger = SpendLedgerTable(
+            self, "SpendLedger", table_name=ledger_table_name(platform.name_prefix)
+        )
+        CfnOutput(
+            self, "SpendLedgerTableName", value=self.ledger.table_name, description="Spend ledger (DynamoDB)"
+        )

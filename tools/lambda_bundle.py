@@ -23,7 +23,7 @@ Recipe (each step is checked by tests/bundle/test_bundle.py):
     depend on file mtimes. Sources are kept (tracebacks, anyio's lazy imports read them, and LiteLLM
     scans its own tree for `__init__.py`). Modules off the hot path keep only their .py: importing
     one still works, it is just compiled in memory.
- 8. Copy lambda/claude_proxy and claude_platform/{__init__,prices}.py on top and compile them; import
+ 8. Copy lambda/claude_proxy and claude_platform/{__init__,prices,limits,ledger}.py on top and compile them; import
     claude_proxy.handler from the assembled bundle (the build fails if it cannot) and compile whatever
     else that import loads. Probes run with -B, so they never write .pyc themselves.
 
@@ -94,7 +94,12 @@ HANDLER_MODULE = "claude_proxy.handler"
 
 #: Sources copied into the bundle, relative to the repo root.
 SOURCE_TREES = ("lambda/claude_proxy",)
-SOURCE_FILES = ("claude_platform/__init__.py", "claude_platform/prices.py")
+SOURCE_FILES = (
+    "claude_platform/__init__.py",
+    "claude_platform/prices.py",
+    "claude_platform/limits.py",
+    "claude_platform/ledger.py",
+)
 
 _LAMBDA_PREFIX = "/var/task"  # path embedded in the .pyc (Python rewrites it at import anyway)
 _SKIP_SOURCE_PARTS = {"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache"}

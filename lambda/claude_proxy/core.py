@@ -9,6 +9,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from claude_platform.limits import (
+    FUNCTION_SAFETY_MARGIN_S,
+    PLAUSIBLE_FIRST_TOKEN_S,
+    PLAUSIBLE_OUTPUT_TOKENS_PER_S,
+)
 from claude_platform.prices import TokenUsage, cost_usd, worst_case_cost_usd
 from claude_proxy.errors import ErrorType, ProxyError, failure_response
 from claude_proxy.request import ClaudeRequest
@@ -46,13 +51,21 @@ class LlmError(Exception):
     """A failed call, already classified."""
 
     def __init__(
-        self, error_type: ErrorType, message: str, *, retryable: bool, status_code: int | None = None
+        self,
+        error_type: ErrorType,
+        message: str,
+        *,
+        retryable: bool,
+        status_code: int | None = None,
+        outcome_unknown: bool = False,
     ) -> None:
         super().__init__(message)
         self.error_type = error_type
         self.message = message
         self.retryable = retryable
         self.status_code = status_code
+        # True when Bedrock may have generated (and billed) an answer we never received.
+        self.outcome_unknown = outcome_unknown
 
 
 class LlmClient(Protocol):
@@ -87,34 +100,54 @@ class BudgetExceededError(Exception):
     """The ledger refuses the reservation: the project's hard cap would be passed."""
 
 
+class BudgetUnavailableError(Exception):
+    """The ledger could not be reached in time; a hard cap cannot be enforced, so the call is refused."""
+
+
 class SpendLedger(Protocol):
-    """Reserve worst-case spend before the call; settle the actual cost after, or release."""
+    """Reserve worst-case spend before the call; settle the actual cost after, or release.
 
-    def reserve(self, *, project: str, model: str, request_id: str, amount_usd: float) -> str:
-        """Hold `amount_usd`; returns a reservation id. Raises BudgetExceededError to refuse."""
+    `reserve` returns an opaque handle for `settle`/`release`. `settle` returns the budget status
+    shown to the caller (or None). Neither `settle` nor `release` raises for ledger failures: the
+    call already happened, so they record what they can and report the problem themselves.
+    """
+
+    def reserve(self, *, model: str, request_id: str, amount_usd: float) -> Any:
+        """Hold `amount_usd`. Raises BudgetExceededError or BudgetUnavailableError to refuse."""
         ...
 
-    def settle(self, reservation_id: str, *, amount_usd: float) -> None:
-        """Replace the hold with the actual cost."""
+    def settle(
+        self, reservation: Any, *, amount_usd: float, usage: TokenUsage | None, estimated: bool
+    ) -> Any:
+        """Replace the hold with the actual cost (`estimated`: a worst case for an unknown outcome)."""
         ...
 
-    def release(self, reservation_id: str) -> None:
-        """Drop the hold (nothing was spent)."""
+    def release(self, reservation: Any) -> None:
+        """Drop the hold (Bedrock certainly did no work)."""
+        ...
+
+    def status(self) -> dict[str, Any] | None:
+        """The caller-facing budget status when nothing was settled (or None)."""
         ...
 
 
 class NullLedger:
-    """A ledger that records nothing and never refuses."""
+    """A ledger that records nothing and never refuses (`enforcement: off`)."""
 
-    def reserve(self, *, project: str, model: str, request_id: str, amount_usd: float) -> str:
+    def reserve(self, *, model: str, request_id: str, amount_usd: float) -> str:
         """Accept every reservation."""
         return request_id
 
-    def settle(self, reservation_id: str, *, amount_usd: float) -> None:
+    def settle(
+        self, reservation: Any, *, amount_usd: float, usage: TokenUsage | None, estimated: bool
+    ) -> None:
         """Nothing to settle."""
 
-    def release(self, reservation_id: str) -> None:
+    def release(self, reservation: Any) -> None:
         """Nothing to release."""
+
+    def status(self) -> None:
+        """No status."""
 
 
 @dataclass(frozen=True)
@@ -124,9 +157,21 @@ class RetryPolicy:
     max_attempts: int = 4
     base_delay_s: float = 0.25
     max_delay_s: float = 4.0
-    safety_margin_ms: int = 1_000  # left for logging, metrics and returning the response
+    safety_margin_ms: int = int(FUNCTION_SAFETY_MARGIN_S * 1000)  # left for ledger, logs, metrics, response
     min_attempt_ms: int = 500  # never start an attempt with less time than this
     max_attempt_timeout_s: float | None = None  # per-attempt cap; None: whatever time is left
+    # How fast an answer can plausibly be generated: a request whose max_tokens cannot finish in
+    # the time left at this rate is refused up front, and an attempt that is not the last gets
+    # only half the time left when that still fits, so a timed-out attempt leaves room for a retry.
+    # None turns both off (every attempt gets all the time left).
+    plausible_output_tokens_per_s: float | None = PLAUSIBLE_OUTPUT_TOKENS_PER_S
+    first_token_allowance_s: float = PLAUSIBLE_FIRST_TOKEN_S
+
+    def plausible_seconds(self, max_tokens: int) -> float | None:
+        """Seconds a generation of `max_tokens` plausibly needs at best, or None (no estimate)."""
+        if self.plausible_output_tokens_per_s is None:
+            return None
+        return self.first_token_allowance_s + max_tokens / self.plausible_output_tokens_per_s
 
 
 DEFAULT_RETRY_POLICY = RetryPolicy()
@@ -152,6 +197,8 @@ class InvokeResult:
     profile_arn: str | None = None
     request_id: str = ""
     upstream_request_id: str | None = None
+    budget: dict[str, Any] | None = None
+    estimated_charge_usd: float = 0.0  # worst cases charged for attempts whose outcome is unknown
 
     @property
     def ok(self) -> bool:
@@ -178,6 +225,7 @@ class InvokeResult:
             "inference_profile_arn": self.profile_arn,
             "request_id": self.request_id,
             "bedrock_request_id": self.upstream_request_id,
+            "budget": self.budget,
         }
 
 
@@ -221,6 +269,128 @@ def _backoff_s(policy: RetryPolicy, rng: RandomSource, retry_number: int) -> flo
     return max(0.0, min(ceiling, rng.uniform(0.0, ceiling)))
 
 
+def _attempt_timeout_s(policy: RetryPolicy, budget_s: float, need_s: float | None, last: bool) -> float:
+    """All the time left for the last attempt; half of it for others when a plausible answer fits in half."""
+    timeout_s = budget_s
+    if not last and need_s is not None and budget_s / 2 >= need_s:
+        timeout_s = budget_s / 2
+    if policy.max_attempt_timeout_s is not None:
+        timeout_s = min(timeout_s, policy.max_attempt_timeout_s)
+    return timeout_s
+
+
+def _implausible(
+    policy: RetryPolicy, max_tokens: int, need_s: float | None, remaining: int
+) -> ProxyError | None:
+    """An invalid_request when `max_tokens` cannot plausibly be generated in the time left."""
+    budget_s = (remaining - policy.safety_margin_ms) / 1000
+    if need_s is None or budget_s * 1000 < policy.min_attempt_ms or need_s <= budget_s:
+        return None
+    rate = policy.plausible_output_tokens_per_s or 0
+    fits = int(max(0.0, budget_s - policy.first_token_allowance_s) * rate)
+    return ProxyError(
+        ErrorType.INVALID_REQUEST,
+        f"max_tokens: {max_tokens} tokens cannot plausibly be generated in the {budget_s:.0f} s this "
+        f"function has left (at {rate:g} tokens/s); ask for at most {fits}, or raise the project's "
+        "lambda_timeout_seconds",
+        retryable=False,
+    )
+
+
+def _failure_error(
+    last_error: LlmError | None, refusal: ProxyError | None, attempts: int, estimated_usd: float
+) -> ProxyError:
+    """The error returned when no attempt succeeded."""
+    if last_error is None:
+        return ProxyError(
+            ErrorType.TIMEOUT,
+            "not enough time left in this invocation to call the model"
+            + (f" (after {attempts} attempts)" if attempts else ""),
+            retryable=True,
+        )
+    suffix = f" (after {attempts} attempts)" if attempts > 1 else ""
+    if estimated_usd:
+        suffix += f"; charged an estimated {estimated_usd:.6f} USD for attempts whose outcome is unknown"
+    if refusal is not None:
+        return ProxyError(
+            last_error.error_type,
+            f"{last_error.message}{suffix}; {refusal.message}",
+            retryable=refusal.retryable,
+        )
+    return ProxyError(last_error.error_type, last_error.message + suffix, retryable=last_error.retryable)
+
+
+@dataclass
+class _Spend:
+    """The worst-case hold for one request, across its attempts."""
+
+    ledger: SpendLedger
+    model: str
+    request_id: str
+    amount_usd: float
+    reservation: Any = None
+    estimated_usd: float = 0.0
+
+    def hold(self) -> ProxyError | None:
+        """Reserve unless already held; the refusal as an error, or None."""
+        if self.reservation is not None:
+            return None
+        try:
+            self.reservation = self.ledger.reserve(
+                model=self.model, request_id=self.request_id, amount_usd=self.amount_usd
+            )
+        except BudgetExceededError as exc:
+            return ProxyError(ErrorType.BUDGET_EXCEEDED, str(exc), retryable=False)
+        except BudgetUnavailableError as exc:
+            return ProxyError(ErrorType.BUDGET_UNAVAILABLE, str(exc), retryable=True)
+        return None
+
+    def charge_unknown_outcome(self) -> None:
+        """Charge the held worst case, marked estimated: the attempt may have been billed."""
+        if self.reservation is not None:
+            self.ledger.settle(self.reservation, amount_usd=self.amount_usd, usage=None, estimated=True)
+            self.reservation, self.estimated_usd = None, self.estimated_usd + self.amount_usd
+
+
+def _attempt(
+    make_call: Callable[[float], LlmCall],
+    *,
+    llm: LlmClient,
+    clock: Clock,
+    remaining_ms: Callable[[], int],
+    rng: RandomSource,
+    policy: RetryPolicy,
+    need_s: float | None,
+    spend: _Spend,
+) -> tuple[LlmResult | None, int, LlmError | None, ProxyError | None]:
+    """Attempts with backoff within the deadline: (result, attempts, last error, refusal of a retry)."""
+    attempts = 0
+    last_error: LlmError | None = None
+    while attempts < policy.max_attempts:
+        budget_s = (remaining_ms() - policy.safety_margin_ms) / 1000
+        if budget_s * 1000 < policy.min_attempt_ms or (attempts and need_s is not None and need_s > budget_s):
+            break
+        refused = spend.hold()
+        if refused is not None:
+            refused.message = f"not retried: {refused.message}"
+            return None, attempts, last_error, refused
+        attempts += 1
+        try:
+            timeout_s = _attempt_timeout_s(policy, budget_s, need_s, attempts >= policy.max_attempts)
+            return llm.complete(make_call(timeout_s)), attempts, None, None
+        except LlmError as err:
+            last_error = err
+        if last_error.outcome_unknown:
+            spend.charge_unknown_outcome()
+        if not last_error.retryable or attempts >= policy.max_attempts:
+            break
+        delay_s = _backoff_s(policy, rng, attempts)
+        if remaining_ms() - delay_s * 1000 - policy.safety_margin_ms < policy.min_attempt_ms:
+            break  # no time for the sleep plus another attempt
+        clock.sleep(delay_s)
+    return None, attempts, last_error, None
+
+
 def invoke(
     request: ClaudeRequest,
     *,
@@ -233,7 +403,14 @@ def invoke(
     ledger: SpendLedger | None = None,
     policy: RetryPolicy = DEFAULT_RETRY_POLICY,
 ) -> InvokeResult:
-    """Serve one validated request. Returns a result carrying either the answer or a classified error."""
+    """Serve one validated request. Returns a result carrying either the answer or a classified error.
+
+    Spend: one reservation of the worst case is held while attempts run. An attempt that failed
+    before Bedrock did any work (throttled, 4xx, refused connection) keeps the hold for the retry;
+    one whose outcome is unknown (timeout, 5xx other than 503, broken connection) is charged its
+    worst case, marked estimated, and a retry reserves again. What is still held at the end is
+    settled to the actual cost, or released when no attempt did any work.
+    """
     started = clock.monotonic()
     project = settings.project.project
     ledger = ledger or NullLedger()
@@ -247,29 +424,22 @@ def invoke(
     except ProxyError as err:
         return done(None, 0, error=err)
 
+    need_s = policy.plausible_seconds(max_tokens)
+    implausible = _implausible(policy, max_tokens, need_s, remaining_ms())
+    if implausible is not None:
+        return done(model.alias, 0, error=implausible)
+
     reserve_usd = worst_case_cost_usd(
         model.prices, input_tokens=request.input_token_bound, max_output_tokens=max_tokens
     )
-    try:
-        reservation = ledger.reserve(
-            project=project, model=model.alias, request_id=request_id, amount_usd=reserve_usd
-        )
-    except BudgetExceededError as exc:
-        return done(model.alias, 0, error=ProxyError(ErrorType.BUDGET_EXCEEDED, str(exc), retryable=False))
 
-    messages = _to_litellm_messages(request)
-    attempts = 0
-    last_error: LlmError | None = None
-    result: LlmResult | None = None
-    while attempts < policy.max_attempts:
-        budget_ms = remaining_ms() - policy.safety_margin_ms
-        if budget_ms < policy.min_attempt_ms:
-            break
-        timeout_s = budget_ms / 1000
-        if policy.max_attempt_timeout_s is not None:
-            timeout_s = min(timeout_s, policy.max_attempt_timeout_s)
-        attempts += 1
-        call = LlmCall(
+    spend = _Spend(ledger=ledger, model=model.alias, request_id=request_id, amount_usd=reserve_usd)
+    refused = spend.hold()
+    if refused is not None:
+        return done(model.alias, 0, error=refused)
+
+    def make_call(timeout_s: float) -> LlmCall:
+        return LlmCall(
             litellm_model=model.litellm_model,
             profile_arn=model.profile_arn,
             messages=messages,
@@ -280,41 +450,52 @@ def invoke(
             endpoint=settings.bedrock_endpoint,
             timeout_s=timeout_s,
         )
-        try:
-            result = llm.complete(call)
-            break
-        except LlmError as err:
-            last_error = err
-        if not last_error.retryable or attempts >= policy.max_attempts:
-            break
-        delay_s = _backoff_s(policy, rng, attempts)
-        if remaining_ms() - delay_s * 1000 - policy.safety_margin_ms < policy.min_attempt_ms:
-            break  # no time for the sleep plus another attempt
-        clock.sleep(delay_s)
+
+    messages = _to_litellm_messages(request)
+    try:
+        result, attempts, last_error, refusal = _attempt(
+            make_call,
+            llm=llm,
+            clock=clock,
+            remaining_ms=remaining_ms,
+            rng=rng,
+            policy=policy,
+            need_s=need_s,
+            spend=spend,
+        )
+    except BaseException:
+        spend.charge_unknown_outcome()  # an unexpected failure mid-call: its outcome is unknown
+        raise
+    reservation, estimated_usd = spend.reservation, spend.estimated_usd
 
     if result is None:
-        ledger.release(reservation)
-        if last_error is None:
-            error = ProxyError(
-                ErrorType.TIMEOUT,
-                "not enough time left in this invocation to call the model"
-                + (f" (after {attempts} attempts)" if attempts else ""),
-                retryable=True,
-            )
-        else:
-            suffix = f" (after {attempts} attempts)" if attempts > 1 else ""
-            error = ProxyError(
-                last_error.error_type, last_error.message + suffix, retryable=last_error.retryable
-            )
-        return done(model.alias, attempts, error=error, profile_arn=model.profile_arn)
+        if reservation is not None:
+            ledger.release(reservation)
+        error = _failure_error(last_error, refusal, attempts, estimated_usd)
+        return done(
+            model.alias,
+            attempts,
+            error=error,
+            profile_arn=model.profile_arn,
+            budget=ledger.status(),
+            estimated_charge_usd=estimated_usd,
+        )
 
     try:
         cost = cost_usd(model.prices, result.usage)
     except Exception as exc:
-        ledger.settle(reservation, amount_usd=reserve_usd)  # spent, amount unknown: keep the worst case
+        budget = ledger.settle(reservation, amount_usd=reserve_usd, usage=None, estimated=True)
         error = ProxyError(ErrorType.INTERNAL_ERROR, f"cost could not be computed: {exc}", retryable=False)
-        return done(model.alias, attempts, error=error, usage=result.usage, profile_arn=model.profile_arn)
-    ledger.settle(reservation, amount_usd=cost)
+        return done(
+            model.alias,
+            attempts,
+            error=error,
+            usage=result.usage,
+            profile_arn=model.profile_arn,
+            budget=budget,
+            estimated_charge_usd=estimated_usd + reserve_usd,
+        )
+    budget = ledger.settle(reservation, amount_usd=cost, usage=result.usage, estimated=False)
     return done(
         model.alias,
         attempts,
@@ -325,4 +506,6 @@ def invoke(
         profile_arn=model.profile_arn,
         request_id=request_id,
         upstream_request_id=result.upstream_request_id,
+        budget=budget,
+        estimated_charge_usd=estimated_usd,
     )

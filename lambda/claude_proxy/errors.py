@@ -16,12 +16,15 @@ class ErrorType(StrEnum):
     UPSTREAM_ERROR = "upstream_error"
     TIMEOUT = "timeout"
     BUDGET_EXCEEDED = "budget_exceeded"
+    BUDGET_UNAVAILABLE = "budget_unavailable"
     CONFIGURATION_ERROR = "configuration_error"
     INTERNAL_ERROR = "internal_error"
 
 
 # Retryable unless the error says otherwise (upstream_error is retryable only for 5xx).
-_RETRYABLE_BY_DEFAULT = frozenset({ErrorType.THROTTLED, ErrorType.TIMEOUT, ErrorType.UPSTREAM_ERROR})
+_RETRYABLE_BY_DEFAULT = frozenset(
+    {ErrorType.THROTTLED, ErrorType.TIMEOUT, ErrorType.UPSTREAM_ERROR, ErrorType.BUDGET_UNAVAILABLE}
+)
 
 
 class ProxyError(Exception):

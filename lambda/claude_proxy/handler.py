@@ -7,12 +7,13 @@ import random
 import time
 from typing import Any, Protocol
 
-from claude_proxy.core import InvokeResult, NullLedger, invoke
+from claude_proxy.core import InvokeResult, invoke
 from claude_proxy.errors import ErrorType, ProxyError
 from claude_proxy.llm import LiteLLMClient
 from claude_proxy.observability import emit_metrics, log_outcome, logger
 from claude_proxy.request import ClaudeRequest, parse_request
 from claude_proxy.settings import DEFAULT_METRICS_NAMESPACE, Settings, SettingsError, load_settings
+from claude_proxy.spend_wiring import ledger_for
 
 
 class LambdaContext(Protocol):
@@ -39,7 +40,6 @@ class SystemClock:
 
 _CLOCK = SystemClock()
 _RNG = random.SystemRandom()
-_LEDGER = NullLedger()
 _LLM = LiteLLMClient()  # imports and tunes LiteLLM at init, outside the invocation's time budget
 
 
@@ -59,9 +59,12 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     request_id = str(getattr(context, "aws_request_id", "") or "")
     settings: Settings | None = None
     request: ClaudeRequest | None = None
+    ledger = None
     try:
         settings = load_settings(os.environ)
         request = parse_request(event)
+        ledger = ledger_for(settings)
+        ledger.errors = 0
         result = invoke(
             request,
             settings=settings,
@@ -70,7 +73,7 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
             remaining_ms=context.get_remaining_time_in_millis,
             rng=_RNG,
             request_id=request_id,
-            ledger=_LEDGER,
+            ledger=ledger,
         )
     except SettingsError as exc:
         logger.error(
@@ -98,7 +101,7 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
             if settings
             else os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or DEFAULT_METRICS_NAMESPACE
         )
-        emit_metrics(result, namespace=namespace)
+        emit_metrics(result, namespace=namespace, ledger_errors=ledger.errors if ledger else 0)
     except Exception:
         logger.exception("could not record the outcome", extra={"request_id": request_id})
     return result.to_response()

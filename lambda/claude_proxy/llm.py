@@ -118,14 +118,24 @@ def classify(exc: BaseException) -> LlmError:
     status = status if isinstance(status, int) else None
     detail = _short(exc)
     if isinstance(exc, litellm.Timeout):
-        return LlmError(ErrorType.TIMEOUT, f"Bedrock did not answer in time: {detail}", retryable=True)
+        return LlmError(
+            ErrorType.TIMEOUT,
+            f"Bedrock did not answer in time: {detail}",
+            retryable=True,
+            outcome_unknown=True,
+        )
     if isinstance(exc, litellm.RateLimitError):
         return LlmError(
             ErrorType.THROTTLED, f"Bedrock throttled the request: {detail}", retryable=True, status_code=429
         )
     if isinstance(exc, litellm.ServiceUnavailableError | litellm.InternalServerError):
+        # 503 is Bedrock refusing to serve; any other 5xx may come after the model did (billed) work.
         return LlmError(
-            ErrorType.UPSTREAM_ERROR, f"Bedrock server error: {detail}", retryable=True, status_code=status
+            ErrorType.UPSTREAM_ERROR,
+            f"Bedrock server error: {detail}",
+            retryable=True,
+            status_code=status,
+            outcome_unknown=status != 503,
         )
     if isinstance(exc, litellm.PermissionDeniedError | litellm.AuthenticationError):
         return LlmError(
@@ -146,11 +156,13 @@ def classify(exc: BaseException) -> LlmError:
             status_code=status,
         )
     if isinstance(exc, litellm.APIConnectionError):
+        # Refused before a byte was sent: Bedrock did no work. Broken mid-request: it may have.
         return LlmError(
             ErrorType.UPSTREAM_ERROR,
             f"could not reach Bedrock: {detail}",
             retryable=False,
             status_code=status,
+            outcome_unknown=not _connection_never_established(exc),
         )
     if isinstance(exc, litellm.APIError) and status is not None:
         return LlmError(
@@ -158,12 +170,36 @@ def classify(exc: BaseException) -> LlmError:
             f"Bedrock error {status}: {detail}",
             retryable=status >= 500,
             status_code=status,
+            outcome_unknown=status >= 500 and status != 503,
         )
     return LlmError(
         ErrorType.UPSTREAM_ERROR,
         f"unexpected LLM client error: {type(exc).__name__}: {detail}",
         retryable=False,
+        outcome_unknown=True,
     )
+
+
+_NEVER_CONNECTED = (
+    "connection refused",
+    "name or service not known",
+    "nodename nor servname",
+    "connecterror",
+)
+
+
+def _connection_never_established(exc: BaseException) -> bool:
+    """Whether the request never reached a server (refused, DNS failure): then nothing can be billed."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ConnectionRefusedError) or type(current).__name__ == "ConnectError":
+            return True
+        if any(marker in str(current).lower() for marker in _NEVER_CONNECTED):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
 
 
 class LiteLLMClient:

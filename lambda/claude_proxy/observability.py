@@ -10,6 +10,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
 from claude_proxy.core import InvokeResult
+from claude_proxy.errors import ErrorType
 from claude_proxy.request import ClaudeRequest
 from claude_proxy.settings import DEFAULT_METRICS_NAMESPACE, DEFAULT_SERVICE_NAME
 
@@ -53,7 +54,10 @@ def log_outcome(
         "attempts": result.attempts,
         "latency_ms": result.latency_ms,
         "caller_tags": dict(request.tags) if request is not None else {},
+        "budget": result.budget,
     }
+    if result.estimated_charge_usd:
+        fields["estimated_charge_usd"] = result.estimated_charge_usd
     if result.error is None:
         fields |= {
             "input_tokens": result.usage.input_tokens,
@@ -80,7 +84,9 @@ def log_outcome(
         logger.warning("claude request failed", extra=fields)
 
 
-def emit_metrics(result: InvokeResult, *, namespace: str = DEFAULT_METRICS_NAMESPACE) -> None:
+def emit_metrics(
+    result: InvokeResult, *, namespace: str = DEFAULT_METRICS_NAMESPACE, ledger_errors: int = 0
+) -> None:
     """EMF, dimension sets [project, model] and [project]; per-error-type Errors in its own blob.
 
     The error blob has sets [project, model, error_type] and [project, error_type] (alarm on the latter:
@@ -95,6 +101,11 @@ def emit_metrics(result: InvokeResult, *, namespace: str = DEFAULT_METRICS_NAMES
     metrics.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
     metrics.add_metric(name="Errors", unit=MetricUnit.Count, value=0 if result.ok else 1)
     metrics.add_metric(name="LatencyMs", unit=MetricUnit.Milliseconds, value=result.latency_ms)
+    refused = result.error is not None and result.error.error_type is ErrorType.BUDGET_EXCEEDED
+    metrics.add_metric(name="BudgetRefusals", unit=MetricUnit.Count, value=1 if refused else 0)
+    metrics.add_metric(name="LedgerErrors", unit=MetricUnit.Count, value=ledger_errors)
+    if result.estimated_charge_usd:
+        metrics.add_metric(name="EstimatedCostUSD", unit=MetricUnit.NoUnit, value=result.estimated_charge_usd)
     if result.ok:
         usage = result.usage
         metrics.add_metric(name="CostUSD", unit=MetricUnit.NoUnit, value=result.cost_usd)

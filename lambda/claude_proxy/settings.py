@@ -6,7 +6,7 @@ import json
 import math
 from collections.abc import Mapping
 from functools import lru_cache
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -32,9 +32,23 @@ class ModelSettings(BaseModel):
     alias: str = Field(min_length=1)
     base_id: str = Field(min_length=1)
     geography: str = Field(min_length=1)
-    litellm_model: str = Field(pattern=r"^bedrock/.+")
+    litellm_model: str = Field(pattern=r"^bedrock/.+")  # derived from geography and base_id if absent
     profile_arn: str = Field(pattern=_ARN_PATTERN)
     prices: ModelPrices
+
+    @model_validator(mode="before")
+    @classmethod
+    def _derive_litellm_model(cls, data: Any) -> Any:
+        """`bedrock/<geo>.<base id>` (`bedrock/<base id>` in-region): LiteLLM's route and price key.
+
+        The stack leaves it out to keep the environment under Lambda's 4 KB.
+        """
+        if isinstance(data, Mapping) and "litellm_model" not in data:
+            geography, base_id = data.get("geography"), data.get("base_id")
+            if isinstance(geography, str) and isinstance(base_id, str):
+                prefix = "" if geography == "none" else f"{geography}."
+                return {**data, "litellm_model": f"bedrock/{prefix}{base_id}"}
+        return data
 
     @field_validator("prices", mode="before")
     @classmethod
@@ -63,6 +77,26 @@ class ModelSettings(BaseModel):
         return prices
 
 
+class SpendSettings(BaseModel):
+    """Where the project's spend is recorded and how its cap is enforced."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enforcement: Literal["hard", "soft", "off"]
+    cap_usd: float = Field(gt=0)
+    alert_thresholds: tuple[float, ...] = ()
+    ledger_table: str | None = Field(default=None, min_length=3, max_length=255)
+    alert_topic_arn: str | None = Field(
+        default=None, pattern=r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$"
+    )
+
+    @model_validator(mode="after")
+    def _table_when_metered(self) -> SpendSettings:
+        if self.enforcement != "off" and not self.ledger_table:
+            raise ValueError(f"ledger_table is required with enforcement {self.enforcement!r}")
+        return self
+
+
 class ProjectSettings(BaseModel):
     """The PROJECT_SETTINGS JSON the stack writes."""
 
@@ -74,6 +108,7 @@ class ProjectSettings(BaseModel):
     max_tokens_limit: int = Field(ge=1)
     log_prompts: bool = False
     models: tuple[ModelSettings, ...] = Field(min_length=1)
+    spend: SpendSettings
 
     @model_validator(mode="after")
     def _consistent(self) -> ProjectSettings:

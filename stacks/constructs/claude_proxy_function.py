@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Stack, Validations
+from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Stack, Token, Validations
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -52,6 +52,21 @@ class ModelInvokeAccess:
     routing_profile_arns: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class SpendRecording:
+    """Where the proxy records its project's spend and sends spend alerts.
+
+    `ledger_table_arn`: the region's ledger table; the role may touch only items whose partition
+    key is `project` (`dynamodb:LeadingKeys`). `alert_topic_arn`: the project's topic, encrypted
+    with the key aliased `alerts_key_alias`.
+    """
+
+    ledger_table_arn: str
+    project: str
+    alert_topic_arn: str
+    alerts_key_alias: str
+
+
 def _statement_id(alias: str) -> str:
     return "InvokeFoundationModelOnlyThroughProfile" + "".join(
         part.capitalize() for part in re.split(r"[^A-Za-z0-9]+", alias)
@@ -83,6 +98,7 @@ class ClaudeProxyFunction(Construct):
         model_access: Sequence[ModelInvokeAccess],
         invokers: Sequence[str],
         snapstart: bool,
+        spend_recording: SpendRecording | None = None,
     ) -> None:
         if log_retention_days not in _RETENTION:
             raise ValueError(f"log_retention_days {log_retention_days} is not a CloudWatch Logs retention")
@@ -92,6 +108,7 @@ class ClaudeProxyFunction(Construct):
             raise ValueError("invokers must be distinct")
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
+        self._spend = spend_recording
 
         self.log_group = logs.LogGroup(
             self,
@@ -107,7 +124,11 @@ class ClaudeProxyFunction(Construct):
             "Role",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description=f"Claude proxy {function_name}: own logs, own inference profiles only",
-            inline_policies={"ClaudeProxy": iam.PolicyDocument(statements=self._statements(model_access))},
+            inline_policies={
+                "ClaudeProxy": iam.PolicyDocument(
+                    statements=self._statements(model_access) + self._spend_statements(spend_recording)
+                )
+            },
         )
         self.function = lambda_.Function(
             self,
@@ -187,6 +208,40 @@ class ClaudeProxyFunction(Construct):
         ]
         return statements
 
+    def _spend_statements(self, spend: SpendRecording | None) -> list[iam.PolicyStatement]:
+        """The project's own ledger items and alert topic, nothing else.
+
+        - Ledger: read and conditionally update items whose partition key is the project name
+          (`ForAllValues:StringEquals dynamodb:LeadingKeys`); no Scan, no delete, no other project.
+        - Alerts: publish to the project's topic only; the topic is KMS-encrypted, so the role may
+          use the alerts key, named by its alias and only through SNS in this region.
+        """
+        if spend is None:
+            return []
+        stack = Stack.of(self)
+        return [
+            iam.PolicyStatement(
+                sid="OwnProjectLedgerItemsOnly",
+                actions=["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"],
+                resources=[spend.ledger_table_arn],
+                conditions={"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [spend.project]}},
+            ),
+            iam.PolicyStatement(
+                sid="PublishOwnSpendAlerts",
+                actions=["sns:Publish"],
+                resources=[spend.alert_topic_arn],
+            ),
+            iam.PolicyStatement(
+                sid="EncryptAlertsForOwnTopic",
+                actions=["kms:GenerateDataKey", "kms:Decrypt"],
+                resources=[f"arn:{stack.partition}:kms:{stack.region}:{stack.account}:key/*"],
+                conditions={
+                    "ForAnyValue:StringEquals": {"kms:ResourceAliases": [spend.alerts_key_alias]},
+                    "StringEquals": {"kms:ViaService": f"sns.{stack.region}.amazonaws.com"},
+                },
+            ),
+        ]
+
     def _acknowledge(self, model_access: Sequence[ModelInvokeAccess]) -> None:
         """cdk-nag findings that are intended, each scoped to the construct and finding it is about."""
         Validations.of(self.function).acknowledge(
@@ -217,5 +272,18 @@ class ClaudeProxyFunction(Construct):
                         ),
                     )
                 )
+        if self._spend is not None:
+            region = "<AWS::Region>" if Token.is_unresolved(stack.region) else stack.region
+            account = "<AWS::AccountId>" if Token.is_unresolved(stack.account) else stack.account
+            acknowledgments.append(
+                Acknowledgment(
+                    id=f"AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:kms:{region}:{account}:key/*]",
+                    reason=(
+                        "The alerts key lives in the platform stack and is named by alias (no cross-stack "
+                        "export), so its id is not known here; kms:ResourceAliases admits only that key and "
+                        "kms:ViaService only its use by SNS in this region, to publish to the project's topic."
+                    ),
+                )
+            )
         if acknowledgments:
             Validations.of(self.role).acknowledge(*acknowledgments)

@@ -12,14 +12,22 @@ from claude_platform.naming import (
     alert_topic_name,
     alerts_key_alias,
     budget_name,
+    budget_stop_policy_name,
     cost_tags,
     foundation_model_arns,
+    ledger_table_name,
     proxy_function_name,
     proxy_log_group_name,
     system_profile_arn,
 )
 from stacks.constructs.alert_topic import AlertTopic
-from stacks.constructs.claude_proxy_function import METRICS_NAMESPACE, ClaudeProxyFunction, ModelInvokeAccess
+from stacks.constructs.budget_stop_action import BudgetStopAction
+from stacks.constructs.claude_proxy_function import (
+    METRICS_NAMESPACE,
+    ClaudeProxyFunction,
+    ModelInvokeAccess,
+    SpendRecording,
+)
 from stacks.constructs.inference_profiles import InferenceProfiles
 from stacks.constructs.profile_alarms import ProfileAlarms
 from stacks.constructs.project_budget import ProjectBudget
@@ -103,6 +111,14 @@ class ProjectClaudeAccess(Construct):
                     routing_profile_arns=(profile_arn,) if wrapped is None else (profile_arn, wrapped),
                 )
             )
+        spend = None
+        if config.enforcement != "off":
+            spend = SpendRecording(
+                ledger_table_arn=f"arn:{stack.partition}:dynamodb:{stack.region}:{stack.account}:table/{ledger_table_name(prefix)}",
+                project=name,
+                alert_topic_arn=self.alert_topic.topic.topic_arn,
+                alerts_key_alias=alerts_key_alias(prefix),
+            )
         self.proxy = ClaudeProxyFunction(
             self,
             "Proxy",
@@ -112,11 +128,28 @@ class ProjectClaudeAccess(Construct):
             memory_mb=config.lambda_memory_mb,
             timeout_seconds=config.lambda_timeout_seconds,
             log_retention_days=config.log_retention_days,
-            project_settings=runtime_settings(project, {a.alias: a.profile_arn for a in access}),
+            project_settings=runtime_settings(
+                project,
+                {a.alias: a.profile_arn for a in access},
+                ledger_table=ledger_table_name(prefix),
+                alert_topic_arn=self.alert_topic.topic.topic_arn,
+            ),
             model_access=access,
             invokers=config.invokers,
             snapstart=config.snapstart,
+            spend_recording=spend,
         )
+        self.stop_action: BudgetStopAction | None = None
+        if config.budget_action:
+            self.stop_action = BudgetStopAction(
+                self,
+                "BudgetStopAction",
+                budget_name=self.budget.budget_name,
+                function_role=self.proxy.role,
+                topic=self.alert_topic.topic,
+                policy_name=budget_stop_policy_name(prefix, name),
+            )
+            self.stop_action.action.node.add_dependency(self.budget.budget)
         ProxyErrorsAlarm(
             self,
             "ProxyErrorsAlarm",

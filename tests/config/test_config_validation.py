@@ -297,9 +297,42 @@ def test_max_tokens_default_above_limit():
 
 
 def test_max_tokens_limit_above_the_model_output_limit():
-    message = only_problem(config(models=["claude-3-5-haiku"], max_tokens_limit=100_000))
+    message = only_problem(
+        config(models=["claude-3-5-haiku"], max_tokens_limit=50_000, lambda_timeout_seconds=900)
+    )
     assert message.startswith(
-        "projects[0] (alpha).max_tokens_limit: 100000 exceeds claude-3-5-haiku's output limit"
+        "projects[0] (alpha).max_tokens_limit: 50000 exceeds claude-3-5-haiku's output limit"
+    )
+
+
+def test_max_tokens_limit_that_cannot_finish_within_the_timeout():
+    # 2 s first token + 32000 / 100 tokens/s = 322 s, plus the 1 s margin: more than 300 s.
+    message = only_problem(config(max_tokens_limit=32_000, lambda_timeout_seconds=300))
+    assert message == (
+        "projects[0] (alpha): max_tokens_limit (32000) cannot plausibly be generated within "
+        "lambda_timeout_seconds (300) even at 100 tokens/s; lower it to 29700 or raise the timeout to 323"
+    )
+    load_config(config(max_tokens_limit=29_700, lambda_timeout_seconds=300))
+
+
+# --- spend control -------------------------------------------------------------------------------
+
+
+def test_spend_control_defaults_to_a_hard_cap_at_the_monthly_budget():
+    platform = load_config(config())
+    project = platform.projects[0].config
+    assert (project.enforcement, project.spend_cap_usd, project.budget_action) == ("hard", None, False)
+    assert project.cap_usd == project.monthly_budget_usd
+
+
+def test_spend_cap_overrides_the_budget_and_enforcement_is_checked():
+    platform = load_config(config(spend_cap_usd=25, enforcement="soft", budget_action=True))
+    project = platform.projects[0].config
+    assert (project.cap_usd, project.enforcement, project.budget_action) == (25, "soft", True)
+    message = only_problem(config(enforcement="strict"))
+    assert message.startswith("projects[0] (alpha).enforcement: Input should be 'hard', 'soft' or 'off'")
+    assert only_problem(config(spend_cap_usd=0)).startswith(
+        "projects[0] (alpha).spend_cap_usd: Input should be greater than 0"
     )
 
 

@@ -39,7 +39,7 @@ VARIANT_CONFIG = {
             ],
             "alarms": {"throttles": 3, "server_errors": 2, "client_errors": 7},
             "lambda_memory_mb": 1024,
-            "lambda_timeout_seconds": 60,
+            "lambda_timeout_seconds": 90,
             "log_retention_days": 90,
             "max_tokens_limit": 8192,
         },

@@ -49,14 +49,18 @@ def test_acknowledgments_are_only_the_expected_ones(example):
     assert runtime == {"ClaudeAccess/Proxy/Function"}
     wildcards = {r for p, r in rules if "IAM5" in r}
     assert all(p == "ClaudeAccess/Proxy/Role" for p, r in rules if "IAM5" in r)
-    assert wildcards == set(
-        f"AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:bedrock:*::foundation-model/{base_id}]"
-        for base_id in (
-            "anthropic.claude-haiku-4-5-20251001-v1:0",
-            "anthropic.claude-opus-4-5-20251101-v1:0",
-            "anthropic.claude-sonnet-4-5-20250929-v1:0",
-        )
-    )
+    assert wildcards == {
+        *(
+            f"AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:bedrock:*::foundation-model/{base_id}]"
+            for base_id in (
+                "anthropic.claude-haiku-4-5-20251001-v1:0",
+                "anthropic.claude-opus-4-5-20251101-v1:0",
+                "anthropic.claude-sonnet-4-5-20250929-v1:0",
+            )
+        ),
+        # The alerts key, named by alias: fenced by kms:ResourceAliases and kms:ViaService.
+        "AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:kms:us-east-1:<AWS::AccountId>:key/*]",
+    }
     assert {r for _, r in rules} == {"AwsSolutions::AwsSolutions-L1", *wildcards}
 
 

@@ -37,9 +37,13 @@ def test_key_policy_lets_budgets_and_cloudwatch_encrypt_for_this_account_only(ex
     assert render(others[0]["Principal"]) == {"AWS": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}
 
 
-def test_platform_stack_has_only_the_key_and_alias(example):
+def test_platform_stack_has_the_key_its_alias_and_the_ledger_table(example):
     resources = example.template("claude-platform")["Resources"]
-    assert sorted(r["Type"] for r in resources.values()) == ["AWS::KMS::Alias", "AWS::KMS::Key"]
+    assert sorted(r["Type"] for r in resources.values()) == [
+        "AWS::DynamoDB::Table",
+        "AWS::KMS::Alias",
+        "AWS::KMS::Key",
+    ]
 
 
 def test_explicit_account_in_key_policy(variant):

@@ -29,6 +29,8 @@ def _settings(function, profile_arn_value):
     for part in parts:
         if isinstance(part, str):
             text += part
+        elif "Ref" in part:  # the alert topic's ARN
+            text += "arn:aws:sns:us-east-1:123456789012:" + part["Ref"]
         else:
             logical_id, attribute = part["Fn::GetAtt"]
             assert attribute == "InferenceProfileArn"
@@ -43,7 +45,7 @@ def test_runtime_handler_memory_timeout_and_environment(example):
     assert props["Architectures"] == ["x86_64"]
     assert props["Handler"] == "claude_proxy.handler.lambda_handler"
     assert props["FunctionName"] == "claude-data-science-proxy"
-    assert (props["MemorySize"], props["Timeout"]) == (1769, 300)
+    assert (props["MemorySize"], props["Timeout"]) == (1769, 600)
     variables = props["Environment"]["Variables"]
     assert variables["POWERTOOLS_SERVICE_NAME"] == "claude-proxy"
     assert variables["POWERTOOLS_METRICS_NAMESPACE"] == "ClaudePlatform"
@@ -67,14 +69,15 @@ def test_project_settings_carry_profile_arns_and_prices(example):
     assert [m["alias"] for m in settings["models"]] == [m.alias for m in project.models]
     for entry, m in zip(settings["models"], project.models, strict=True):
         assert entry["profile_arn"] == f"<{profile_logical_id(template, m.profile_name)}>"
-        assert entry["litellm_model"] == f"bedrock/global.{m.model.base_id}"
+        assert "litellm_model" not in entry  # derived by the function (4 KB environment)
+        assert (entry["geography"], entry["base_id"]) == ("global", m.model.base_id)
         assert ModelPrices.from_dict(entry["prices"]) == m.prices
 
 
 def test_in_region_project_settings_use_the_config_price(example):
     _, function = _function(example, LEGACY)
     (model,) = _settings(function, lambda _: "arn")["models"]
-    assert model["litellm_model"] == "bedrock/anthropic.claude-3-haiku-20240307-v1:0"
+    assert (model["geography"], model["base_id"]) == ("none", "anthropic.claude-3-haiku-20240307-v1:0")
     assert model["prices"]["standard"] == {
         "input": 0.25,
         "output": 1.25,
@@ -175,7 +178,17 @@ def test_role_invokes_own_profiles_and_foundation_models_only_through_them(examp
                 ]
             }
         }
-    assert len(statements) == 4
+    # Plus the spend statements (tests/infra/test_spend_ledger.py): own ledger items, own topic, its key.
+    assert set(statements) - {
+        "OwnProjectLedgerItemsOnly",
+        "PublishOwnSpendAlerts",
+        "EncryptAlertsForOwnTopic",
+    } == {
+        "WriteOwnLogs",
+        "InvokeOwnInferenceProfiles",
+        *(s for s in statements if s.startswith("InvokeFoundationModelOnlyThroughProfile")),
+    }
+    assert len(statements) == 7
 
 
 def test_global_profiles_also_allow_the_region_less_foundation_model_arn(example):
@@ -264,7 +277,7 @@ def test_snapstart_publishes_a_version_and_invokers_call_the_live_alias(variant)
     for p in permissions:
         assert p["FunctionName"] == {"Ref": alias_id}
     (memory, timeout) = (function["Properties"]["MemorySize"], function["Properties"]["Timeout"])
-    assert (memory, timeout) == (1024, 60)
+    assert (memory, timeout) == (1024, 90)
 
 
 def test_without_snapstart_there_is_no_version_or_alias(example):

@@ -49,6 +49,7 @@ def project_settings(models: list[dict[str, Any]] | None = None, **overrides: An
         "max_tokens_limit": 8192,
         "log_prompts": False,
         "models": models,
+        "spend": {"enforcement": "off", "cap_usd": 100.0},
     }
     doc.update(overrides)
     return doc
@@ -151,18 +152,26 @@ class FakeLlm:
 class RecordingLedger:
     """SpendLedger that records reserve/settle/release; may refuse."""
 
-    def __init__(self, refuse: Exception | None = None) -> None:
+    def __init__(self, refuse: Exception | None = None, refuse_after: int | None = None) -> None:
         self.refuse = refuse
+        self.refuse_after = refuse_after  # refuse from this reservation on (0-based)
         self.events: list[tuple[str, Any]] = []
+        self.reservations = 0
 
-    def reserve(self, *, project: str, model: str, request_id: str, amount_usd: float) -> str:
-        self.events.append(("reserve", {"project": project, "model": model, "amount_usd": amount_usd}))
-        if self.refuse is not None:
+    def reserve(self, *, model: str, request_id: str, amount_usd: float) -> str:
+        self.events.append(("reserve", {"model": model, "amount_usd": amount_usd}))
+        refuse_now = self.refuse_after is None or self.reservations >= self.refuse_after
+        if self.refuse is not None and refuse_now:
             raise self.refuse
-        return f"res-{request_id}"
+        self.reservations += 1
+        return f"res-{request_id}-{self.reservations}"
 
-    def settle(self, reservation_id: str, *, amount_usd: float) -> None:
-        self.events.append(("settle", {"id": reservation_id, "amount_usd": amount_usd}))
+    def settle(self, reservation: str, *, amount_usd: float, usage: Any, estimated: bool) -> dict[str, Any]:
+        self.events.append(("settle", {"id": reservation, "amount_usd": amount_usd, "estimated": estimated}))
+        return {"period": "2026-11", "enforcement": "test"}
 
-    def release(self, reservation_id: str) -> None:
-        self.events.append(("release", {"id": reservation_id}))
+    def release(self, reservation: str) -> None:
+        self.events.append(("release", {"id": reservation}))
+
+    def status(self) -> dict[str, Any]:
+        return {"period": "2026-11", "enforcement": "test"}

@@ -27,7 +27,12 @@ from claude_platform.catalog import Geography
 from claude_platform.prices import ModelPrices, RateCard, TokenUsage, worst_case_cost_usd
 
 POLICY = RetryPolicy(
-    max_attempts=4, base_delay_s=0.25, max_delay_s=4.0, safety_margin_ms=1000, min_attempt_ms=500
+    max_attempts=4,
+    base_delay_s=0.25,
+    max_delay_s=4.0,
+    safety_margin_ms=1000,
+    min_attempt_ms=500,
+    plausible_output_tokens_per_s=None,
 )
 
 
@@ -230,7 +235,12 @@ def test_never_starts_a_sleep_that_would_overrun_the_deadline():
     llm = FakeLlm(*[throttle()] * 10, clock=clock, call_seconds=0.1)
     deadline = Deadline(clock, 3_000)
     policy = RetryPolicy(
-        max_attempts=50, base_delay_s=0.2, max_delay_s=10.0, safety_margin_ms=1000, min_attempt_ms=500
+        max_attempts=50,
+        base_delay_s=0.2,
+        max_delay_s=10.0,
+        safety_margin_ms=1000,
+        min_attempt_ms=500,
+        plausible_output_tokens_per_s=None,
     )
     invoke(
         request(),
@@ -255,7 +265,11 @@ def test_attempt_timeout_is_what_is_left_minus_the_margin_capped_by_policy():
     run(llm=llm, clock=clock, budget_ms=12_000)
     assert llm.calls[0].timeout_s == pytest.approx(11.0)
     llm = FakeLlm(ok())
-    run(llm=llm, budget_ms=12_000, policy=RetryPolicy(max_attempt_timeout_s=2.5))
+    run(
+        llm=llm,
+        budget_ms=12_000,
+        policy=RetryPolicy(max_attempt_timeout_s=2.5, plausible_output_tokens_per_s=None),
+    )
     assert llm.calls[0].timeout_s == 2.5
 
 
@@ -302,9 +316,10 @@ def test_ledger_reserves_worst_case_then_settles_actual():
     prices = settings().project.models[0].prices
     worst = worst_case_cost_usd(prices, input_tokens=req.input_token_bound, max_output_tokens=500)
     assert ledger.events == [
-        ("reserve", {"project": "alpha", "model": "claude-sonnet-4-5", "amount_usd": worst}),
-        ("settle", {"id": "res-req-1", "amount_usd": result.cost_usd}),
+        ("reserve", {"model": "claude-sonnet-4-5", "amount_usd": worst}),
+        ("settle", {"id": "res-req-1-1", "amount_usd": result.cost_usd, "estimated": False}),
     ]
+    assert result.to_response()["budget"] == {"period": "2026-11", "enforcement": "test"}
     assert worst >= result.cost_usd or result.usage.input_tokens > req.input_token_bound
 
 
@@ -339,3 +354,110 @@ def test_long_context_tier_applies_above_the_threshold():
     usage = TokenUsage(input_tokens=150_000, output_tokens=1000, cache_read_input_tokens=50_001)
     result = run(llm=FakeLlm(ok(usage)), cfg=cfg)
     assert result.cost_usd == pytest.approx((150_000 * 6 + 1000 * 22.5 + 50_001 * 0.6) / 1e6, rel=1e-12)
+
+
+# --- spend: what is charged when the outcome of an attempt is unknown --------------------------------
+
+
+def timeout_error() -> LlmError:
+    return LlmError(ErrorType.TIMEOUT, "timed out", retryable=True, outcome_unknown=True)
+
+
+def test_a_timed_out_attempt_keeps_its_worst_case_charge_and_a_retry_reserves_again():
+    ledger = RecordingLedger()
+    req = request(max_tokens=500)
+    result = run(req, llm=FakeLlm(timeout_error(), ok()), ledger=ledger)
+    worst = worst_case_cost_usd(
+        settings().project.models[0].prices, input_tokens=req.input_token_bound, max_output_tokens=500
+    )
+    assert result.ok and result.estimated_charge_usd == worst
+    assert ledger.events == [
+        ("reserve", {"model": "claude-sonnet-4-5", "amount_usd": worst}),
+        ("settle", {"id": "res-req-1-1", "amount_usd": worst, "estimated": True}),
+        ("reserve", {"model": "claude-sonnet-4-5", "amount_usd": worst}),
+        ("settle", {"id": "res-req-1-2", "amount_usd": result.cost_usd, "estimated": False}),
+    ]
+
+
+def test_throttling_keeps_one_reservation_across_retries_and_releases_it_if_all_fail():
+    ledger = RecordingLedger()
+    result = run(llm=FakeLlm(throttle(), throttle(), throttle(), throttle()), ledger=ledger)
+    assert result.error.error_type is ErrorType.THROTTLED
+    assert [e for e, _ in ledger.events] == ["reserve", "release"]
+    assert result.estimated_charge_usd == 0
+
+
+def test_a_final_timeout_is_charged_not_released():
+    ledger = RecordingLedger()
+    result = run(llm=FakeLlm(*[timeout_error()] * 4), ledger=ledger)
+    assert result.error.error_type is ErrorType.TIMEOUT
+    kinds = [(e, d.get("estimated")) for e, d in ledger.events]
+    assert kinds == [("reserve", None), ("settle", True)] * 4
+    assert "release" not in [e for e, _ in ledger.events]
+    assert "charged an estimated" in result.error.message
+
+
+def test_a_retry_after_a_timeout_that_the_cap_refuses_is_not_sent():
+    ledger = RecordingLedger(refuse=BudgetExceededError("over the cap"), refuse_after=1)
+    llm = FakeLlm(timeout_error(), ok())
+    result = run(llm=llm, ledger=ledger)
+    assert len(llm.calls) == 1
+    assert result.error.error_type is ErrorType.TIMEOUT and result.error.retryable is False
+    assert "not retried: over the cap" in result.error.message
+
+
+def test_an_unreachable_ledger_refuses_before_the_call_as_budget_unavailable():
+    from claude_proxy.core import BudgetUnavailableError
+
+    llm = FakeLlm()
+    result = run(llm=llm, ledger=RecordingLedger(refuse=BudgetUnavailableError("ledger down")))
+    assert llm.calls == []
+    assert result.error.error_type is ErrorType.BUDGET_UNAVAILABLE and result.error.retryable is True
+
+
+def test_an_unexpected_client_failure_mid_call_charges_the_worst_case():
+    class Boom(FakeLlm):
+        def complete(self, call):
+            raise RuntimeError("bug")
+
+    ledger = RecordingLedger()
+    with pytest.raises(RuntimeError):
+        run(llm=Boom(), ledger=ledger)
+    assert [(e, d.get("estimated")) for e, d in ledger.events] == [("reserve", None), ("settle", True)]
+
+
+# --- spend: time for the retry the policy promises -------------------------------------------------
+
+PLAUSIBLE = RetryPolicy(
+    max_attempts=4, base_delay_s=0.25, max_delay_s=4.0, safety_margin_ms=1000, min_attempt_ms=500
+)
+
+
+def test_an_attempt_that_is_not_the_last_leaves_half_the_time_for_a_retry():
+    # 61 s budget, 60 s after the margin; 500 tokens need 2 + 5 = 7 s: the first attempt gets 30 s.
+    clock = FakeClock()
+    llm = FakeLlm(timeout_error(), ok(), clock=clock, call_seconds=30.0)
+    result = run(request(max_tokens=500), llm=llm, clock=clock, budget_ms=61_000, policy=PLAUSIBLE)
+    assert llm.calls[0].timeout_s == pytest.approx(30.0)
+    assert len(llm.calls) == 2 and result.ok
+    assert llm.calls[1].timeout_s < 30.0
+
+
+def test_a_max_tokens_that_cannot_finish_in_time_is_refused_up_front():
+    llm = FakeLlm()
+    result = run(request(max_tokens=8000), llm=llm, budget_ms=30_000, policy=PLAUSIBLE)
+    assert llm.calls == []
+    assert result.error.error_type is ErrorType.INVALID_REQUEST
+    assert result.error.message.startswith(
+        "max_tokens: 8000 tokens cannot plausibly be generated in the 29 s"
+    )
+    assert "ask for at most 2700" in result.error.message
+
+
+def test_no_timeout_retry_when_what_is_left_cannot_fit_a_plausible_answer():
+    # 8000 tokens need 82 s; 100 s budget: the first attempt gets it all, no retry after a timeout.
+    clock = FakeClock()
+    llm = FakeLlm(timeout_error(), ok(), clock=clock, call_seconds=95.0)
+    result = run(request(max_tokens=8000), llm=llm, clock=clock, budget_ms=101_000, policy=PLAUSIBLE)
+    assert llm.calls[0].timeout_s == pytest.approx(100.0)
+    assert len(llm.calls) == 1 and result.error.error_type is ErrorType.TIMEOUT

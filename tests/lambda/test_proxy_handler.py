@@ -82,7 +82,9 @@ def test_success_response_shape(lambda_env, server):
         "inference_profile_arn",
         "request_id",
         "bedrock_request_id",
+        "budget",
     }
+    assert response["budget"]["enforcement"] == "off" and response["budget"]["spent_usd"] is None
     assert response["ok"] is True
     assert response["project"] == "alpha"
     assert response["model"] == "claude-sonnet-4-5"
@@ -165,6 +167,8 @@ def test_emf_metrics_on_success(lambda_env, server, capsys):
         "OutputTokens",
         "CacheReadInputTokens",
         "CacheWriteInputTokens",
+        "BudgetRefusals",
+        "LedgerErrors",
     }
     assert blob["project"] == "alpha" and blob["model"] == "claude-sonnet-4-5"
 

@@ -19,7 +19,12 @@ from claude_platform.prices import RateCard
 from devservers.bedrock_server import Reply, Usage
 
 POLICY = RetryPolicy(
-    max_attempts=4, base_delay_s=0.01, max_delay_s=0.05, safety_margin_ms=1000, min_attempt_ms=500
+    max_attempts=4,
+    base_delay_s=0.01,
+    max_delay_s=0.05,
+    safety_margin_ms=1000,
+    min_attempt_ms=500,
+    plausible_output_tokens_per_s=None,
 )
 
 

@@ -24,9 +24,17 @@ def _projects():
 @pytest.mark.parametrize("project", _projects())
 def test_synthesised_settings_parse_in_the_lambda(project):
     arns = {m.alias: profile_arn(f"p{i:02d}abc") for i, m in enumerate(project.models)}
-    doc = json.loads(json.dumps(runtime_settings(project, arns)))  # through JSON, as in the env var
-    parsed = ProjectSettings.model_validate(doc)
+    topic = f"arn:aws:sns:us-east-1:123456789012:claude-{project.name}-alerts"
+    doc = runtime_settings(project, arns, ledger_table="claude-spend-ledger", alert_topic_arn=topic)
+    parsed = ProjectSettings.model_validate(json.loads(json.dumps(doc)))  # through JSON, as in the env var
     assert parsed.project == project.name
+    config = project.config
+    assert (parsed.spend.enforcement, parsed.spend.cap_usd) == (config.enforcement, config.cap_usd)
+    assert parsed.spend.alert_thresholds == tuple(config.alert_thresholds)
+    assert (parsed.spend.ledger_table, parsed.spend.alert_topic_arn) == ("claude-spend-ledger", topic)
+    assert [m.litellm_model for m in parsed.models] == [
+        m.model.litellm_model(m.geography) for m in project.models
+    ]
     assert [m.alias for m in parsed.models] == [m.alias for m in project.models]
     for model, expected in zip(parsed.models, project.models, strict=True):
         assert isinstance(model.prices, ModelPrices)

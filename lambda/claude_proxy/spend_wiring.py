@@ -1,0 +1,62 @@
+"""Builds the project's SpendLedger from its settings, once per container (boto3 clients are reused)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
+
+from claude_platform.ledger import LedgerTable
+from claude_proxy.observability import logger
+from claude_proxy.settings import Settings
+from claude_proxy.spend import ProjectSpendLedger, SnsPublisher, UnmeteredLedger
+
+# Fail fast: a hard cap refuses the call when the ledger cannot answer within about 3 s.
+LEDGER_CONNECT_TIMEOUT_S = 1.0
+LEDGER_READ_TIMEOUT_S = 2.0
+LEDGER_MAX_ATTEMPTS = 2  # botocore standard retry mode: 1 retry, with its own backoff
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _warn(message: str, fields: dict[str, Any]) -> None:
+    logger.warning(message, extra=fields)
+
+
+def _client(service: str, region: str) -> Any:
+    """A boto3 client with short timeouts; endpoint from boto3's own resolution (AWS_ENDPOINT_URL_<SERVICE>)."""
+    import boto3
+    from botocore.config import Config
+
+    config = Config(
+        connect_timeout=LEDGER_CONNECT_TIMEOUT_S,
+        read_timeout=LEDGER_READ_TIMEOUT_S,
+        retries={"max_attempts": LEDGER_MAX_ATTEMPTS, "mode": "standard"},
+        tcp_keepalive=True,
+    )
+    return boto3.session.Session().client(service, region_name=region, config=config)
+
+
+@lru_cache(maxsize=4)
+def ledger_for(settings: Settings) -> ProjectSpendLedger | UnmeteredLedger:
+    """The ledger for these settings (cached: settings are parsed once per environment)."""
+    spend = settings.project.spend
+    if spend.enforcement == "off" or not spend.ledger_table:
+        return UnmeteredLedger(cap_usd=spend.cap_usd, now=_now)
+    publisher = (
+        SnsPublisher(_client("sns", settings.region), spend.alert_topic_arn)
+        if spend.alert_topic_arn
+        else None
+    )
+    return ProjectSpendLedger(
+        table=LedgerTable(_client("dynamodb", settings.region), spend.ledger_table),
+        project=settings.project.project,
+        hard=spend.enforcement == "hard",
+        cap_usd=spend.cap_usd,
+        thresholds=spend.alert_thresholds,
+        publisher=publisher,
+        now=_now,
+        log_warning=_warn,
+    )
