@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import time
@@ -41,6 +42,15 @@ class SystemClock:
 _CLOCK = SystemClock()
 _RNG = random.SystemRandom()
 _LLM = LiteLLMClient()  # imports and tunes LiteLLM at init, outside the invocation's time budget
+
+
+def _prepare_ledger() -> None:
+    """Build the spend ledger's clients at init too; a bad configuration is reported per invocation."""
+    with contextlib.suppress(Exception):  # the first invocation reports it as configuration_error
+        ledger_for(load_settings(os.environ))
+
+
+_prepare_ledger()
 
 
 def _failure(error: ProxyError, started: float, settings: Settings | None) -> InvokeResult:

@@ -129,13 +129,15 @@ def classify(exc: BaseException) -> LlmError:
             ErrorType.THROTTLED, f"Bedrock throttled the request: {detail}", retryable=True, status_code=429
         )
     if isinstance(exc, litellm.ServiceUnavailableError | litellm.InternalServerError):
-        # 503 is Bedrock refusing to serve; any other 5xx may come after the model did (billed) work.
+        # ServiceUnavailableException is Bedrock refusing to serve (no work). LiteLLM reports a 500
+        # as a 503 too, so Bedrock's own error type decides; any other 5xx may come after the model
+        # did (billed) work, and so does one we cannot identify.
         return LlmError(
             ErrorType.UPSTREAM_ERROR,
             f"Bedrock server error: {detail}",
             retryable=True,
             status_code=status,
-            outcome_unknown=status != 503,
+            outcome_unknown=bedrock_error_type(exc) not in _NO_WORK_ERROR_TYPES,
         )
     if isinstance(exc, litellm.PermissionDeniedError | litellm.AuthenticationError):
         return LlmError(
@@ -178,6 +180,19 @@ def classify(exc: BaseException) -> LlmError:
         retryable=False,
         outcome_unknown=True,
     )
+
+
+_NO_WORK_ERROR_TYPES = frozenset({"ServiceUnavailableException", "ThrottlingException"})
+
+
+def bedrock_error_type(exc: BaseException) -> str | None:
+    """Bedrock's own error type (`x-amzn-ErrorType`, e.g. InternalServerException), if LiteLLM kept it."""
+    headers = getattr(exc, "litellm_response_headers", None)
+    try:
+        value = headers.get("x-amzn-errortype") if headers is not None else None
+    except AttributeError:
+        return None
+    return str(value).split(":", 1)[0] or None if value else None
 
 
 _NEVER_CONNECTED = (

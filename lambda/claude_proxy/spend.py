@@ -49,6 +49,13 @@ def _usd(micro: int) -> float:
     return float(to_usd(micro))
 
 
+def usd_text(micro: int) -> str:
+    """Exact USD with at least 2 decimals and no trailing zeros beyond: 500 -> '0.0005', 5e8 -> '500.00'."""
+    text = f"{to_usd(micro):.6f}".rstrip("0")
+    whole, _, fraction = text.partition(".")
+    return f"{whole}.{fraction.ljust(2, '0')}"
+
+
 class ProjectSpendLedger:
     """SpendLedger for one project over a LedgerTable."""
 
@@ -120,10 +127,10 @@ class ProjectSpendLedger:
     def _refusal_message(self, state: MonthState, amount_micro: int) -> str:
         resets = period_end(state.period).strftime("%Y-%m-%dT%H:%M:%SZ")
         return (
-            f"project {self._project!r} has spent {_usd(state.spent_micro):.6f} USD of its "
-            f"{_usd(self._cap_micro):.2f} USD cap for {state.period}, with "
-            f"{_usd(state.reserved_micro):.6f} USD reserved by calls in flight; this request could cost up "
-            f"to {_usd(amount_micro):.6f} USD. The cap resets at {resets}."
+            f"project {self._project!r} has spent {usd_text(state.spent_micro)} USD of its "
+            f"{usd_text(self._cap_micro)} USD cap for {state.period}, with "
+            f"{usd_text(state.reserved_micro)} USD reserved by calls in flight; this request could cost up "
+            f"to {usd_text(amount_micro)} USD. The cap resets at {resets}."
         )
 
     def settle(
@@ -227,10 +234,11 @@ def alert_text(
     lines = [
         f"Project: {project}",
         f"Month (UTC): {state.period}",
-        f"Spent: {spent:.2f} USD ({spent / cap * 100 if cap else 0:.1f}% of the cap)",
-        f"Cap: {cap:.2f} USD (enforcement: {enforcement})",
+        f"Spent: {usd_text(state.spent_micro)} USD ({spent / cap * 100 if cap else 0:.1f}% of the cap)",
+        f"Cap: {usd_text(cap_micro)} USD (enforcement: {enforcement})",
         f"Threshold crossed: {threshold:g}%",
-        f"Of which estimated (calls with unknown outcome, corrected by reconciliation): {_usd(state.estimated_micro):.2f} USD",
+        f"Of which estimated (calls with unknown outcome, corrected by reconciliation): "
+        f"{usd_text(state.estimated_micro)} USD",
         f"Requests: {state.requests}, refused: {state.refusals}",
     ]
     if enforcement == "hard":

@@ -17,6 +17,7 @@ for path in (ROOT / "tests", ROOT / "lambda", ROOT, Path(__file__).parent):
 
 from proxy_testkit import ENDPOINT_VARS, REGION, project_settings  # noqa: E402
 
+from devservers.aws_server import LocalAwsServer  # noqa: E402
 from devservers.bedrock_server import BedrockServer  # noqa: E402
 
 
@@ -64,3 +65,22 @@ def lambda_env(monkeypatch: pytest.MonkeyPatch, server: BedrockServer) -> dict[s
     monkeypatch.setenv("PROJECT_SETTINGS", json.dumps(doc))
     monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", server.url)
     return doc
+
+
+@pytest.fixture(scope="session")
+def local_aws_session() -> Iterator[LocalAwsServer]:
+    """One local DynamoDB/SNS endpoint (moto) per test process."""
+    with LocalAwsServer() as aws:
+        yield aws
+
+
+@pytest.fixture
+def local_aws(local_aws_session: LocalAwsServer, monkeypatch: pytest.MonkeyPatch) -> LocalAwsServer:
+    """The local AWS endpoint, with boto3 pointed at it and the function's cached ledger dropped."""
+    from claude_proxy.spend_wiring import ledger_for
+
+    for name, value in local_aws_session.endpoint_env().items():
+        monkeypatch.setenv(name, value)
+    ledger_for.cache_clear()
+    yield local_aws_session
+    ledger_for.cache_clear()
