@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from aws_cdk import Stack
 from aws_cdk import aws_budgets as budgets
 from aws_cdk import aws_iam as iam
@@ -32,6 +34,7 @@ class BudgetStopAction(Construct):
         function_role: iam.IRole,
         topic: sns.ITopic,
         policy_name: str,
+        tags: Mapping[str, str],
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
@@ -91,4 +94,7 @@ class BudgetStopAction(Construct):
                 )
             ),
             subscribers=[budgets.CfnBudgetsAction.SubscriberProperty(type="SNS", address=topic.topic_arn)],
+            resource_tags=[
+                budgets.CfnBudgetsAction.ResourceTagProperty(key=k, value=v) for k, v in tags.items()
+            ],
         )

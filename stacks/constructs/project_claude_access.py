@@ -148,6 +148,7 @@ class ProjectClaudeAccess(Construct):
                 function_role=self.proxy.role,
                 topic=self.alert_topic.topic,
                 policy_name=budget_stop_policy_name(prefix, name),
+                tags=tags,
             )
             self.stop_action.action.node.add_dependency(self.budget.budget)
         ProxyErrorsAlarm(

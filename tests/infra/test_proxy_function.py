@@ -117,7 +117,12 @@ def test_log_group_is_explicit_with_retention_and_used_by_the_function(example, 
 
 
 def _policy_statements(template):
-    role = one_resource(template, "AWS::IAM::Role")
+    # The proxy's role (a budget_action project also has the Budgets execution role).
+    (role,) = [
+        r
+        for r in resources_of_type(template, "AWS::IAM::Role").values()
+        if [p["PolicyName"] for p in r["Properties"].get("Policies", [])] == ["ClaudeProxy"]
+    ]
     (policy,) = role["Properties"]["Policies"]
     assert "ManagedPolicyArns" not in role["Properties"]
     assert resources_of_type(template, "AWS::IAM::Policy") == {}

@@ -43,7 +43,8 @@ def _taggable_logical_ids(stack: cdk.Stack) -> set[str]:
 
 def _tags(resource):
     props = resource.get("Properties", {})
-    tags = props.get("ResourceTags") if resource["Type"] == "AWS::Budgets::Budget" else props.get("Tags")
+    budgets = ("AWS::Budgets::Budget", "AWS::Budgets::BudgetsAction")
+    tags = props.get("ResourceTags") if resource["Type"] in budgets else props.get("Tags")
     pairs = {t["Key"]: t["Value"] for t in tags or []}
     assert len(pairs) == len(tags or []), f"duplicate tag keys: {tags}"
     return pairs
