@@ -25,6 +25,7 @@ UNTAGGABLE_TYPES = {
     "AWS::Lambda::Version",
     "AWS::Lambda::Alias",
     "AWS::KMS::Alias",
+    "AWS::IAM::ManagedPolicy",  # CloudFormation takes no Tags for it
 }
 
 
