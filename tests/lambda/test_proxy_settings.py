@@ -44,8 +44,9 @@ def test_synthesised_settings_parse_in_the_lambda(project):
 
 
 def _with_prices(prices):
+    arns = {"claude-haiku-5-5": profile_arn("p00abc")}
     doc = json.loads(
-        json.dumps(runtime_settings(_haiku_55_project(), {"claude-haiku-5-5": profile_arn("p00abc")}))
+        json.dumps(runtime_settings(_haiku_55_project(), arns, ledger_table="claude-spend-ledger"))
     )
     doc["models"][0]["prices"] = prices
     return doc
