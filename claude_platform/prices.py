@@ -57,7 +57,7 @@ class RateCard:
 
     @classmethod
     def from_list(cls, values: list[Any]) -> RateCard:
-        """Inverse of as_list; raises ValueError on a wrong length."""
+        """Inverse of as_list; raises ValueError on a wrong length, TypeError on a non-number."""
         if not isinstance(values, list | tuple) or len(values) != len(RATE_FIELDS):
             raise ValueError(f"expected {len(RATE_FIELDS)} rates ({', '.join(RATE_FIELDS)}), got {values!r}")
         for name, value in zip(RATE_FIELDS, values, strict=True):
