@@ -321,7 +321,8 @@ def model_prices(
     if missing:
         raise MissingPriceError(
             f"LiteLLM's map prices {model.alias} above {missing[0]} prompt tokens elsewhere but not at "
-            f"{exact!r} ({prices.source}), and its context window is {window} tokens; add `pricing` for "
+            f"{exact!r} ({prices.source}), and its context window is "
+            f"{f'{window} tokens' if window else 'unknown'}; add `pricing` for "
             f"{exact!r} with that tier rather than bill long prompts at the standard rate"
         )
     return prices
