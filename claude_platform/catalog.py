@@ -10,16 +10,24 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from enum import StrEnum
 from functools import cache
 from pathlib import Path
 
-from claude_platform.prices import LONG_CONTEXT_THRESHOLD_TOKENS, ModelPrices, RateCard
+from claude_platform.prices import (
+    PER_MILLION,
+    ModelPrices,
+    PriceTier,
+    RateCard,
+    derived_cache_write_1h,
+)
 
 LITELLM_PRICE_MAP_FILE = "model_prices_and_context_window_backup.json"
-REGIONAL_PREMIUM = 1.10
+REGIONAL_PREMIUM = Decimal("1.10")
 
 
 class Geography(StrEnum):
@@ -143,12 +151,22 @@ def resolve_model(name: str) -> ClaudeModel:
 
 @dataclass(frozen=True)
 class PriceOverride:
-    """A config override, USD per million tokens; applies to the standard tier."""
+    """A config override, USD per million tokens: standard rates plus long-context tiers.
+
+    `cache_write_1h` left out is derived (`prices.derived_cache_write_1h`); each tier's rates bill a
+    whole request whose prompt exceeds the tier's threshold.
+    """
 
     input: float
     output: float
     cache_write: float
     cache_read: float
+    cache_write_1h: float | None = None
+    tiers: tuple[PriceTier, ...] = ()
+
+    def standard(self) -> RateCard:
+        """The standard (below every threshold) rates."""
+        return RateCard(self.input, self.output, self.cache_write, self.cache_read, self.cache_write_1h)
 
 
 def litellm_price_map_path() -> Path:
@@ -164,31 +182,95 @@ def _litellm_price_map() -> Mapping[str, dict]:
     return json.loads(litellm_price_map_path().read_text(encoding="utf-8"))
 
 
-def _per_million(entry: dict, key: str, *, suffix: str = "") -> float | None:
-    value = entry.get(f"{key}{suffix}")
-    return None if value is None else round(float(value) * 1_000_000, 9)
+# LiteLLM map keys of the standard rates, and of long-context tiers (`<key>_above_<N>k_tokens`).
+_RATE_KEYS = {
+    "input": "input_cost_per_token",
+    "output": "output_cost_per_token",
+    "cache_write": "cache_creation_input_token_cost",
+    "cache_read": "cache_read_input_token_cost",
+    "cache_write_1h": "cache_creation_input_token_cost_above_1hr",
+}
+_TIER_KEY = re.compile(rf"^({'|'.join(_RATE_KEYS.values())})_above_(\d+)(k?)_tokens$")
 
 
-def _rate_card(entry: dict, *, suffix: str = "", factor: float = 1.0) -> RateCard | None:
-    values = [
-        _per_million(entry, "input_cost_per_token", suffix=suffix),
-        _per_million(entry, "output_cost_per_token", suffix=suffix),
-        _per_million(entry, "cache_creation_input_token_cost", suffix=suffix),
-        _per_million(entry, "cache_read_input_token_cost", suffix=suffix),
+def _tiered_rates(entry: Mapping[str, object]) -> dict[int, dict[str, object]]:
+    """An entry's long-context rates by threshold (tokens, ascending), as the map gives them."""
+    names = {key: name for name, key in _RATE_KEYS.items()}
+    tiers: dict[int, dict[str, object]] = {}
+    for key, value in entry.items():
+        if value is not None and (match := _TIER_KEY.match(key)):
+            threshold = int(match.group(2)) * (1000 if match.group(3) else 1)
+            tiers.setdefault(threshold, {})[names[match.group(1)]] = value
+    return dict(sorted(tiers.items()))
+
+
+def _per_million(value: object, factor: Decimal) -> Decimal | None:
+    return None if value is None else Decimal(repr(float(value))) * PER_MILLION * factor  # type: ignore[arg-type]
+
+
+def _prices_from_entry(entry: Mapping[str, object], *, source: str, factor: Decimal) -> ModelPrices | None:
+    """An entry's rates, scaled by `factor`, with LiteLLM's tier semantics.
+
+    A tier without some rate keeps the next lower tier's. A 1-hour write rate the map lacks is
+    derived: 2x input, and at least the 5-minute rate and the lower tier's 1-hour rate, so it is
+    never below what LiteLLM charges (LiteLLM falls back to those).
+    """
+    rates = {name: _per_million(entry.get(key), factor) for name, key in _RATE_KEYS.items()}
+    explicit_1h = rates.pop("cache_write_1h")
+    if any(v is None for v in rates.values()):
+        return None
+    standard = _card(rates, explicit_1h, lower_1h=None)
+    tiers = []
+    for threshold, tiered in _tiered_rates(entry).items():
+        for name in rates:
+            if (rate := _per_million(tiered.get(name), factor)) is not None:
+                rates[name] = rate
+        tier_1h = _per_million(tiered.get("cache_write_1h"), factor)
+        tiers.append(PriceTier(threshold, _card(rates, tier_1h, lower_1h=explicit_1h)))
+        explicit_1h = tier_1h if tier_1h is not None else explicit_1h
+    return ModelPrices(standard=standard, tiers=tuple(tiers), source=source)
+
+
+def _card(
+    rates: Mapping[str, Decimal | None], rate_1h: Decimal | None, *, lower_1h: Decimal | None
+) -> RateCard:
+    values = {name: float(v) for name, v in rates.items() if v is not None}
+    if rate_1h is None:
+        derived = derived_cache_write_1h(input_rate=values["input"], cache_write_rate=values["cache_write"])
+        rate_1h = max(Decimal(repr(derived)), lower_1h if lower_1h is not None else Decimal(0))
+    return RateCard(**values, cache_write_1h=float(rate_1h))
+
+
+def _map_entries(model: ClaudeModel) -> dict[str, Mapping[str, object]]:
+    """The model's entries in LiteLLM's map: base id and each `<geo>.` id it has."""
+    price_map = _litellm_price_map()
+    ids = [model.base_id] + [model.inference_id(g) for g in Geography if g is not Geography.NONE]
+    return {i: price_map[i] for i in ids if i in price_map}
+
+
+def map_tier_thresholds(model: ClaudeModel) -> tuple[int, ...]:
+    """Every long-context threshold any of the model's map entries prices, ascending."""
+    return tuple(sorted({t for entry in _map_entries(model).values() for t in _tiered_rates(entry)}))
+
+
+def context_window(model: ClaudeModel) -> int | None:
+    """The model's input token limit (`max_input_tokens`) in LiteLLM's map, if it knows one."""
+    windows = [int(e["max_input_tokens"]) for e in _map_entries(model).values() if e.get("max_input_tokens")]
+    return max(windows) if windows else None
+
+
+def override_problems(model: ClaudeModel, override: PriceOverride) -> list[str]:
+    """Why an override cannot stand: it must price every long-context tier the map has for the model."""
+    given = {t.above_tokens for t in override.tiers}
+    missing = [t for t in map_tier_thresholds(model) if t not in given]
+    if not missing:
+        return []
+    listed = ", ".join(f"{t} tokens" for t in missing)
+    return [
+        f"{model.alias} has long-context prices above {listed} in LiteLLM's map; the override must give "
+        f"them too (`tiers: [{{above_tokens: {missing[0]}, input: ..., output: ..., cache_write: ..., "
+        "cache_read: ...}]`), or it would bill long prompts at the standard rate"
     ]
-    if any(v is None for v in values):
-        return None
-    return RateCard(*(round(v * factor, 9) for v in values))
-
-
-def _prices_from_entry(entry: dict, *, source: str, factor: float = 1.0) -> ModelPrices | None:
-    standard = _rate_card(entry, factor=factor)
-    if standard is None:
-        return None
-    suffix = f"_above_{LONG_CONTEXT_THRESHOLD_TOKENS // 1000}k_tokens"
-    return ModelPrices(
-        standard=standard, long_context=_rate_card(entry, suffix=suffix, factor=factor), source=source
-    )
 
 
 def max_output_tokens(model: ClaudeModel) -> int | None:
@@ -205,30 +287,56 @@ def model_prices(
 ) -> ModelPrices:
     """Prices for `model` at `geography`: config override, else LiteLLM's map, else MissingPriceError.
 
-    Override keys: `<geo>.<base id>` for one geography, or the base id / alias for all of them.
-    A map entry for the base id only is raised by the 10% regional premium where the model carries one.
+    Override keys: `<geo>.<base id>` for one geography, used as given; else the base id or alias,
+    which is the `global.` (base) price: at a regional geography of a model that carries the
+    regional premium it is raised by 10%, tiers included. A map entry for the base id only is
+    raised the same way. Map prices must cover every long-context tier the model has below its
+    context window (a geography missing one is an error, not a cheaper price).
     """
     overrides = overrides or {}
-    for key in (model.inference_id(geography), model.base_id, model.alias):
-        if key in overrides:
-            o = overrides[key]
-            return ModelPrices(
-                RateCard(o.input, o.output, o.cache_write, o.cache_read), source=f"config:{key}"
-            )
-    price_map = _litellm_price_map()
+    premium = model.regional_premium and geography.is_regional
+    factor = REGIONAL_PREMIUM if premium else Decimal(1)
     exact = model.inference_id(geography)
-    if exact in price_map and (prices := _prices_from_entry(price_map[exact], source=f"litellm:{exact}")):
-        return prices
-    if model.base_id in price_map:
-        premium = model.regional_premium and geography.is_regional
-        prices = _prices_from_entry(
-            price_map[model.base_id],
-            source=f"litellm:{model.base_id}" + (" +10% regional" if premium else ""),
-            factor=REGIONAL_PREMIUM if premium else 1.0,
+    for key in (exact, model.base_id, model.alias):
+        if key in overrides:
+            scale = Decimal(1) if key == exact else factor
+            note = " +10% regional" if scale != 1 else ""
+            return _scaled(_override_prices(overrides[key]), scale, source=f"config:{key}{note}")
+    price_map = _litellm_price_map()
+    prices = None
+    if exact in price_map:
+        prices = _prices_from_entry(price_map[exact], source=f"litellm:{exact}", factor=Decimal(1))
+    if prices is None and model.base_id in price_map:
+        note = " +10% regional" if premium else ""
+        source = f"litellm:{model.base_id}{note}"
+        prices = _prices_from_entry(price_map[model.base_id], source=source, factor=factor)
+    if prices is None:
+        raise MissingPriceError(
+            f"no price for {exact!r} in LiteLLM's price map; add it under `pricing` in the config "
+            "(USD per million tokens: input, output, cache_write, cache_read)"
         )
-        if prices:
-            return prices
-    raise MissingPriceError(
-        f"no price for {exact!r} in LiteLLM's price map; add it under `pricing` in the config "
-        "(USD per million tokens: input, output, cache_write, cache_read)"
-    )
+    window = context_window(model)
+    have = {t.above_tokens for t in prices.tiers}
+    missing = [t for t in map_tier_thresholds(model) if t not in have and (window is None or t < window)]
+    if missing:
+        raise MissingPriceError(
+            f"LiteLLM's map prices {model.alias} above {missing[0]} prompt tokens elsewhere but not at "
+            f"{exact!r} ({prices.source}), and its context window is "
+            f"{f'{window} tokens' if window else 'unknown'}; add `pricing` for "
+            f"{exact!r} with that tier rather than bill long prompts at the standard rate"
+        )
+    return prices
+
+
+def _override_prices(override: PriceOverride) -> ModelPrices:
+    return ModelPrices(standard=override.standard(), tiers=override.tiers)
+
+
+def _scaled(prices: ModelPrices, factor: Decimal, *, source: str) -> ModelPrices:
+    """`prices` with every rate multiplied by `factor` (exactly, then as float)."""
+
+    def card(c: RateCard) -> RateCard:
+        return RateCard(*(float(Decimal(repr(float(v))) * factor) for v in c.as_list()))
+
+    tiers = tuple(PriceTier(t.above_tokens, card(t.rates)) for t in prices.tiers)
+    return ModelPrices(standard=card(prices.standard), tiers=tiers, source=source)

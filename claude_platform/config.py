@@ -22,6 +22,7 @@ from claude_platform.catalog import (
     geography_serves_region,
     max_output_tokens,
     model_prices,
+    override_problems,
     resolve_model,
 )
 from claude_platform.limits import (
@@ -29,7 +30,7 @@ from claude_platform.limits import (
     PLAUSIBLE_FIRST_TOKEN_S,
     PLAUSIBLE_OUTPUT_TOKENS_PER_S,
 )
-from claude_platform.prices import LONG_CONTEXT_THRESHOLD_TOKENS, ModelPrices
+from claude_platform.prices import ModelPrices, PriceTier, RateCard
 
 # AWS limits and formats the config is checked against.
 PROFILE_NAME_RE = re.compile(r"^([0-9a-zA-Z][ _-]?)+$")  # AWS::Bedrock::ApplicationInferenceProfile
@@ -228,13 +229,44 @@ class ProjectConfig(ProjectSettings):
         return value
 
 
-class PriceOverrideConfig(_Strict):
-    """USD per million tokens."""
+Rate = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 
-    input: Annotated[float, Field(ge=0)]
-    output: Annotated[float, Field(ge=0)]
-    cache_write: Annotated[float, Field(ge=0)]
-    cache_read: Annotated[float, Field(ge=0)]
+
+class PriceTierConfig(_Strict):
+    """A long-context tier: these rates bill a whole request whose prompt exceeds `above_tokens`."""
+
+    above_tokens: Annotated[int, Field(ge=1)]
+    input: Rate
+    output: Rate
+    cache_write: Rate
+    cache_read: Rate
+    cache_write_1h: Rate | None = None
+
+
+class PriceOverrideConfig(_Strict):
+    """USD per million tokens. `cache_write` is the 5-minute cache write; `cache_write_1h` (the 1-hour
+    write) defaults to 2x input, at least `cache_write`. `tiers`: long-context rates by threshold."""
+
+    input: Rate
+    output: Rate
+    cache_write: Rate
+    cache_read: Rate
+    cache_write_1h: Rate | None = None
+    tiers: list[PriceTierConfig] = []
+
+    @field_validator("tiers")
+    @classmethod
+    def _tiers(cls, value: list[PriceTierConfig]) -> list[PriceTierConfig]:
+        thresholds = [t.above_tokens for t in value]
+        if len(set(thresholds)) != len(thresholds):
+            raise ValueError(f"thresholds {thresholds} repeat; give each above_tokens once")
+        return sorted(value, key=lambda t: t.above_tokens)
+
+    @model_validator(mode="after")
+    def _not_free(self) -> PriceOverrideConfig:
+        if self.input == 0 and self.output == 0:
+            raise ValueError("input and output are both 0: refusing a silent zero cost")
+        return self
 
 
 class PlatformConfig(_Strict):
@@ -390,20 +422,55 @@ def _pydantic_problems(error: ValidationError, raw: Mapping[str, Any]) -> list[s
 
 
 def _price_overrides(config: PlatformConfig) -> dict[str, PriceOverride]:
+    def card(c: PriceOverrideConfig | PriceTierConfig) -> RateCard:
+        return RateCard(c.input, c.output, c.cache_write, c.cache_read, c.cache_write_1h)
+
     return {
-        k: PriceOverride(v.input, v.output, v.cache_write, v.cache_read) for k, v in config.pricing.items()
+        key: PriceOverride(
+            v.input,
+            v.output,
+            v.cache_write,
+            v.cache_read,
+            v.cache_write_1h,
+            tiers=tuple(PriceTier(t.above_tokens, card(t)) for t in v.tiers),
+        )
+        for key, v in config.pricing.items()
     }
 
 
-def _check_pricing_keys(config: PlatformConfig) -> list[str]:
+def _check_pricing_keys(config: PlatformConfig, overrides: Mapping[str, PriceOverride]) -> list[str]:
+    """Each key names a catalog model (`<geo>.<base id>`, base id or alias) once, and prices its tiers."""
     problems = []
+    geographies = {g.value for g in Geography if g is not Geography.NONE}
+    all_geos: dict[str, str] = {}
     for key in config.pricing:
         prefix, _, rest = key.partition(".")
-        name = rest if prefix in {g.value for g in Geography} and rest else key
+        per_geography = prefix in geographies and bool(rest)
         try:
-            resolve_model(name)
+            model = resolve_model(rest if per_geography else key)
         except UnknownModelError as e:
             problems.append(f"pricing.{key}: {e}")
+            continue
+        if per_geography:
+            if rest != model.base_id:
+                problems.append(
+                    f"pricing.{key}: a per-geography key uses the base id: {prefix}.{model.base_id}"
+                )
+                continue
+            if Geography(prefix) not in model.geographies:
+                offered = ", ".join(sorted(g.value for g in model.geographies))
+                problems.append(
+                    f"pricing.{key}: {model.alias} is not offered in {prefix!r} (offered: {offered})"
+                )
+                continue
+        elif model.base_id in all_geos:
+            problems.append(
+                f"pricing.{key}: {all_geos[model.base_id]!r} already prices {model.alias} for every geography"
+            )
+            continue
+        else:
+            all_geos[model.base_id] = key
+        problems += [f"pricing.{key}: {p}" for p in override_problems(model, overrides[key])]
     return problems
 
 
@@ -470,8 +537,8 @@ def load_config(raw: Any, *, source: str = "config") -> Platform:
         config = PlatformConfig.model_validate(raw)
     except ValidationError as e:
         raise ConfigError(_pydantic_problems(e, raw), source=source) from None
-    problems = _check_pricing_keys(config)
     overrides = _price_overrides(config)
+    problems = _check_pricing_keys(config, overrides)
     names: dict[str, int] = {}
     projects: list[Project] = []
     for i, project in enumerate(config.projects):
@@ -497,15 +564,11 @@ def load_config(raw: Any, *, source: str = "config") -> Platform:
 
 
 def _settings_prices(prices: ModelPrices) -> dict[str, Any]:
-    """`prices.to_dict()` without nulls and the default long-context threshold.
+    """`prices.to_dict()`: the compact rate-list form, which `ModelPrices.from_dict` restores.
 
-    `ModelPrices.from_dict` restores both. CDK's `Stack.to_json_string` drops nulls anyway, so
-    tests see what the deployed function sees; and 8 models must fit Lambda's 4 KB environment.
+    8 models must fit Lambda's 4 KB environment (tests/infra checks the worst case).
     """
-    data = {k: v for k, v in prices.to_dict().items() if v is not None}
-    if data.get("long_context_threshold_tokens") == LONG_CONTEXT_THRESHOLD_TOKENS:
-        del data["long_context_threshold_tokens"]
-    return data
+    return prices.to_dict()
 
 
 def runtime_settings(
@@ -519,8 +582,7 @@ def runtime_settings(
 
     `profile_arns` maps model alias to the application inference profile ARN (a token at synthesis);
     `ledger_table` and `alert_topic_arn` may be tokens too.
-    Each model's `prices` is `ModelPrices.to_dict()` minus nulls and defaults: parse it with
-    `ModelPrices.from_dict`.
+    Each model's `prices` is `ModelPrices.to_dict()`: parse it with `ModelPrices.from_dict`.
     """
     config = project.config
     return {

@@ -66,6 +66,11 @@ def build_app(
     return stacks
 
 
+def _token_count(tokens: int) -> str:
+    """`200k` for 200000, `12,345` otherwise."""
+    return f"{tokens // 1000}k" if tokens % 1000 == 0 else f"{tokens:,}"
+
+
 def synthesis_summary(platform: Platform, stacks: list[cdk.Stack], *, source: str) -> str:
     """A few lines per project: stack, profiles, budget, alert recipients, prices."""
     config = platform.config
@@ -88,8 +93,12 @@ def synthesis_summary(platform: Platform, stacks: list[cdk.Stack], *, source: st
         )
         for m in project.models:
             p = m.prices.standard
+            tiers = "".join(
+                f", above {_token_count(t.above_tokens)} prompt tokens {t.rates.input:g}/{t.rates.output:g}"
+                for t in m.prices.tiers
+            )
             lines.append(
                 f"    {m.profile_name} -> {m.model.inference_id(m.geography)}: "
-                f"{p.input:g}/{p.output:g} USD per 1M input/output tokens ({m.prices.source})"
+                f"{p.input:g}/{p.output:g} USD per 1M input/output tokens{tiers} ({m.prices.source})"
             )
     return "\n".join(lines)

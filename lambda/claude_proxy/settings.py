@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from claude_platform.prices import ModelPrices
+from claude_platform.prices import RATE_FIELDS, ModelPrices
 
 PROJECT_SETTINGS_ENV = "PROJECT_SETTINGS"
 DEFAULT_METRICS_NAMESPACE = "ClaudePlatform"
@@ -62,16 +62,24 @@ class ModelSettings(BaseModel):
                 raise ValueError(f"malformed prices ({type(exc).__name__}: {exc})") from None
         else:
             raise ValueError("prices must be an object (ModelPrices.to_dict())")
-        cards = [("standard", prices.standard)]
-        if prices.long_context is not None:
-            cards.append(("long_context", prices.long_context))
-        for tier, card in cards:
-            for name in ("input", "output", "cache_write", "cache_read"):
+        cards = [("rates", prices.standard)]
+        previous = 0
+        for i, tier in enumerate(prices.tiers):
+            above = tier.above_tokens
+            if isinstance(above, bool) or not isinstance(above, int) or above <= previous:
+                raise ValueError(
+                    f"tiers[{i}] threshold {above!r} must be a positive integer above the previous "
+                    f"tier's ({previous}): tiers are sorted by threshold"
+                )
+            previous = above
+            cards.append((f"tiers[{i}]", tier.rates))
+        for where, card in cards:
+            for name in RATE_FIELDS:
                 rate = getattr(card, name)
                 if isinstance(rate, bool) or not isinstance(rate, int | float) or not math.isfinite(rate):
-                    raise ValueError(f"{tier}.{name} must be a number, got {rate!r}")
+                    raise ValueError(f"{where}.{name} must be a finite number, got {rate!r}")
                 if rate < 0:
-                    raise ValueError(f"{tier}.{name} must not be negative")
+                    raise ValueError(f"{where}.{name} must not be negative, got {rate!r}")
         if prices.standard.input == 0 and prices.standard.output == 0:
             raise ValueError("standard input and output prices are both 0: refusing a silent zero cost")
         return prices

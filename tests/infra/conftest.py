@@ -12,10 +12,10 @@ from claude_platform.config import Platform, load_config
 WORST_CASE_US_MODELS = [
     "claude-sonnet-4-5",
     "claude-sonnet-4",
-    "claude-3-5-sonnet-v2",
+    "claude-haiku-5-5",
     "claude-haiku-4-5",
+    "claude-3-5-sonnet-v2",
     "claude-3-7-sonnet",
-    "claude-opus-4-1",
     "claude-opus-4-5",
     "claude-3-5-haiku",
 ]

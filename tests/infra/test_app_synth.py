@@ -15,7 +15,8 @@ def test_app_synthesizes_the_example_and_prints_a_summary_on_stderr(tmp_path):
     assert "alerts at 25/50/75/90/100/120% actual + 100% forecast, 2 alert email(s)" in summary
     assert (
         "claude-support-bot-sonnet-4-5 -> us.anthropic.claude-sonnet-4-5-20250929-v1:0: "
-        "3.3/16.5 USD per 1M input/output tokens (litellm:us.anthropic.claude-sonnet-4-5-20250929-v1:0)"
+        "3.3/16.5 USD per 1M input/output tokens, above 200k prompt tokens 6.6/24.75 "
+        "(litellm:us.anthropic.claude-sonnet-4-5-20250929-v1:0)"
     ) in summary
     assert "(config:anthropic.claude-3-haiku-20240307-v1:0)" in summary
     assert "Traceback" not in summary

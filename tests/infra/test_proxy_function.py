@@ -78,13 +78,30 @@ def test_in_region_project_settings_use_the_config_price(example):
     _, function = _function(example, LEGACY)
     (model,) = _settings(function, lambda _: "arn")["models"]
     assert (model["geography"], model["base_id"]) == ("none", "anthropic.claude-3-haiku-20240307-v1:0")
-    assert model["prices"]["standard"] == {
-        "input": 0.25,
-        "output": 1.25,
-        "cache_write": 0.3,
-        "cache_read": 0.03,
+    # input, output, cache_write, cache_read, cache_write_1h (derived: 2x input); no long-context tier
+    assert model["prices"] == {
+        "rates": [0.25, 1.25, 0.3, 0.03, 0.5],
+        "source": "config:anthropic.claude-3-haiku-20240307-v1:0",
     }
-    assert model["prices"]["source"] == "config:anthropic.claude-3-haiku-20240307-v1:0"
+
+
+def test_worst_case_models_are_the_longest_serializing_ones(variant):
+    """The 8-model variant below really is the worst case: no other `us` model serializes longer."""
+    from claude_platform.catalog import MODELS, Geography, MissingPriceError, model_prices
+
+    chosen = {m.alias for m in variant.platform.projects[0].models}
+
+    def size(model):
+        try:
+            prices = model_prices(model, Geography.US)
+        except MissingPriceError:
+            return 0
+        entry = {"alias": model.alias, "base_id": model.base_id, "prices": prices.to_dict()}
+        return len(json.dumps(entry, separators=(",", ":")))
+
+    us_models = [m for m in MODELS if Geography.US in m.geographies]
+    longest = sorted(us_models, key=size, reverse=True)[:8]
+    assert sum(size(m) for m in longest) == sum(size(m) for m in us_models if m.alias in chosen)
 
 
 def test_environment_fits_in_4_kb_for_8_models_in_the_worst_case(variant):

@@ -24,7 +24,7 @@ from proxy_testkit import (
 )
 
 from claude_platform.catalog import Geography
-from claude_platform.prices import ModelPrices, RateCard, TokenUsage, worst_case_cost_usd
+from claude_platform.prices import ModelPrices, PriceTier, RateCard, TokenUsage, worst_case_cost_usd
 
 POLICY = RetryPolicy(
     max_attempts=4,
@@ -345,15 +345,33 @@ def test_a_cost_that_cannot_be_computed_is_an_error_never_zero():
     assert ledger.events[-1][0] == "settle" and ledger.events[-1][1]["amount_usd"] > 0
 
 
-def test_long_context_tier_applies_above_the_threshold():
-    prices = ModelPrices(standard=RateCard(3, 15, 3.75, 0.3), long_context=RateCard(6, 22.5, 7.5, 0.6))
+def test_long_context_tiers_apply_above_their_thresholds_with_1h_writes_apart():
+    prices = ModelPrices(
+        standard=RateCard(3, 15, 3.75, 0.3, 6),
+        tiers=(
+            PriceTier(100_000, RateCard(5, 20, 6.25, 0.5, 10)),
+            PriceTier(200_000, RateCard(6, 22.5, 7.5, 0.6, 12)),
+        ),
+    )
     cfg = Settings(
         project=ProjectSettings.model_validate(project_settings([model_entry(prices=prices)])),
         region="us-east-1",
     )
-    usage = TokenUsage(input_tokens=150_000, output_tokens=1000, cache_read_input_tokens=50_001)
+    assert cfg.project.models[0].prices == prices  # through the compact settings form
+    usage = TokenUsage(
+        input_tokens=150_000,
+        output_tokens=1000,
+        cache_read_input_tokens=40_001,
+        cache_write_input_tokens=10_000,
+        cache_write_1h_input_tokens=4_000,
+    )
     result = run(llm=FakeLlm(ok(usage)), cfg=cfg)
-    assert result.cost_usd == pytest.approx((150_000 * 6 + 1000 * 22.5 + 50_001 * 0.6) / 1e6, rel=1e-12)
+    expected = 150_000 * 6 + 1000 * 22.5 + 40_001 * 0.6 + 6_000 * 7.5 + 4_000 * 12
+    assert result.cost_usd == pytest.approx(expected / 1e6, rel=1e-12)
+    middle = TokenUsage(input_tokens=100_001, output_tokens=10)
+    assert run(llm=FakeLlm(ok(middle)), cfg=cfg).cost_usd == pytest.approx(
+        (100_001 * 5 + 10 * 20) / 1e6, rel=1e-12
+    )
 
 
 # --- spend: what is charged when the outcome of an attempt is unknown --------------------------------

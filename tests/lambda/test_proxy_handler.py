@@ -217,33 +217,11 @@ def test_emf_metrics_on_failure_carry_the_error_type_in_a_separate_blob(lambda_e
             "prices",
         ),
         (
-            json.dumps(
-                project_settings(
-                    [
-                        model_entry()
-                        | {
-                            "prices": {
-                                "standard": {"input": -1, "output": 1, "cache_write": 1, "cache_read": 1}
-                            }
-                        }
-                    ]
-                )
-            ),
+            json.dumps(project_settings([model_entry() | {"prices": {"rates": [-1, 1, 1, 1, 2]}}])),
             "negative",
         ),
         (
-            json.dumps(
-                project_settings(
-                    [
-                        model_entry()
-                        | {
-                            "prices": {
-                                "standard": {"input": 0, "output": 0, "cache_write": 0, "cache_read": 0}
-                            }
-                        }
-                    ]
-                )
-            ),
+            json.dumps(project_settings([model_entry() | {"prices": {"rates": [0, 0, 0, 0, 0]}}])),
             "silent zero",
         ),
         (json.dumps(project_settings([model_entry(arn="not-an-arn")])), "profile_arn"),

@@ -301,20 +301,25 @@ def test_regional_profiles_cost_ten_percent_more_than_global(server, client):
     assert costs[Geography.US] == pytest.approx(costs[Geography.GLOBAL] * 1.10, rel=1e-9)
 
 
-def test_long_context_tier_above_200k_prompt_tokens(server, client):
-    prices = catalog.model_prices(catalog.resolve_model("claude-sonnet-4-5"), Geography.US)
-    assert prices.long_context is not None
-    settings = make_settings(server, [model_entry("claude-sonnet-4-5", Geography.US)])
-    below = Usage(input_tokens=150_000, output_tokens=1000, cache_read_input_tokens=50_000)  # exactly 200k
+@pytest.mark.parametrize(
+    ("alias", "threshold"), [("claude-sonnet-4-5", 200_000), ("claude-haiku-5-5", 100_000)]
+)
+def test_long_context_tier_above_its_threshold_of_prompt_tokens(server, client, alias, threshold):
+    prices = catalog.model_prices(catalog.resolve_model(alias), Geography.US)
+    (tier,) = prices.tiers
+    assert tier.above_tokens == threshold
+    settings = make_settings(server, [model_entry(alias, Geography.US)])
+    input_tokens = threshold - 50_000
+    at = Usage(input_tokens=input_tokens, output_tokens=1000, cache_read_input_tokens=50_000)  # exactly at it
     above = Usage(
-        input_tokens=150_000,
+        input_tokens=input_tokens,
         output_tokens=1000,
         cache_read_input_tokens=49_000,
         cache_write_input_tokens=1001,
     )
-    server.enqueue(Reply.ok(usage=below), Reply.ok(usage=above))
-    cost_below = call(server, client, settings=settings).cost_usd
+    server.enqueue(Reply.ok(usage=at), Reply.ok(usage=above))
+    cost_at = call(server, client, settings=settings).cost_usd
     cost_above = call(server, client, settings=settings).cost_usd
-    assert cost_below == pytest.approx(by_hand(prices.standard, below), rel=1e-12)
-    assert cost_above == pytest.approx(by_hand(prices.long_context, above), rel=1e-12)
-    assert cost_above > cost_below * 1.5
+    assert cost_at == pytest.approx(by_hand(prices.standard, at), rel=1e-12)
+    assert cost_above == pytest.approx(by_hand(tier.rates, above), rel=1e-12)
+    assert cost_above > cost_at * 1.5

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -38,10 +39,68 @@ def test_synthesised_settings_parse_in_the_lambda(project):
     assert [m.alias for m in parsed.models] == [m.alias for m in project.models]
     for model, expected in zip(parsed.models, project.models, strict=True):
         assert isinstance(model.prices, ModelPrices)
-        assert model.prices.standard == expected.prices.standard
-        assert model.prices.long_context == expected.prices.long_context
-        assert model.prices.long_context_threshold_tokens == expected.prices.long_context_threshold_tokens
+        assert model.prices == expected.prices  # standard rates, every tier, source
         assert model.profile_arn == arns[model.alias]
+
+
+def _with_prices(prices):
+    arns = {"claude-haiku-5-5": profile_arn("p00abc")}
+    doc = json.loads(
+        json.dumps(runtime_settings(_haiku_55_project(), arns, ledger_table="claude-spend-ledger"))
+    )
+    doc["models"][0]["prices"] = prices
+    return doc
+
+
+def _haiku_55_project():
+    raw = {
+        "region": "us-east-1",
+        "projects": [{"name": "p", "models": ["claude-haiku-5-5"], "monthly_budget_usd": 10}],
+    }
+    (project,) = load_config(raw).projects
+    return project
+
+
+def test_long_context_tiers_reach_the_lambda():
+    project = _haiku_55_project()
+    doc = _with_prices(project.models[0].prices.to_dict())
+    assert doc["models"][0]["prices"]["tiers"] == [[100000, 0.55, 2.75, 0.6875, 0.055, 1.1]]
+    parsed = ProjectSettings.model_validate(doc)
+    assert parsed.models[0].prices == project.models[0].prices
+
+
+@pytest.mark.parametrize(
+    ("prices", "needle"),
+    [
+        (
+            {"rates": [1, 5, 1.25, 0.1, 2], "tiers": [[0, 1, 5, 1.25, 0.1, 2]]},
+            "tiers[0] threshold 0 must be a positive",
+        ),
+        ({"rates": [1, 5, 1.25, 0.1, 2], "tiers": [[-5, 1, 5, 1.25, 0.1, 2]]}, "must be a positive integer"),
+        (
+            {
+                "rates": [1, 5, 1.25, 0.1, 2],
+                "tiers": [[2000, 1, 5, 1.25, 0.1, 2], [1000, 1, 5, 1.25, 0.1, 2]],
+            },
+            "ascending",
+        ),
+        (
+            {"rates": [1, 5, 1.25, 0.1, 2], "tiers": [[1000, 1, 5, -1, 0.1, 2]]},
+            "tiers[0].cache_write must not be negative",
+        ),
+        (
+            {"rates": [1, 5, 1.25, 0.1, 2], "tiers": [[1000.5, 1, 5, 1, 0.1, 2]]},
+            "threshold must be an integer",
+        ),
+        ({"rates": [1, 5, 1.25, 0.1, float("inf")]}, "rates.cache_write_1h must be a finite number"),
+        ({"rates": [1, float("nan"), 1.25, 0.1, 2]}, "rates.output must be a finite number"),
+        ({"rates": [1, 5, 1.25, 0.1]}, "expected 5 rates"),
+        ({"rates": [0, 0, 0, 0, 0]}, "silent zero"),
+    ],
+)
+def test_malformed_prices_are_a_settings_error_naming_the_problem(prices, needle):
+    with pytest.raises(ValueError, match=re.escape(needle)):
+        ProjectSettings.model_validate(_with_prices(prices))
 
 
 def test_endpoint_precedence_resolution():
