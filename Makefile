@@ -49,6 +49,7 @@ test: $(VENV)/.dev-installed node_modules/.installed
 bench: $(VENV)/.dev-installed node_modules/.installed
 	$(BIN)/python bench/bench_synth.py
 	$(BIN)/python bench/bench_lambda.py
+	$(BIN)/python bench/bench_ledger.py
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .

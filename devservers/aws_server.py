@@ -103,3 +103,21 @@ def create_ledger_table(client: Any, table_name: str) -> None:
         ],
         BillingMode="PAY_PER_REQUEST",
     )
+
+
+def main() -> None:
+    """Serve in the foreground (its own process: no GIL shared with the callers); prints the URL."""
+    import sys
+    import time
+
+    with LocalAwsServer() as server:
+        print(server.url, flush=True)
+        try:
+            while sys.stdin.read(1):  # runs until stdin closes
+                time.sleep(0.1)
+        except KeyboardInterrupt:
+            pass
+
+
+if __name__ == "__main__":
+    main()
