@@ -1,4 +1,5 @@
-"""Local stand-ins for the AWS and vendor endpoints the function talks to (tests and benchmarks).
+"""Local stand-ins for what the function runs on and talks to (tests, benchmarks and the build probe).
 
-Standard library only; each server binds to 127.0.0.1 on an ephemeral port.
+Standard library only. `bedrock_server`: the Bedrock-runtime endpoint, bound to 127.0.0.1 on an
+ephemeral port. `lambda_runner`: the Lambda Python runtime's import path, for running the bundle.
 """
