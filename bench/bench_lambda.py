@@ -56,7 +56,10 @@ def project_settings() -> dict:
     platform_config = load_config(
         {
             "region": "us-east-1",
-            "projects": [{"name": "bench", "models": [BENCH_MODEL], "monthly_budget_usd": 100}],
+            # enforcement off: no spend ledger (DynamoDB) on the measured path, as before the ledger
+            "projects": [
+                {"name": "bench", "models": [BENCH_MODEL], "monthly_budget_usd": 100, "enforcement": "off"}
+            ],
         },
         source="bench",
     )
