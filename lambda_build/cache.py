@@ -26,9 +26,16 @@ def _update(digest: hashlib._Hash, label: str, data: bytes) -> None:
     digest.update(label.encode() + b"\0" + hashlib.sha256(data).digest())
 
 
+#: Modules that do not shape the dependency layer: the CLI, and the list of copied sources (that one
+#: is hashed into the bundle key, so adding a bundled file does not reinstall the dependencies).
+_NOT_DEPS_RECIPE = ("__main__.py", "sources.py")
+
+
 def recipe_files() -> list[tuple[str, Path]]:
-    """(label, path) of the build recipe's own files: this package's modules and RECIPE_EXTRA_FILES."""
-    files = [(f"lambda_build/{p.name}", p) for p in PACKAGE_DIR.glob("*.py")]
+    """(label, path) of the dependency layer's recipe: this package's modules and RECIPE_EXTRA_FILES."""
+    files = [
+        (f"lambda_build/{p.name}", p) for p in PACKAGE_DIR.glob("*.py") if p.name not in _NOT_DEPS_RECIPE
+    ]
     files += [(rel, REPO_ROOT / rel) for rel in RECIPE_EXTRA_FILES]
     return sorted(files)
 
@@ -46,6 +53,7 @@ def deps_key(target: Target, repo_root: Path = REPO_ROOT) -> str:
 def bundle_key(target: Target, repo_root: Path = REPO_ROOT) -> str:
     """Hash of every input of the finished bundle; used as the CDK asset hash."""
     digest = hashlib.sha256(deps_key(target, repo_root).encode() + b"\0")
+    _update(digest, "lambda_build/sources.py", (PACKAGE_DIR / "sources.py").read_bytes())
     for rel, path in source_files(repo_root):
         _update(digest, rel, path.read_bytes())
     return digest.hexdigest()[:32]
