@@ -25,7 +25,7 @@ Recipe, one module per step (each checked by tests/bundle/):
              whatever else that loads is compiled. Probes run with -B: they never write .pyc.
  7. cache    Steps 2-5 are cached under .build/bundle-cache/deps-<key>, the finished bundle under
              bundle-<key>; keys hash the contents of every input (lock, target, copied sources, this
-             package, the probe's server), and the bundle key is the CDK asset hash.
+             package, the probe's server), never paths or mtimes; the bundle key is the CDK asset hash.
 
 CLI: `python -m lambda_build build [--output DIR] [--json]`, `python -m lambda_build lock [--upgrade]`.
 """
