@@ -26,9 +26,9 @@ def _update(digest: hashlib._Hash, label: str, data: bytes) -> None:
     digest.update(label.encode() + b"\0" + hashlib.sha256(data).digest())
 
 
-#: Modules that do not shape the dependency layer: the CLI, and the list of copied sources (that one
-#: is hashed into the bundle key, so adding a bundled file does not reinstall the dependencies).
-_NOT_DEPS_RECIPE = ("__main__.py", "sources.py")
+#: Modules that do not shape the dependency layer: the re-exports and docstring, the CLI, and the
+#: list of copied sources (hashed into the bundle key: adding a bundled file reinstalls nothing).
+_NOT_DEPS_RECIPE = ("__init__.py", "__main__.py", "sources.py")
 
 
 def recipe_files() -> list[tuple[str, Path]]:
