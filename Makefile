@@ -13,7 +13,7 @@ export LITELLM_LOCAL_MODEL_COST_MAP := True
 export AWS_EC2_METADATA_DISABLED := true
 export CDK_DISABLE_CLI_TELEMETRY := true
 
-.PHONY: synth test bench lint format deploy-check clean setup
+.PHONY: synth test bench lint format lock lock-upgrade deploy-check clean setup
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,15 @@ bench: $(VENV)/.dev-installed node_modules/.installed
 	$(BIN)/python bench/bench_synth.py
 	$(BIN)/python bench/bench_lambda.py
 	$(BIN)/python bench/bench_ledger.py
+
+## lock: after editing lambda/requirements.txt, re-pin lambda/requirements.lock (every distribution
+## of the Lambda bundle, with hashes, for python3.13 x86_64); current pins are kept where possible.
+lock: | $(BIN)/python
+	$(BIN)/python -m lambda_build lock
+
+## lock-upgrade: re-resolve every pin of lambda/requirements.lock to the newest allowed version.
+lock-upgrade: | $(BIN)/python
+	$(BIN)/python -m lambda_build lock --upgrade
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .

@@ -1,7 +1,7 @@
 """Benchmark the project Lambda bundle against a local Bedrock server (not a test).
 
 One run measures, with the Lambda runtime's own Python (python3.13 -I -S, bundle first on sys.path,
-boto3 in a separate folder after it; see tools/bundle_runner.py):
+boto3 in a separate folder after it; see devservers/lambda_runner.py):
   cold start  fresh process, N runs each, interleaved; median of import + first call:
                 handler      claude_proxy.handler.lambda_handler from the bundle (as deployed)
                 litellm      plain `import litellm` + litellm.completion from a naive pip install
@@ -27,15 +27,13 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-for extra in (ROOT, ROOT / "tests", ROOT / "tests" / "lambda"):
-    if str(extra) not in sys.path:
-        sys.path.insert(0, str(extra))
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
 
-from proxy_testkit import project_settings  # noqa: E402
-
+from claude_platform.config import load_config, runtime_settings  # noqa: E402
 from devservers.bedrock_server import BedrockServer  # noqa: E402
-from tools.bundle_runner import lambda_env, run_child  # noqa: E402
-from tools.lambda_bundle import (  # noqa: E402
+from devservers.lambda_runner import lambda_env, run_child  # noqa: E402
+from lambda_build import (  # noqa: E402
     DEFAULT_CACHE_ROOT,
     REQUIREMENTS,
     Target,
@@ -49,11 +47,30 @@ from tools.lambda_bundle import (  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "lambda.json"
 TARGET_COLD_S = 2.0
+BENCH_MODEL = "claude-sonnet-4-5"
+BENCH_PROFILE_ARN = "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/bench"
+
+
+def project_settings() -> dict:
+    """PROJECT_SETTINGS of a one-model project, built by the same code as synthesis (config + catalog)."""
+    platform_config = load_config(
+        {
+            "region": "us-east-1",
+            # enforcement off: no spend ledger (DynamoDB) on the measured path, as before the ledger
+            "projects": [
+                {"name": "bench", "models": [BENCH_MODEL], "monthly_budget_usd": 100, "enforcement": "off"}
+            ],
+        },
+        source="bench",
+    )
+    project = platform_config.projects[0]
+    return runtime_settings(project, {m.alias: BENCH_PROFILE_ARN for m in project.models})
 
 
 def naive_install(python: str, cache_root: Path) -> Path:
     """`python3.13 -m pip install -r lambda/requirements.txt --target DIR` (pip's own .pyc, boto3 included)."""
-    key = hashlib.sha256(REQUIREMENTS.read_bytes() + python.encode()).hexdigest()[:16]
+    requirements = ROOT / REQUIREMENTS
+    key = hashlib.sha256(requirements.read_bytes() + python.encode()).hexdigest()[:16]
     final = cache_root / f"naive-{key}"
     if (final / ".complete").exists():
         return final
@@ -69,7 +86,7 @@ def naive_install(python: str, cache_root: Path) -> Path:
             "--quiet",
             "--disable-pip-version-check",
             "-r",
-            str(REQUIREMENTS),
+            str(requirements),
             "--target",
             str(work),
         ],

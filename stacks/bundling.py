@@ -1,14 +1,15 @@
-"""Code asset of the project Lambda, bundled locally (no Docker) by tools/lambda_bundle.py.
+"""Code asset of the project Lambda, bundled locally (no Docker) by the `lambda_build` package.
 
 `proxy_function_code(runtime=..., architecture=...)` returns a `Code.from_asset(<repo>/lambda, ...)`
-whose bundling runs `LocalProxyBundler` on the host: pip for the Lambda platform, pruning, bytecode
-compiled by the runtime's own Python, and the project sources (lambda/claude_proxy,
-claude_platform/{__init__,prices}.py). The built bundle is cached under .build/bundle-cache.
+whose bundling runs `LocalProxyBundler` on the host: the locked distributions of
+lambda/requirements.lock installed hash-checked for the Lambda platform, pruning, bytecode compiled
+by the runtime's own Python, and the project sources (lambda/claude_proxy and
+lambda_build.sources.BUNDLED_REPO_FILES). The built bundle is cached under .build/bundle-cache.
 
-The asset hash is CUSTOM: a hash of lambda/requirements.txt, the runtime, the architecture, the
-copied sources and the bundling recipe (tools/lambda_bundle.py). The default (hash of the lambda/
-folder) would miss changes to claude_platform or to the recipe. Computing it reads only those files,
-so synthesis with bundling skipped (context {"aws:cdk:bundling-stacks": []}) needs no python3.13.
+The asset hash is CUSTOM: a hash of the contents of the lock file, the runtime, the architecture,
+the copied sources and the bundling recipe (lambda_build/). The default (hash of the lambda/ folder)
+would miss changes to claude_platform or to the recipe. Computing it reads only those files, so
+synthesis with bundling skipped (context {"aws:cdk:bundling-stacks": []}) needs no python3.13.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import aws_cdk as cdk
 import jsii
 from aws_cdk import aws_lambda
 
-from tools.lambda_bundle import (
+from lambda_build import (
     LAMBDA_DIR,
     REPO_ROOT,
     BundleError,
@@ -38,7 +39,7 @@ __all__ = ["LocalProxyBundler", "proxy_function_code"]
 _DOCKER_FALLBACK_COMMAND = [
     "bash",
     "-c",
-    'python /repo/tools/lambda_bundle.py --runtime "$RUNTIME" --arch "$ARCH" '
+    'cd /repo && python -m lambda_build --runtime "$RUNTIME" --arch "$ARCH" build '
     "--cache-root /tmp/bundle-cache --output /asset-output",
 ]
 
@@ -49,7 +50,7 @@ def _target(runtime: aws_lambda.Runtime, architecture: aws_lambda.Architecture) 
 
 @jsii.implements(cdk.ILocalBundling)
 class LocalProxyBundler:
-    """Builds the bundle on the host (see tools/lambda_bundle.py); never falls back to Docker."""
+    """Builds the bundle on the host (see the lambda_build package); never falls back to Docker."""
 
     def __init__(self, *, target: Target, repo_root: Path = REPO_ROOT) -> None:
         self._target = target

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-for path in (ROOT, ROOT / "tests", ROOT / "tests" / "lambda"):
+for path in (ROOT, ROOT / "tests", ROOT / "tests" / "bundle", ROOT / "tests" / "lambda"):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 

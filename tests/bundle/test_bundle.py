@@ -2,7 +2,7 @@
 
 The bundle is built (or reused from .build/bundle-cache) exactly as `cdk synth` builds it, then its
 handler runs in a fresh `python3.13 -I -S` process with the bundle first on sys.path and boto3 in a
-separate folder after it (tools/bundle_runner.py), against the local Bedrock server.
+separate folder after it (devservers/lambda_runner.py), against the local Bedrock server.
 """
 
 from __future__ import annotations
@@ -12,11 +12,12 @@ import struct
 from pathlib import Path
 
 import pytest
+from bundle_support import TARGET
 from proxy_testkit import profile_arn, project_settings
 
 from devservers.bedrock_server import BedrockServer, Reply, Usage
-from tools.bundle_runner import lambda_env, run_child
-from tools.lambda_bundle import (
+from devservers.lambda_runner import lambda_env, run_child
+from lambda_build import (
     DROP_DISTRIBUTIONS,
     DROP_PATHS,
     RUNTIME_PROVIDED,
@@ -25,11 +26,13 @@ from tools.lambda_bundle import (
     build_bundle,
     find_dead_modules,
     find_python,
+    read_lock,
     sdk_dir,
     shipped_size,
 )
+from lambda_build.install import install_locked, installed_versions
+from lambda_build.resolve import Lock, LockedDist, canonical_name, render_lock
 
-TARGET = Target.from_names("python3.13", "x86_64")
 # Lambda's hard limit is 250 MB unzipped. The bundle is ~162 MB: the 150 MB goal is not met while .py
 # sources are kept next to the .pyc (see bench/FINDINGS-cold-start.md); this guards against growth.
 SIZE_LIMIT_BYTES = 170 * 10**6
@@ -122,6 +125,29 @@ def test_bundle_runs_the_handler_like_lambda(bundle, cold_call):
         with pyc.open("rb") as fh:
             flags.setdefault(struct.unpack("<4xI", fh.read(8))[0], pyc)
     assert set(flags) == {0b01}, flags
+
+
+@pytest.mark.bundle
+def test_bundle_ships_exactly_the_locked_versions(bundle):
+    """Every distribution in the bundle is the locked version; only moved and dropped ones are absent."""
+    locked = read_lock().versions()
+    shipped = installed_versions(bundle.path)
+    assert shipped, "no .dist-info in the bundle"
+    assert {name: locked.get(name) for name in shipped} == shipped
+    left_out = {canonical_name(n) for n in (*RUNTIME_PROVIDED, *DROP_DISTRIBUTIONS)}
+    assert set(locked) - set(shipped) == left_out & set(locked)
+    assert {"litellm", "pydantic", "aws-lambda-powertools"} <= set(shipped)
+
+
+@pytest.mark.bundle
+def test_install_refuses_a_wheel_whose_hash_is_not_locked(python, tmp_path):
+    """pip runs in hash-checking mode: a lock entry with another sha256 fails the build, naming `make lock`."""
+    lock = Lock(TARGET.label, ("six==1.17.0",), (LockedDist("six", "1.17.0", "0" * 64, "six.whl"),))
+    lock_file = tmp_path / "requirements.lock"
+    lock_file.write_text(render_lock(lock), encoding="utf-8")
+    with pytest.raises(BundleError, match=r"(?s)(?i:hash).*make lock"):
+        install_locked(TARGET, lock_file, lock, tmp_path / "site", python=python)
+    assert not list((tmp_path / "site").glob("six*"))
 
 
 @pytest.mark.bundle

@@ -1,4 +1,4 @@
-"""Run code from the Lambda bundle the way Lambda imports it, in a fresh process (tests and bench).
+"""A local stand-in for the Lambda Python runtime: run bundle code in a fresh process (tests, bench).
 
 Faithful stand-in for the Lambda Python runtime's import path: the runtime's own interpreter with
 `-I -S` (no user site, no site-packages of this machine, no PYTHONPATH) and `-B` (Lambda's /var/task
@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tools.lambda_bundle import probe_env
+from lambda_build.probe import probe_env
 
 MODEL = "bedrock/global.anthropic.claude-sonnet-4-5-20250929-v1:0"
 BOTO3_MODEL_ID = "global.anthropic.claude-sonnet-4-5-20250929-v1:0"
