@@ -50,6 +50,7 @@ def run(
                         "id": call_id,
                         "ok": response["ok"],
                         "error": error,
+                        "message": (response.get("error") or {}).get("message", ""),
                         "cost_usd": response.get("cost_usd"),
                     }
                 )
