@@ -165,8 +165,8 @@ def test_role_writes_only_its_own_log_group(example):
 def test_role_invokes_own_profiles_and_foundation_models_only_through_them(example):
     template = example.template(SUPPORT)
     _, statements = _policy_statements(template)
-    sonnet = profile_logical_id(template, "claude-support-bot-sonnet-4-5")
-    haiku = profile_logical_id(template, "claude-support-bot-haiku-4-5")
+    sonnet = profile_logical_id(template, "claude-support-bot-sonnet-4-5-us")
+    haiku = profile_logical_id(template, "claude-support-bot-haiku-4-5-us")
     profiles = statements["InvokeOwnInferenceProfiles"]
     assert profiles["Action"] == INVOKE
     assert "Condition" not in profiles
@@ -229,7 +229,7 @@ def test_global_profiles_also_allow_the_region_less_foundation_model_arn(example
 def test_in_region_profile_allows_the_regional_model_through_the_application_profile_only(example):
     template = example.template(LEGACY)
     _, statements = _policy_statements(template)
-    profile = profile_logical_id(template, "claude-legacy-summarizer-3-haiku")
+    profile = profile_logical_id(template, "claude-legacy-summarizer-3-haiku-inregion")
     statement = statements["InvokeFoundationModelOnlyThroughProfileClaude3Haiku"]
     assert render(statement["Resource"]) == (
         "arn:${AWS::Partition}:bedrock:us-east-1::foundation-model/anthropic.claude-3-haiku-20240307-v1:0"
