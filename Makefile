@@ -13,7 +13,7 @@ export LITELLM_LOCAL_MODEL_COST_MAP := True
 export AWS_EC2_METADATA_DISABLED := true
 export CDK_DISABLE_CLI_TELEMETRY := true
 
-.PHONY: synth test bench lint format deploy-check clean setup
+.PHONY: synth test bench lint format docs deploy-check clean setup
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,10 @@ bench: $(VENV)/.dev-installed node_modules/.installed
 	$(BIN)/python bench/bench_synth.py
 	$(BIN)/python bench/bench_lambda.py
 	$(BIN)/python bench/bench_ledger.py
+
+## docs: regenerate README's generated sections (config reference, names) from the code.
+docs: $(VENV)/.app-installed
+	$(BIN)/python -m claude_platform.docs
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .

@@ -479,7 +479,11 @@ class PlatformConfig(_Strict):
         ),
     ] = {}
     defaults: Annotated[
-        ProjectDefaults, Field(description="any project field except `name`; a project's own value wins")
+        ProjectDefaults,
+        Field(
+            description="any project field except `name`; a project's own value wins",
+            json_schema_extra=_doc_default("`{}`"),
+        ),
     ] = ProjectDefaults()
     projects: Annotated[list[ProjectConfig], Field(min_length=1, description="the projects (see below)")]
 

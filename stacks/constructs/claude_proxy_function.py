@@ -185,7 +185,7 @@ class ClaudeProxyFunction(Construct):
         request names the application profile, which is what IAM checks on the profile, and a
         grant on the system profile would let the proxy call `us.anthropic...` directly, spending
         outside the project's tagged profile. Whether `bedrock:InferenceProfileArn` then holds the
-        application or the system profile ARN is unverified (REFERENCE.md), so the condition
+        application or the system profile ARN is unverified (docs/aws-facts.md), so the condition
         accepts both; without the resource grant that second value opens no bypass. If a deployed
         test shows Bedrock also authorizes the wrapped system profile, add it here (README note).
         """
