@@ -8,6 +8,7 @@ import json
 import re
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -15,6 +16,7 @@ import pytest
 import yaml
 from claude_proxy.core import InvokeResult
 from claude_proxy.errors import ErrorType
+from claude_proxy.spend import UnmeteredLedger
 from pydantic import BaseModel, Field
 
 from claude_platform import docs
@@ -194,6 +196,8 @@ def test_response_example_has_exactly_the_fields_the_function_returns():
     example.setdefault("budget", json.loads(budget.group(1)))
     assert set(example) == set(expected)
     assert set(example["usage"]) == set(expected["usage"])
+    status = UnmeteredLedger(cap_usd=1.0, now=lambda: datetime(2026, 11, 28, tzinfo=UTC)).status()
+    assert set(example["budget"]) == set(status)
 
 
 def test_response_example_cost_is_what_the_catalog_price_gives():

@@ -33,6 +33,7 @@ CUSTOM_NAME_PROPERTY: dict[str, str | None] = {
     "AWS::IAM::Role": "/properties/RoleName",
     "AWS::IAM::ManagedPolicy": "/properties/ManagedPolicyName",
     "AWS::KMS::Key": None,
+    "AWS::Budgets::BudgetsAction": None,
     "AWS::SNS::TopicPolicy": None,
     "AWS::SNS::Subscription": None,
     "AWS::Lambda::Permission": None,

@@ -35,6 +35,7 @@ BASE: dict[str, Any] = {
             "alert_emails": ["a@example.com"],
             "invokers": ["arn:aws:iam::111122223333:role/alpha"],
             "tags": {"owner": "team-a"},
+            "budget_action": True,  # a custom-named, account-wide IAM policy tied to the budget
         },
         {
             "name": "beta",
@@ -42,6 +43,7 @@ BASE: dict[str, Any] = {
             "geography": "eu",
             "models": ["claude-haiku-4-5"],
             "monthly_budget_usd": 50,
+            "budget_action": True,
         },
     ],
 }
@@ -73,6 +75,9 @@ CHANGES: dict[str, Change] = {
     "log retention": _set(0, log_retention_days=90),
     "alarm thresholds": _set(0, alarms={"throttles": 1}),
     "log_prompts": _set(0, log_prompts=True),
+    "enforcement soft": _set(0, enforcement="soft"),
+    "spend cap": _set(0, spend_cap_usd=80),
+    "budget action off": _set(0, budget_action=False),
 }
 REGION_MOVES: dict[str, Change] = {
     "home region -> eu-west-1": _set(0, region="eu-west-1", geography="eu"),
