@@ -31,7 +31,9 @@ from claude_platform.naming import (
     alert_topic_name,
     alerts_key_alias,
     budget_name,
+    budget_stop_policy_name,
     inference_profile_name,
+    ledger_table_name,
     platform_stack_name,
     project_stack_name,
     proxy_function_name,
@@ -156,7 +158,13 @@ def names_reference() -> str:
             f"`{alarm_name(p, project, 'proxy', 'errors')}`",
             f"`{alarm_name(p, other_project, 'proxy', 'errors')}`",
         ),
+        (
+            "budget stop policy (`budget_action`, account-wide)",
+            f"`{budget_stop_policy_name(p, project, region=home, home_region=home)}`",
+            f"`{budget_stop_policy_name(p, other_project, region=other, home_region=home)}`",
+        ),
         ("KMS key alias, per region", f"`{alerts_key_alias(p)}`", f"`{alerts_key_alias(p)}`"),
+        ("spend ledger table, per region", f"`{ledger_table_name(p)}`", f"`{ledger_table_name(p)}`"),
     ]
     header = (
         f"| what | project `{project}` in the home region {home} | project `{other_project}` in {other} |\n"

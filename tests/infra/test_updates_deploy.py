@@ -15,9 +15,11 @@ from typing import Any
 import pytest
 from infra_support import synthesize
 from replacement import (
+    ACCOUNT_WIDE_NAMES,
     CUSTOM_NAME_PROPERTY,
     account_wide_name_clashes,
     create_only_properties,
+    custom_name,
     replaced_resources,
     undeployable_changes,
 )
@@ -220,3 +222,20 @@ def test_every_type_the_app_creates_is_classified_and_known_to_the_schemas(base)
         pointer = CUSTOM_NAME_PROPERTY[resource_type]
         # A custom name is create-only in every schema the app uses: renaming replaces.
         assert pointer is None or pointer in create_only_properties(resource_type), resource_type
+
+
+def test_no_two_stacks_of_the_app_share_an_account_wide_name(example, variant):
+    """Stacks of different regions may repeat regional names (the KMS alias, the ledger table), never
+    names that are unique per account (budgets, IAM policies, dashboards)."""
+    for synth in (example, variant):
+        seen: dict[tuple[str, str], str] = {}
+        for stack in synth.stacks:
+            for logical_id, resource in synth.template(stack)["Resources"].items():
+                name = custom_name(resource)
+                if resource["Type"] not in ACCOUNT_WIDE_NAMES or name is None:
+                    continue
+                key = (resource["Type"], json.dumps(name, sort_keys=True))
+                assert key not in seen, f"{stack}/{logical_id} reuses {name!r} of {seen[key]}"
+                seen[key] = f"{stack}/{logical_id}"
+        budgets = [k for k in seen if k[0] == "AWS::Budgets::Budget"]
+        assert len(budgets) == len(synth.platform.projects)  # not vacuous: every budget was compared
