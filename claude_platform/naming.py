@@ -29,9 +29,9 @@ def _digest(text: str) -> str:
 def region_suffix(region: str, home_region: str) -> str:
     """`""` in the home region (the config's top-level `region`), else `-<region>`.
 
-    Names in the home region stay what they were before projects could pick a region, so a
-    single-region deployment renames nothing; names elsewhere differ by region, which keeps
-    account-global names (budgets) apart while a project moves between regions.
+    Names in the home region carry no region, so the home platform stack keeps the name it had
+    before projects could pick a region; names elsewhere differ by region, which keeps
+    account-wide names (budgets, IAM policies) apart while a project moves between regions.
     """
     return "" if region == home_region else f"-{region}"
 
