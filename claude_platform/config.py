@@ -102,8 +102,9 @@ class ProjectSettings(_Strict):
         str | None,
         Field(
             description=(
-                "region the project's stack, profiles and function live in (data stays in its "
-                "geography; Bedrock quotas are per account and region)"
+                "region the project's stack, profiles, function, logs and ledger live in; `geography` "
+                "decides where requests are served (EU residency: an EU region and `eu`, not `global`); "
+                "Bedrock quotas are per account and region"
             ),
             json_schema_extra=_doc_default("top-level `region`"),
         ),
