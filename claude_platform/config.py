@@ -475,7 +475,10 @@ class PlatformConfig(_Strict):
         Field(
             description=(
                 "price overrides, USD per million tokens: `{<model>: {input, output, cache_write, "
-                "cache_read}}`; key `<geo>.<base id>` for one geography, or base id / alias for all"
+                "cache_read, cache_write_1h?, tiers?: [{above_tokens, input, ...}]}}`; key `<geo>.<base id>` "
+                "for one geography, used as given; a base id / alias key is the `global.` price, +10% at "
+                "regional geographies for models with the premium; must give every long-context tier "
+                "LiteLLM's map has for the model ([docs/pricing.md](docs/pricing.md))"
             )
         ),
     ] = {}

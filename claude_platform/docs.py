@@ -24,6 +24,7 @@ from claude_platform.config import (
     AlarmThresholds,
     PlatformConfig,
     PriceOverrideConfig,
+    PriceTierConfig,
     ProjectConfig,
 )
 from claude_platform.naming import (
@@ -117,6 +118,8 @@ def config_reference() -> str:
             _table(field_rows(AlarmThresholds)),
             "`pricing` entries (USD per million tokens):",
             _table(field_rows(PriceOverrideConfig)),
+            "`tiers` entries of a `pricing` entry (long context, USD per million tokens):",
+            _table(field_rows(PriceTierConfig)),
         ]
     )
 
