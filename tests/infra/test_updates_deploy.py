@@ -80,6 +80,10 @@ CHANGES: dict[str, Change] = {
     "enforcement soft": _set(0, enforcement="soft"),
     "spend cap": _set(0, spend_cap_usd=80),
     "budget action off": _set(0, budget_action=False),
+    "cost allocation tag key": lambda raw: raw.update(cost_allocation_tag_key="billing-project"),
+    "price override": lambda raw: raw.update(
+        pricing={"claude-haiku-4-5": {"input": 1, "output": 5, "cache_write": 1.25, "cache_read": 0.1}}
+    ),
 }
 REGION_MOVES: dict[str, Change] = {
     "home region -> eu-west-1": _set(0, region="eu-west-1", geography="eu"),
