@@ -229,3 +229,18 @@ def test_links_stay_inside_the_repository_and_exist():
             resolved = (path.parent / target).resolve()
             assert resolved.is_relative_to(ROOT), f"{path.name}: {target} is outside the repository"
             assert resolved.exists(), f"{path.name}: {target} does not exist"
+
+
+def test_file_paths_named_in_the_docs_exist():
+    """`stacks/bundling.py`-style paths in backticks must exist, so a moved module is caught here."""
+    path_re = re.compile(r"`((?:[\w.-]+/)+[\w.-]+\.(?:py|md|yaml|yml|json|txt|toml|ini))`")
+    checked = 0
+    for path in DOC_FILES:
+        for target in path_re.findall(_text(path)):
+            if target.startswith(("/", "~")):
+                continue
+            assert (ROOT / target).exists() or (path.parent / target).exists(), (
+                f"{path.name}: `{target}` does not exist"
+            )
+            checked += 1
+    assert checked >= 10
