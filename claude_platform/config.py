@@ -211,8 +211,7 @@ class ProjectSettings(_Strict):
         Literal["hard", "soft", "off"],
         Field(
             description=(
-                "spend control: `hard` refuses calls past the cap, `soft` only records spend and "
-                "alerts, `off` records nothing"
+                "spend ledger: `hard` refuses calls past the cap, `soft` records and alerts only, `off` no ledger"
             )
         ),
     ] = "hard"
@@ -221,17 +220,14 @@ class ProjectSettings(_Strict):
         Field(
             gt=0,
             le=10_000_000,
-            description="the monthly spend cap the function's ledger enforces, in USD",
+            description="the monthly cap the ledger enforces",
             json_schema_extra=_doc_default("`monthly_budget_usd`"),
         ),
     ] = None
     budget_action: Annotated[
         bool,
         Field(
-            description=(
-                "an AWS Budgets action that denies the function Bedrock at 100% of the budget "
-                "(a backstop to the ledger, as late as billing data)"
-            )
+            description="at 100% of the AWS Budget, Budgets attaches a deny-Bedrock policy to the function's role"
         ),
     ] = False
 
