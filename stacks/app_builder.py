@@ -79,7 +79,8 @@ def _token_count(tokens: int) -> str:
 
 
 def synthesis_summary(platform: Platform, stacks: list[cdk.Stack], *, source: str) -> str:
-    """A few lines per project: stack, profiles, budget, alert recipients, prices."""
+    """A few lines per project: stack, profiles, budget, alert recipients, prices; then the regions
+    to bootstrap."""
     config = platform.config
     account = config.account or (
         stacks[0].account if not cdk.Token.is_unresolved(stacks[0].account) else None
@@ -111,4 +112,6 @@ def synthesis_summary(platform: Platform, stacks: list[cdk.Stack], *, source: st
                 f"    {m.profile_name} -> {m.model.inference_id(m.geography)}: "
                 f"{p.input:g}/{p.output:g} USD per 1M input/output tokens{tiers} ({m.prices.source})"
             )
+    targets = " ".join(f"aws://{account or '<account>'}/{r}" for r in platform.regions)
+    lines.append(f"before the first deploy: npx cdk bootstrap {targets} (docs/deploy.md)")
     return "\n".join(lines)

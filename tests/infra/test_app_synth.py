@@ -24,6 +24,9 @@ def test_app_synthesizes_the_example_and_prints_a_summary_on_stderr(tmp_path):
         "(litellm:us.anthropic.claude-sonnet-4-5-20250929-v1:0)"
     ) in summary
     assert "(config:anthropic.claude-3-haiku-20240307-v1:0)" in summary
+    assert (
+        "before the first deploy: npx cdk bootstrap aws://<account>/us-east-1 aws://<account>/eu-west-1"
+    ) in summary
     assert "Traceback" not in summary
     templates = sorted(p.name for p in tmp_path.glob("*.template.json"))
     assert templates == [
