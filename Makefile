@@ -13,7 +13,7 @@ export LITELLM_LOCAL_MODEL_COST_MAP := True
 export AWS_EC2_METADATA_DISABLED := true
 export CDK_DISABLE_CLI_TELEMETRY := true
 
-.PHONY: synth test bench lint format lock lock-upgrade deploy-check clean setup
+.PHONY: synth test bench lint format lock lock-upgrade docs deploy-check clean setup
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -59,6 +59,10 @@ lock: | $(BIN)/python
 ## lock-upgrade: re-resolve every pin of lambda/requirements.lock to the newest allowed version.
 lock-upgrade: | $(BIN)/python
 	$(BIN)/python -m lambda_build lock --upgrade
+
+## docs: regenerate README's generated sections (config reference, names) from the code.
+docs: $(VENV)/.app-installed
+	$(BIN)/python -m claude_platform.docs
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .

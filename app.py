@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 # jsii prints a Node end-of-life banner on every start, burying the summary and any config
-# problems; the build hosts run Node 20 (REFERENCE.md). Upgrading Node is the real fix.
+# problems; the build hosts run Node 20. Upgrading Node is the real fix.
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
 

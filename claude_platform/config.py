@@ -30,11 +30,12 @@ from claude_platform.limits import (
     PLAUSIBLE_FIRST_TOKEN_S,
     PLAUSIBLE_OUTPUT_TOKENS_PER_S,
 )
+from claude_platform.naming import PROFILE_NAME_MAX, inference_profile_name
 from claude_platform.prices import ModelPrices, PriceTier, RateCard
 
 # AWS limits and formats the config is checked against.
 PROFILE_NAME_RE = re.compile(r"^([0-9a-zA-Z][ _-]?)+$")  # AWS::Bedrock::ApplicationInferenceProfile
-PROFILE_NAME_MAX = 64
+LAMBDA_UNRESERVED_MIN = 100  # Lambda keeps at least this much of the account's concurrency unreserved
 PROJECT_NAME_RE = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 PROJECT_NAME_MAX = 32
 TAG_KEY_RE = re.compile(r"^[\w\s.:/=+\-@]{1,128}$")
@@ -81,39 +82,154 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _doc_default(text: str) -> dict[str, Any]:
+    """`json_schema_extra` for a field whose default the config reference describes in words."""
+    return {"doc_default": text}
+
+
 class AlarmThresholds(_Strict):
     """Counts per 5-minute period, per inference profile, that page the project's alert topic."""
 
-    throttles: Annotated[int, Field(ge=1)] = 10
-    server_errors: Annotated[int, Field(ge=1)] = 5
-    client_errors: Annotated[int, Field(ge=1)] = 25
+    throttles: Annotated[int, Field(ge=1, description="InvocationThrottles per profile")] = 10
+    server_errors: Annotated[int, Field(ge=1, description="InvocationServerErrors per profile")] = 5
+    client_errors: Annotated[int, Field(ge=1, description="InvocationClientErrors per profile")] = 25
 
 
 class ProjectSettings(_Strict):
     """Every project field but `name`: what `defaults` may set and a project may override."""
 
-    models: Annotated[list[str], Field(min_length=1, max_length=MAX_MODELS_PER_PROJECT)]
-    geography: Geography = Geography.US
-    monthly_budget_usd: Annotated[float, Field(gt=0, le=10_000_000)]
-    alert_thresholds: list[float] = [50.0, 80.0, 100.0]
-    alert_emails: Annotated[list[str], Field(max_length=MAX_BUDGET_EMAIL_SUBSCRIBERS)] = []
-    tags: dict[str, str] = {}
-    invokers: list[str] = []
-    max_tokens_default: Annotated[int, Field(ge=1)] = 1024
-    max_tokens_limit: Annotated[int, Field(ge=1)] = 8192
+    region: Annotated[
+        str | None,
+        Field(
+            description=(
+                "region the project's stack, profiles, function, logs and ledger live in; `geography` "
+                "decides where requests are served (EU residency: an EU region and `eu`, not `global`); "
+                "Bedrock quotas are per account and region"
+            ),
+            json_schema_extra=_doc_default("top-level `region`"),
+        ),
+    ] = None
+    models: Annotated[
+        list[str],
+        Field(
+            min_length=1,
+            max_length=MAX_MODELS_PER_PROJECT,
+            description=f"1-{MAX_MODELS_PER_PROJECT} Bedrock base model ids or catalog aliases; the first is the default",
+        ),
+    ]
+    geography: Annotated[
+        Geography,
+        Field(
+            description=(
+                "where requests may be served: "
+                + ", ".join(f"`{g.value}`" for g in Geography if g is not Geography.NONE)
+                + " (system cross-region profile), or `none` (in-region foundation model); must be "
+                "callable from the project's region"
+            )
+        ),
+    ] = Geography.US
+    monthly_budget_usd: Annotated[
+        float, Field(gt=0, le=10_000_000, description="the AWS Budget's monthly limit in USD, > 0")
+    ]
+    alert_thresholds: Annotated[
+        list[float],
+        Field(
+            description=(
+                "percent of the budget, each in (0, 1000], at most "
+                f"{MAX_BUDGET_NOTIFICATIONS - 1} (plus the forecast alert at 100%: Budgets allows "
+                f"{MAX_BUDGET_NOTIFICATIONS}); a change replaces the budget (new name)"
+            )
+        ),
+    ] = [50.0, 80.0, 100.0]
+    alert_emails: Annotated[
+        list[str],
+        Field(
+            max_length=MAX_BUDGET_EMAIL_SUBSCRIBERS,
+            description=f"up to {MAX_BUDGET_EMAIL_SUBSCRIBERS} addresses subscribed to the alert topic (each confirms by email)",
+        ),
+    ] = []
+    tags: Annotated[
+        dict[str, str],
+        Field(
+            description=f"extra cost tags (cost-center, owner, ...) on every resource, at most {MAX_USER_TAGS}"
+        ),
+    ] = {}
+    invokers: Annotated[
+        list[str],
+        Field(description="IAM principal ARNs (role, user, account root) allowed to invoke the function"),
+    ] = []
+    max_tokens_default: Annotated[
+        int, Field(ge=1, description="`max_tokens` of a request that gives none")
+    ] = 1024
+    max_tokens_limit: Annotated[
+        int,
+        Field(
+            ge=1,
+            description="upper bound of a request's `max_tokens` (checked against each model's output limit)",
+        ),
+    ] = 8192
     # 1769 MB is one full vCPU: `import litellm` is ~4 s of CPU, which at 512 MB (~0.3 vCPU) would
     # overrun Lambda's 10 s init phase. See README "Costs".
-    lambda_memory_mb: Annotated[int, Field(ge=128, le=10240)] = 1769
-    lambda_timeout_seconds: Annotated[int, Field(ge=5, le=900)] = 120
-    log_retention_days: int = 30
-    log_prompts: bool = False
-    snapstart: bool = False
-    alarms: AlarmThresholds = AlarmThresholds()
+    lambda_memory_mb: Annotated[
+        int, Field(ge=128, le=10240, description="function memory; 1769 MB is one full vCPU (see Costs)")
+    ] = 1769
+    lambda_timeout_seconds: Annotated[int, Field(ge=5, le=900, description="function timeout")] = 120
+    max_concurrency: Annotated[
+        int | None,
+        Field(
+            ge=1,
+            description=(
+                "reserved concurrency of the function: at most this many calls at once, so one project "
+                "cannot take the region's Lambda concurrency or Bedrock quota from the others; the "
+                "projects of a region together leave 100 of `lambda_concurrency_quota` unreserved"
+            ),
+            json_schema_extra=_doc_default("none (shares the unreserved pool)"),
+        ),
+    ] = None
+    log_retention_days: Annotated[
+        int, Field(description="CloudWatch Logs retention of the function's log group")
+    ] = 30
+    log_prompts: Annotated[
+        bool,
+        Field(
+            description="log prompt and completion text (off: only counts, cost, latency and tags are logged)"
+        ),
+    ] = False
+    snapstart: Annotated[
+        bool,
+        Field(
+            description="Lambda SnapStart on a published version; callers invoke the `live` alias (see Costs)"
+        ),
+    ] = False
+    alarms: Annotated[
+        AlarmThresholds,
+        Field(description="per-profile counts per 5 minutes that raise an alarm (see Alarms)"),
+    ] = AlarmThresholds()
     # Spend control (README "Spend ledger and cap"): hard refuses calls past the cap, soft only
     # records and alerts, off records nothing. The cap is monthly_budget_usd unless spend_cap_usd.
-    enforcement: Literal["hard", "soft", "off"] = "hard"
-    spend_cap_usd: Annotated[float, Field(gt=0, le=10_000_000)] | None = None
-    budget_action: bool = False
+    enforcement: Annotated[
+        Literal["hard", "soft", "off"],
+        Field(
+            description=(
+                "spend ledger: `hard` refuses calls past the cap, `soft` records and alerts only, `off` no ledger"
+            )
+        ),
+    ] = "hard"
+    spend_cap_usd: Annotated[
+        float | None,
+        Field(
+            gt=0,
+            le=10_000_000,
+            description="the monthly cap the ledger enforces",
+            json_schema_extra=_doc_default("`monthly_budget_usd`"),
+        ),
+    ] = None
+    budget_action: Annotated[
+        bool,
+        Field(
+            description="at 100% of the AWS Budget, Budgets attaches a deny-Bedrock policy to the function's role"
+        ),
+    ] = False
 
     @field_validator("alert_thresholds")
     @classmethod
@@ -169,6 +285,13 @@ class ProjectSettings(_Strict):
                 )
         return value
 
+    @field_validator("region")
+    @classmethod
+    def _project_region(cls, value: str | None) -> str | None:
+        if value is not None and not REGION_RE.match(value):
+            raise ValueError(f"{value!r} is not an AWS region name like eu-west-1")
+        return value
+
     @field_validator("log_retention_days")
     @classmethod
     def _retention(cls, value: int) -> int:
@@ -216,7 +339,15 @@ class ProjectDefaults(ProjectSettings):
 class ProjectConfig(ProjectSettings):
     """One project: its name is the cost-allocation tag value and part of every resource name."""
 
-    name: str
+    name: Annotated[
+        str,
+        Field(
+            description=(
+                f"1-{PROJECT_NAME_MAX} lowercase letters, digits, single hyphens; the tag value and part "
+                "of every name"
+            )
+        ),
+    ]
 
     @field_validator("name")
     @classmethod
@@ -235,24 +366,41 @@ Rate = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 class PriceTierConfig(_Strict):
     """A long-context tier: these rates bill a whole request whose prompt exceeds `above_tokens`."""
 
-    above_tokens: Annotated[int, Field(ge=1)]
-    input: Rate
-    output: Rate
-    cache_write: Rate
-    cache_read: Rate
-    cache_write_1h: Rate | None = None
+    above_tokens: Annotated[int, Field(ge=1, description="prompt tokens above which the tier's rates apply")]
+    input: Annotated[Rate, Field(description="input tokens")]
+    output: Annotated[Rate, Field(description="output tokens")]
+    cache_write: Annotated[Rate, Field(description="prompt-cache write tokens (5-minute cache)")]
+    cache_read: Annotated[Rate, Field(description="prompt-cache read tokens")]
+    cache_write_1h: Annotated[
+        Rate | None,
+        Field(
+            description="1-hour cache write tokens",
+            json_schema_extra=_doc_default("2x `input`, at least `cache_write`"),
+        ),
+    ] = None
 
 
 class PriceOverrideConfig(_Strict):
     """USD per million tokens. `cache_write` is the 5-minute cache write; `cache_write_1h` (the 1-hour
     write) defaults to 2x input, at least `cache_write`. `tiers`: long-context rates by threshold."""
 
-    input: Rate
-    output: Rate
-    cache_write: Rate
-    cache_read: Rate
-    cache_write_1h: Rate | None = None
-    tiers: list[PriceTierConfig] = []
+    input: Annotated[Rate, Field(description="input tokens")]
+    output: Annotated[Rate, Field(description="output tokens")]
+    cache_write: Annotated[Rate, Field(description="prompt-cache write tokens (5-minute cache)")]
+    cache_read: Annotated[Rate, Field(description="prompt-cache read tokens")]
+    cache_write_1h: Annotated[
+        Rate | None,
+        Field(
+            description="1-hour cache write tokens",
+            json_schema_extra=_doc_default("2x `input`, at least `cache_write`"),
+        ),
+    ] = None
+    tiers: Annotated[
+        list[PriceTierConfig],
+        Field(
+            description="long-context rates: each bills a whole request whose prompt exceeds its `above_tokens`"
+        ),
+    ] = []
 
     @field_validator("tiers")
     @classmethod
@@ -272,14 +420,72 @@ class PriceOverrideConfig(_Strict):
 class PlatformConfig(_Strict):
     """The whole projects file."""
 
-    region: str
-    account: str | None = None
-    name_prefix: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,15}$")] = "claude"
-    cost_allocation_tag_key: str = "project"
-    inference_profile_quota: Annotated[int, Field(ge=1)] = 1000
-    pricing: dict[str, PriceOverrideConfig] = {}
-    defaults: ProjectDefaults = ProjectDefaults()
-    projects: Annotated[list[ProjectConfig], Field(min_length=1)]
+    region: Annotated[
+        str,
+        Field(
+            description=(
+                "home region: the default of each project's `region`; its platform stack is "
+                "`<prefix>-platform`, other regions' `<prefix>-platform-<region>`"
+            )
+        ),
+    ]
+    account: Annotated[
+        str | None,
+        Field(
+            description="12-digit account id every stack deploys to",
+            json_schema_extra=_doc_default("deploying credentials' account"),
+        ),
+    ] = None
+    name_prefix: Annotated[
+        str,
+        Field(
+            pattern=r"^[a-z][a-z0-9-]{0,15}$",
+            description="prefix of stack, profile, budget, topic, function and alarm names (1-16 of a-z, 0-9, -)",
+        ),
+    ] = "claude"
+    cost_allocation_tag_key: Annotated[
+        str, Field(description="tag key whose value is the project name (activate it for cost allocation)")
+    ] = "project"
+    inference_profile_quota: Annotated[
+        int,
+        Field(
+            ge=1,
+            description=(
+                "Bedrock's application inference profile quota, per account and region: the profiles of "
+                "each region's projects are checked against it"
+            ),
+        ),
+    ] = 1000
+    lambda_concurrency_quota: Annotated[
+        int,
+        Field(
+            ge=100,
+            description=(
+                "Lambda's concurrent executions quota, per account and region: the `max_concurrency` of "
+                "a region's projects must leave 100 of it unreserved"
+            ),
+        ),
+    ] = 1000
+    pricing: Annotated[
+        dict[str, PriceOverrideConfig],
+        Field(
+            description=(
+                "price overrides, USD per million tokens: `{<model>: {input, output, cache_write, "
+                "cache_read, cache_write_1h?, tiers?: [{above_tokens, input, ...}]}}`; key `<geo>.<base id>` "
+                "for one geography, used as given; a base id / alias key is the `global.` price, +10% at "
+                "regional geographies for models with the premium; must give every long-context tier "
+                "LiteLLM's map has for the model ([docs/pricing.md](docs/pricing.md))"
+            )
+        ),
+    ] = {}
+    defaults: Annotated[
+        ProjectDefaults,
+        Field(
+            description="any project field except `name`; a project's own value wins",
+            json_schema_extra=_doc_default("`{}`"),
+        ),
+    ] = ProjectDefaults()
+    projects: Annotated[list[ProjectConfig], Field(min_length=1, description="the projects (see below)")]
 
     @field_validator("region")
     @classmethod
@@ -356,6 +562,7 @@ class Project:
 
     config: ProjectConfig
     models: tuple[ProjectModel, ...]
+    region: str
 
     @property
     def name(self) -> str:
@@ -374,6 +581,21 @@ class Platform:
     def tag_key(self) -> str:
         """The cost-allocation tag key."""
         return self.config.cost_allocation_tag_key
+
+    @property
+    def home_region(self) -> str:
+        """The top-level `region`: every project's default, and unsuffixed in names."""
+        return self.config.region
+
+    @property
+    def regions(self) -> tuple[str, ...]:
+        """Regions with at least one project, the home region first, then in order of appearance."""
+        found = dict.fromkeys(p.region for p in self.projects)
+        return tuple(sorted(found, key=lambda r: r != self.home_region))
+
+    def projects_in(self, region: str) -> tuple[Project, ...]:
+        """The projects deployed to `region`."""
+        return tuple(p for p in self.projects if p.region == region)
 
 
 class ConfigError(ValueError):
@@ -479,9 +701,11 @@ def _resolve_project(
 ) -> tuple[Project | None, list[str]]:
     where = f"projects[{index}] ({project.name})"
     problems: list[str] = []
-    if not geography_serves_region(project.geography, config.region):
+    region = project.region or config.region
+    if not geography_serves_region(project.geography, region):
         problems.append(
-            f"{where}.geography: {project.geography.value!r} profiles cannot be called from region {config.region}"
+            f"{where}.geography: {project.geography.value!r} profiles cannot be called from region {region}"
+            + ("" if project.region else " (the top-level region; set the project's `region`)")
         )
     resolved: list[ProjectModel] = []
     seen: dict[str, int] = {}
@@ -507,7 +731,7 @@ def _resolve_project(
         except MissingPriceError as e:
             problems.append(f"{field}: {e}")
             continue
-        profile_name = f"{config.name_prefix}-{project.name}-{model.alias.removeprefix('claude-')}"
+        profile_name = inference_profile_name(config.name_prefix, project.name, model, project.geography)
         if len(profile_name) > PROFILE_NAME_MAX or not PROFILE_NAME_RE.match(profile_name):
             problems.append(
                 f"{field}: profile name {profile_name!r} is not a valid inference profile name (<= {PROFILE_NAME_MAX} chars)"
@@ -523,7 +747,33 @@ def _resolve_project(
         problems.append(
             f"{where}.tags: {config.cost_allocation_tag_key!r} is the cost-allocation tag key; it is set to the project name"
         )
-    return (Project(project, tuple(resolved)) if not problems else None), problems
+    return (Project(project, tuple(resolved), region) if not problems else None), problems
+
+
+def _check_regional_quotas(config: PlatformConfig) -> list[str]:
+    """Bedrock's profile quota and Lambda's concurrency are per account and region: check each region."""
+    profiles: dict[str, int] = {}
+    reserved: dict[str, int] = {}
+    for project in config.projects:
+        region = project.region or config.region
+        profiles[region] = profiles.get(region, 0) + len(project.models)
+        reserved[region] = reserved.get(region, 0) + (project.max_concurrency or 0)
+    problems = [
+        f"projects: {count} inference profiles in {region} exceed inference_profile_quota "
+        f"({config.inference_profile_quota}, per region); raise the Bedrock quota there first, then this setting"
+        for region, count in profiles.items()
+        if count > config.inference_profile_quota
+    ]
+    available = config.lambda_concurrency_quota - LAMBDA_UNRESERVED_MIN
+    problems += [
+        f"projects: max_concurrency of the projects in {region} adds up to {total}, above "
+        f"{available} (lambda_concurrency_quota {config.lambda_concurrency_quota} minus the "
+        f"{LAMBDA_UNRESERVED_MIN} Lambda keeps unreserved); lower it or raise the Lambda quota, then "
+        "lambda_concurrency_quota"
+        for region, total in reserved.items()
+        if total > available
+    ]
+    return problems
 
 
 def load_config(raw: Any, *, source: str = "config") -> Platform:
@@ -552,12 +802,7 @@ def load_config(raw: Any, *, source: str = "config") -> Platform:
         problems += project_problems
         if resolved:
             projects.append(resolved)
-    total_profiles = sum(len(p.models) for p in config.projects)
-    if total_profiles > config.inference_profile_quota:
-        problems.append(
-            f"projects: {total_profiles} inference profiles exceed inference_profile_quota "
-            f"({config.inference_profile_quota}); raise the Bedrock quota first, then this setting"
-        )
+    problems += _check_regional_quotas(config)
     if problems:
         raise ConfigError(problems, source=source)
     return Platform(config, tuple(projects))

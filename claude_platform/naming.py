@@ -6,13 +6,59 @@ Pure functions of validated config values; nothing here imports CDK. Values may 
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 from claude_platform.catalog import ClaudeModel, Geography
-from claude_platform.config import Project
+
+if TYPE_CHECKING:
+    from claude_platform.config import Project
+
+# AWS::Bedrock::ApplicationInferenceProfile InferenceProfileName: 1-64 chars of ([0-9a-zA-Z][ _-]?)+
+PROFILE_NAME_MAX = 64
+# Budget notifications: one ACTUAL per threshold plus this FORECASTED one.
+FORECAST_THRESHOLD_PERCENT = 100.0
+_HASH_CHARS = 6
 
 
-def platform_stack_name(name_prefix: str) -> str:
-    """The one shared stack (alert key)."""
-    return f"{name_prefix}-platform"
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:_HASH_CHARS]
+
+
+def region_suffix(region: str, home_region: str) -> str:
+    """`""` in the home region (the config's top-level `region`), else `-<region>`.
+
+    Names in the home region carry no region, so the home platform stack keeps the name it had
+    before projects could pick a region; names elsewhere differ by region, which keeps
+    account-wide names (budgets, IAM policies) apart while a project moves between regions.
+    """
+    return "" if region == home_region else f"-{region}"
+
+
+def platform_stack_name(name_prefix: str, region: str, home_region: str) -> str:
+    """The shared stack of one region (alert key, ...): `<prefix>-platform[-<region>]`."""
+    return f"{name_prefix}-platform{region_suffix(region, home_region)}"
+
+
+def geography_label(geography: Geography) -> str:
+    """The geography as it appears in names: its value, `inregion` for `none`."""
+    return "inregion" if geography is Geography.NONE else geography.value
+
+
+def inference_profile_name(name_prefix: str, project: str, model: ClaudeModel, geography: Geography) -> str:
+    """`<prefix>-<project>-<alias without claude->-<geography>`, at most 64 characters.
+
+    Bedrock's profile name, description and model source can only be set at creation: a new
+    geography replaces the profile, and CloudFormation cannot replace a resource whose custom name
+    stays the same. The geography (which, with the model, decides both) is therefore part of the
+    name. A longer name is cut and ends in a hash of the full name, so it still changes with it.
+    """
+    full = f"{name_prefix}-{project}-{model.alias.removeprefix('claude-')}-{geography_label(geography)}"
+    if len(full) <= PROFILE_NAME_MAX:
+        return full
+    head = full[: PROFILE_NAME_MAX - _HASH_CHARS - 1].rstrip("-_ ")
+    return f"{head}-{_digest(full)}"
 
 
 def project_stack_name(name_prefix: str, project: str) -> str:
@@ -35,14 +81,27 @@ def alert_topic_name(name_prefix: str, project: str) -> str:
     return f"{name_prefix}-{project}-alerts"
 
 
-def budget_name(name_prefix: str, project: str) -> str:
-    """The project's monthly cost budget (unique per account)."""
-    return f"{name_prefix}-{project}-monthly"
+def budget_name(
+    name_prefix: str, project: str, *, region: str, home_region: str, actual_thresholds: Sequence[float]
+) -> str:
+    """`<prefix>-<project>[-<region>]-monthly-<hash of the notifications>` (unique per account).
+
+    Budget names are account-wide, so a project outside the home region carries its region (a move
+    creates the new budget before the old stack is deleted). Its notifications can only be set at
+    creation: a threshold change replaces the budget, so the name changes with them.
+    """
+    notifications = (
+        ",".join(f"ACTUAL:{t:g}" for t in actual_thresholds) + f",FORECASTED:{FORECAST_THRESHOLD_PERCENT:g}"
+    )
+    return f"{name_prefix}-{project}{region_suffix(region, home_region)}-monthly-{_digest(notifications)}"
 
 
-def budget_stop_policy_name(name_prefix: str, project: str) -> str:
-    """The managed policy AWS Budgets attaches to the function's role at 100% (budget_action)."""
-    return f"{name_prefix}-{project}-budget-stop"
+def budget_stop_policy_name(name_prefix: str, project: str, *, region: str, home_region: str) -> str:
+    """The managed policy AWS Budgets attaches to the function's role at 100% (budget_action).
+
+    IAM names are account-wide: outside the home region the name carries the region (see budget_name).
+    """
+    return f"{name_prefix}-{project}{region_suffix(region, home_region)}-budget-stop"
 
 
 def proxy_function_name(name_prefix: str, project: str) -> str:

@@ -1,4 +1,4 @@
-"""The shared stack: the alert topics' KMS key and the spend ledger table."""
+"""The shared stack of one region: the KMS key of the region's alert topics and its spend ledger table."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from stacks.constructs.spend_ledger_table import SpendLedgerTable
 
 
 class PlatformStack(Stack):
-    """Shared resources. Project stacks depend on it but import nothing from it (alias by name)."""
+    """Shared resources of one region (one such stack per region with projects). Project stacks of
+    the region depend on it but import nothing from it (alias by name)."""
 
     def __init__(
         self, scope: Construct, construct_id: str, *, platform: PlatformConfig, **kwargs: Any

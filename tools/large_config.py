@@ -15,16 +15,24 @@ GEOGRAPHY_MODELS = (
 )
 
 
-def large_config(count: int, *, region: str = "us-east-1") -> dict[str, Any]:
-    """A valid config of `count` projects cycling through geographies, models and options."""
+def large_config(count: int, *, region: str = "us-east-1", eu_region: str | None = None) -> dict[str, Any]:
+    """A valid config of `count` projects cycling through geographies, models and options.
+
+    With `eu_region`, every third project (geography `eu`) deploys there; without it, those projects
+    use `us` unless `region` is in the EU.
+    """
     projects = []
     for i in range(count):
         geography, models = GEOGRAPHY_MODELS[i % len(GEOGRAPHY_MODELS)]
-        if geography == "eu" and not region.startswith("eu-"):
+        own_region: dict[str, str] = {}
+        if geography == "eu" and eu_region:
+            own_region = {"region": eu_region}
+        elif geography == "eu" and not region.startswith("eu-"):
             geography, models = "us", ["claude-sonnet-4-6", "claude-haiku-4-5"]
         projects.append(
             {
                 "name": f"project-{i:04d}",
+                **own_region,
                 "geography": geography,
                 "models": models,
                 "monthly_budget_usd": 100 + 10 * i,
@@ -40,8 +48,9 @@ def main() -> int:
     """Write a config with N projects to stdout."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("count", type=int)
+    parser.add_argument("--eu-region", help="deploy the eu-geography projects to this region")
     args = parser.parse_args()
-    yaml.safe_dump(large_config(args.count), sys.stdout, sort_keys=False)
+    yaml.safe_dump(large_config(args.count, eu_region=args.eu_region), sys.stdout, sort_keys=False)
     return 0
 
 

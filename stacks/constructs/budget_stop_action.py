@@ -42,7 +42,9 @@ class BudgetStopAction(Construct):
             self,
             "DenyBedrock",
             managed_policy_name=policy_name,
-            description=f"Attached by AWS Budgets when {budget_name} reaches 100%: stops Bedrock calls",
+            # Create-only, like the name: nothing here may change when the budget is renamed (new
+            # thresholds), or the policy would be replaced under the same name, which fails.
+            description="Attached by AWS Budgets when the project's budget reaches 100%: stops Bedrock calls",
             statements=[
                 iam.PolicyStatement(
                     sid="BudgetExhaustedDenyBedrock",

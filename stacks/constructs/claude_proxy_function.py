@@ -77,6 +77,8 @@ class ClaudeProxyFunction(Construct):
     """Lambda function (python3.13, x86_64) with its own log group, a least-privilege role and
     invoke permissions for the configured principals only.
 
+    `max_concurrency` reserves (and caps) the function's concurrency: one project cannot take the
+    account's Lambda concurrency in the region, nor more than that many parallel Bedrock calls.
     With `snapstart`, SnapStart applies to published versions and callers invoke the `live` alias
     (`invoke_target`); otherwise the function itself. SnapStart trades LiteLLM's multi-second cold
     import for Lambda's per-version snapshot caching and per-restore charges (Python runtimes), so
@@ -99,6 +101,7 @@ class ClaudeProxyFunction(Construct):
         invokers: Sequence[str],
         snapstart: bool,
         spend_recording: SpendRecording | None = None,
+        max_concurrency: int | None = None,
     ) -> None:
         if log_retention_days not in _RETENTION:
             raise ValueError(f"log_retention_days {log_retention_days} is not a CloudWatch Logs retention")
@@ -106,6 +109,8 @@ class ClaudeProxyFunction(Construct):
             raise ValueError("model_access must not be empty")
         if len(set(invokers)) != len(invokers):
             raise ValueError("invokers must be distinct")
+        if max_concurrency is not None and max_concurrency < 1:
+            raise ValueError(f"max_concurrency must be >= 1 (or None for unreserved), got {max_concurrency}")
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
         self._spend = spend_recording
@@ -150,6 +155,7 @@ class ClaudeProxyFunction(Construct):
                 "LITELLM_LOCAL_MODEL_COST_MAP": "True",
             },
             snap_start=lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS if snapstart else None,
+            reserved_concurrent_executions=max_concurrency,
         )
         self.invoke_target: lambda_.IFunction = self.function
         if snapstart:
@@ -179,7 +185,7 @@ class ClaudeProxyFunction(Construct):
         request names the application profile, which is what IAM checks on the profile, and a
         grant on the system profile would let the proxy call `us.anthropic...` directly, spending
         outside the project's tagged profile. Whether `bedrock:InferenceProfileArn` then holds the
-        application or the system profile ARN is unverified (REFERENCE.md), so the condition
+        application or the system profile ARN is unverified (docs/aws-facts.md), so the condition
         accepts both; without the resource grant that second value opens no bypass. If a deployed
         test shows Bedrock also authorizes the wrapped system profile, add it here (README note).
         """

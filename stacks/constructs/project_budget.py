@@ -9,9 +9,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct, IConstruct
 
 from claude_platform.config import MAX_BUDGET_NOTIFICATIONS
-from claude_platform.naming import budget_tag_filter
-
-FORECAST_THRESHOLD_PERCENT = 100.0
+from claude_platform.naming import FORECAST_THRESHOLD_PERCENT, budget_tag_filter
 
 # What counts as spend. Credits and refunds are excluded so that promotional credits or a refund
 # never hide a project's real consumption; tax, subscriptions (Claude is billed through AWS

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Stack
+from aws_cdk import Stack, Token
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
@@ -54,6 +54,10 @@ class ProjectClaudeAccess(Construct):
             raise ValueError(f"project {project.name!r} is not part of the given platform config")
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
+        if not Token.is_unresolved(stack.region) and stack.region != project.region:
+            raise ValueError(
+                f"project {project.name!r} belongs in {project.region}, not in a {stack.region} stack"
+            )
         prefix, name, config = platform.name_prefix, project.name, project.config
         tags = cost_tags(platform.cost_allocation_tag_key, project)
 
@@ -69,7 +73,13 @@ class ProjectClaudeAccess(Construct):
         self.budget = ProjectBudget(
             self,
             "Budget",
-            budget_name=budget_name(prefix, name),
+            budget_name=budget_name(
+                prefix,
+                name,
+                region=project.region,
+                home_region=platform.region,
+                actual_thresholds=config.alert_thresholds,
+            ),
             monthly_limit_usd=config.monthly_budget_usd,
             tag_key=platform.cost_allocation_tag_key,
             tag_value=name,
@@ -138,6 +148,7 @@ class ProjectClaudeAccess(Construct):
             invokers=config.invokers,
             snapstart=config.snapstart,
             spend_recording=spend,
+            max_concurrency=config.max_concurrency,
         )
         self.stop_action: BudgetStopAction | None = None
         if config.budget_action:
@@ -147,7 +158,9 @@ class ProjectClaudeAccess(Construct):
                 budget_name=self.budget.budget_name,
                 function_role=self.proxy.role,
                 topic=self.alert_topic.topic,
-                policy_name=budget_stop_policy_name(prefix, name),
+                policy_name=budget_stop_policy_name(
+                    prefix, name, region=project.region, home_region=platform.region
+                ),
                 tags=tags,
             )
             self.stop_action.action.node.add_dependency(self.budget.budget)

@@ -33,7 +33,8 @@ def test_valid_minimal_config_loads():
     platform = load_config(config())
     (project,) = platform.projects
     assert project.name == "alpha"
-    assert project.models[0].profile_name == "claude-alpha-haiku-4-5"
+    assert project.models[0].profile_name == "claude-alpha-haiku-4-5-us"
+    assert project.region == "us-east-1"
 
 
 # --- unknown keys ------------------------------------------------------------------------------
@@ -75,7 +76,7 @@ def test_name_prefix_that_makes_an_invalid_profile_name():
     raw = config() | {"name_prefix": "ab-"}
     message = only_problem(raw)
     assert message.startswith(
-        "projects[0] (alpha).models[0]: profile name 'ab--alpha-haiku-4-5' is not a valid"
+        "projects[0] (alpha).models[0]: profile name 'ab--alpha-haiku-4-5-us' is not a valid"
     )
 
 
@@ -121,7 +122,10 @@ def test_model_not_offered_in_geography():
 
 def test_geography_not_callable_from_region():
     message = only_problem(config(geography="eu"))
-    assert message == "projects[0] (alpha).geography: 'eu' profiles cannot be called from region us-east-1"
+    assert message == (
+        "projects[0] (alpha).geography: 'eu' profiles cannot be called from region us-east-1 "
+        "(the top-level region; set the project's `region`)"
+    )
 
 
 def test_unknown_geography():
@@ -416,7 +420,7 @@ def test_no_projects():
     )
 
 
-# --- account-wide limits -----------------------------------------------------------------------
+# --- account and region limits -----------------------------------------------------------------
 
 
 def test_inference_profile_quota():
@@ -424,8 +428,128 @@ def test_inference_profile_quota():
     raw["projects"].append({**raw["projects"][0], "name": "beta"})
     raw["inference_profile_quota"] = 3
     assert only_problem(raw) == (
-        "projects: 4 inference profiles exceed inference_profile_quota (3); raise the Bedrock quota first, "
-        "then this setting"
+        "projects: 4 inference profiles in us-east-1 exceed inference_profile_quota (3, per region); "
+        "raise the Bedrock quota there first, then this setting"
+    )
+
+
+def test_inference_profile_quota_counts_each_region_separately():
+    two = ["claude-haiku-4-5", "claude-sonnet-4-5"]
+    raw = config(models=two)
+    raw["projects"] += [
+        {**raw["projects"][0], "name": "beta", "region": "eu-west-1", "geography": "eu"},
+        {**raw["projects"][0], "name": "gamma", "region": "eu-west-1", "geography": "eu"},
+    ]
+    raw["inference_profile_quota"] = 3  # us-east-1 has 2 (fits), eu-west-1 has 4 (does not)
+    assert only_problem(raw).startswith("projects: 4 inference profiles in eu-west-1 exceed")
+    raw["inference_profile_quota"] = 4
+    assert {p.region for p in load_config(raw).projects} == {"us-east-1", "eu-west-1"}
+
+
+# --- regions -----------------------------------------------------------------------------------
+
+
+def test_project_region_defaults_to_the_top_level_region_and_can_be_set():
+    raw = config()
+    raw["projects"].append({**raw["projects"][0], "name": "eu-app", "region": "eu-west-1", "geography": "eu"})
+    platform = load_config(raw)
+    assert [(p.name, p.region) for p in platform.projects] == [
+        ("alpha", "us-east-1"),
+        ("eu-app", "eu-west-1"),
+    ]
+    assert platform.regions == ("us-east-1", "eu-west-1")
+    assert [p.name for p in platform.projects_in("eu-west-1")] == ["eu-app"]
+    assert platform.projects[1].models[0].profile_name == "claude-eu-app-haiku-4-5-eu"
+
+
+def test_home_region_comes_first_even_when_only_other_regions_come_first_in_the_file():
+    raw = {
+        "region": "us-east-1",
+        "projects": [
+            {
+                "name": "eu-app",
+                "region": "eu-west-1",
+                "geography": "eu",
+                "models": ["claude-haiku-4-5"],
+                "monthly_budget_usd": 1,
+            },
+            {
+                "name": "tokyo",
+                "region": "ap-northeast-1",
+                "geography": "jp",
+                "models": ["claude-haiku-4-5"],
+                "monthly_budget_usd": 1,
+            },
+            {"name": "home", "models": ["claude-haiku-4-5"], "monthly_budget_usd": 1},
+        ],
+    }
+    assert load_config(raw).regions == ("us-east-1", "eu-west-1", "ap-northeast-1")
+
+
+def test_geography_is_checked_against_the_project_region():
+    message = only_problem(config(region="eu-west-1", geography="us"))
+    assert message == "projects[0] (alpha).geography: 'us' profiles cannot be called from region eu-west-1"
+    assert load_config(config(region="eu-west-1", geography="eu")).projects[0].region == "eu-west-1"
+
+
+def test_region_in_defaults_applies_to_every_project():
+    raw = config() | {"defaults": {"region": "eu-central-1", "geography": "eu"}}
+    assert load_config(raw).projects[0].region == "eu-central-1"
+
+
+def test_bad_project_region():
+    assert only_problem(config(region="EU-WEST-1")) == (
+        "projects[0] (alpha).region: 'EU-WEST-1' is not an AWS region name like eu-west-1"
+    )
+
+
+# --- reserved concurrency ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", [0, -5])
+def test_max_concurrency_must_be_at_least_1(value):
+    assert only_problem(config(max_concurrency=value)).startswith(
+        "projects[0] (alpha).max_concurrency: Input should be greater than or equal to 1"
+    )
+
+
+def test_max_concurrency_is_unreserved_by_default():
+    assert load_config(config()).projects[0].config.max_concurrency is None
+
+
+def test_max_concurrency_of_a_region_must_leave_100_unreserved():
+    raw = config(max_concurrency=500)
+    raw["projects"].append({**raw["projects"][0], "name": "beta", "max_concurrency": 401})
+    assert only_problem(raw) == (
+        "projects: max_concurrency of the projects in us-east-1 adds up to 901, above 900 "
+        "(lambda_concurrency_quota 1000 minus the 100 Lambda keeps unreserved); lower it or raise "
+        "the Lambda quota, then lambda_concurrency_quota"
+    )
+    raw["projects"][1]["max_concurrency"] = 400
+    assert [p.config.max_concurrency for p in load_config(raw).projects] == [500, 400]
+
+
+def test_max_concurrency_is_summed_per_region_against_a_raised_quota():
+    raw = config(max_concurrency=900)
+    raw["projects"].append(
+        {
+            **raw["projects"][0],
+            "name": "beta",
+            "region": "eu-west-1",
+            "geography": "eu",
+            "max_concurrency": 900,
+        }
+    )
+    assert len(load_config(raw).projects) == 2  # 900 in each region: fits each region's 1000
+    assert only_problem(config(max_concurrency=1500)).startswith(
+        "projects: max_concurrency of the projects in us-east-1 adds up to 1500, above 900"
+    )
+    assert load_config(config(max_concurrency=1500) | {"lambda_concurrency_quota": 2000})
+
+
+def test_lambda_concurrency_quota_below_lambdas_floor():
+    assert only_problem(config() | {"lambda_concurrency_quota": 50}).startswith(
+        "lambda_concurrency_quota: Input should be greater than or equal to 100"
     )
 
 

@@ -27,7 +27,7 @@ def test_budget_shape_limit_and_cost_types(example):
         "AWS::Budgets::Budget",
         {
             "Budget": {
-                "BudgetName": "claude-data-science-monthly",
+                "BudgetName": "claude-data-science-monthly-bc2c90",
                 "BudgetType": "COST",
                 "TimeUnit": "MONTHLY",
                 "BudgetLimit": {"Amount": 2000, "Unit": "USD"},
@@ -84,8 +84,10 @@ def test_topic_is_encrypted_with_the_platform_key_by_alias_without_an_import(exa
         topic = one_resource(example.template(stack.stack_name), "AWS::SNS::Topic")["Properties"]
         assert topic["TopicName"] == f"claude-{name}-alerts"
         # CDK renders the alias as its ARN, which SNS accepts as KmsMasterKeyId.
+        # The key of the project's own region (one platform stack per region).
+        region = "eu-west-1" if name == "eu-assistant" else "us-east-1"
         assert render(topic["KmsMasterKeyId"]) == (
-            "arn:${AWS::Partition}:kms:us-east-1:${AWS::AccountId}:alias/claude/alerts"
+            f"arn:${{AWS::Partition}}:kms:{region}:${{AWS::AccountId}}:alias/claude/alerts"
         )
 
 

@@ -59,7 +59,10 @@ def test_acknowledgments_are_only_the_expected_ones(example):
             )
         ),
         # The alerts key, named by alias: fenced by kms:ResourceAliases and kms:ViaService.
-        "AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:kms:us-east-1:<AWS::AccountId>:key/*]",
+        *(
+            f"AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:kms:{region}:<AWS::AccountId>:key/*]"
+            for region in ("us-east-1", "eu-west-1")  # each project's own region
+        ),
     }
     assert {r for _, r in rules} == {"AwsSolutions::AwsSolutions-L1", *wildcards}
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 from infra_support import one_resource, render
+
+# One platform stack per region with projects; the home region's keeps the unsuffixed name.
+PLATFORM_STACKS = ["claude-platform", "claude-platform-eu-west-1"]
 
 
 def _key_statements(template):
@@ -10,8 +14,9 @@ def _key_statements(template):
     return key, {s.get("Sid", "(account)"): s for s in key["Properties"]["KeyPolicy"]["Statement"]}
 
 
-def test_key_rotates_and_has_the_fixed_alias(example):
-    template = example.template("claude-platform")
+@pytest.mark.parametrize("stack_name", PLATFORM_STACKS)
+def test_key_rotates_and_has_the_fixed_alias(example, stack_name):
+    template = example.template(stack_name)
     key, _ = _key_statements(template)
     assert key["Properties"]["EnableKeyRotation"] is True
     assert key["DeletionPolicy"] == "Retain"
@@ -19,8 +24,9 @@ def test_key_rotates_and_has_the_fixed_alias(example):
     assert alias["AliasName"] == "alias/claude/alerts"
 
 
-def test_key_policy_lets_budgets_and_cloudwatch_encrypt_for_this_account_only(example):
-    _, statements = _key_statements(example.template("claude-platform"))
+@pytest.mark.parametrize("stack_name", PLATFORM_STACKS)
+def test_key_policy_lets_budgets_and_cloudwatch_encrypt_for_this_account_only(example, stack_name):
+    _, statements = _key_statements(example.template(stack_name))
     for sid, service in (
         ("AllowBudgetsToPublishToEncryptedTopics", "budgets.amazonaws.com"),
         ("AllowCloudwatchToPublishToEncryptedTopics", "cloudwatch.amazonaws.com"),
@@ -37,8 +43,9 @@ def test_key_policy_lets_budgets_and_cloudwatch_encrypt_for_this_account_only(ex
     assert render(others[0]["Principal"]) == {"AWS": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}
 
 
-def test_platform_stack_has_the_key_its_alias_and_the_ledger_table(example):
-    resources = example.template("claude-platform")["Resources"]
+@pytest.mark.parametrize("stack_name", PLATFORM_STACKS)
+def test_platform_stack_has_the_key_its_alias_and_the_ledger_table(example, stack_name):
+    resources = example.template(stack_name)["Resources"]
     assert sorted(r["Type"] for r in resources.values()) == [
         "AWS::DynamoDB::Table",
         "AWS::KMS::Alias",
@@ -50,3 +57,11 @@ def test_explicit_account_in_key_policy(variant):
     _, statements = _key_statements(variant.template("abcdefghijklmnop-platform"))
     condition = statements["AllowBudgetsToPublishToEncryptedTopics"]["Condition"]
     assert condition == {"StringEquals": {"aws:SourceAccount": "123456789012"}}
+
+
+def test_one_platform_stack_per_region_with_projects(example, variant):
+    assert {s.stack_name: s.region for s in example.stacks.values() if "-platform" in s.stack_name} == {
+        "claude-platform": "us-east-1",
+        "claude-platform-eu-west-1": "eu-west-1",
+    }
+    assert [s for s in variant.stacks if "-platform" in s] == ["abcdefghijklmnop-platform"]

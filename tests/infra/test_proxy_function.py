@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import json
 
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_lambda as lambda_
 from infra_support import one_resource, profile_logical_id, render, resources_of_type
 
 from claude_platform.prices import ModelPrices
-from stacks.constructs.claude_proxy_function import ENVIRONMENT_MAX_BYTES
+from stacks.constructs.claude_proxy_function import (
+    ENVIRONMENT_MAX_BYTES,
+    ClaudeProxyFunction,
+    ModelInvokeAccess,
+)
 
 SUPPORT = "claude-project-support-bot"
 DATA_SCIENCE = "claude-project-data-science"
@@ -165,8 +172,8 @@ def test_role_writes_only_its_own_log_group(example):
 def test_role_invokes_own_profiles_and_foundation_models_only_through_them(example):
     template = example.template(SUPPORT)
     _, statements = _policy_statements(template)
-    sonnet = profile_logical_id(template, "claude-support-bot-sonnet-4-5")
-    haiku = profile_logical_id(template, "claude-support-bot-haiku-4-5")
+    sonnet = profile_logical_id(template, "claude-support-bot-sonnet-4-5-us")
+    haiku = profile_logical_id(template, "claude-support-bot-haiku-4-5-us")
     profiles = statements["InvokeOwnInferenceProfiles"]
     assert profiles["Action"] == INVOKE
     assert "Condition" not in profiles
@@ -229,7 +236,7 @@ def test_global_profiles_also_allow_the_region_less_foundation_model_arn(example
 def test_in_region_profile_allows_the_regional_model_through_the_application_profile_only(example):
     template = example.template(LEGACY)
     _, statements = _policy_statements(template)
-    profile = profile_logical_id(template, "claude-legacy-summarizer-3-haiku")
+    profile = profile_logical_id(template, "claude-legacy-summarizer-3-haiku-inregion")
     statement = statements["InvokeFoundationModelOnlyThroughProfileClaude3Haiku"]
     assert render(statement["Resource"]) == (
         "arn:${AWS::Partition}:bedrock:us-east-1::foundation-model/anthropic.claude-3-haiku-20240307-v1:0"
@@ -307,3 +314,33 @@ def test_without_snapstart_there_is_no_version_or_alias(example):
     assert "SnapStart" not in function["Properties"]
     assert resources_of_type(template, "AWS::Lambda::Version") == {}
     assert resources_of_type(template, "AWS::Lambda::Alias") == {}
+
+
+def test_max_concurrency_reserves_the_functions_concurrency_only_where_set(example):
+    expected = {"support-bot": 50, "eu-assistant": 20, "data-science": None, "legacy-summarizer": None}
+    for name, stack in example.project_stacks():
+        function = one_resource(example.template(stack.stack_name), "AWS::Lambda::Function")["Properties"]
+        assert function.get("ReservedConcurrentExecutions") == expected[name], name
+
+
+def test_construct_rejects_a_reserved_concurrency_below_1():
+    stack = cdk.Stack(cdk.App(), "s")
+    access = ModelInvokeAccess(
+        alias="a", profile_arn="arn:p", foundation_model_arns=("arn:m",), routing_profile_arns=("arn:p",)
+    )
+    with pytest.raises(ValueError, match="max_concurrency must be >= 1"):
+        ClaudeProxyFunction(
+            stack,
+            "P",
+            function_name="f",
+            log_group_name="/aws/lambda/f",
+            code=lambda_.Code.from_inline("x"),
+            memory_mb=1769,
+            timeout_seconds=60,
+            log_retention_days=30,
+            project_settings={},
+            model_access=[access],
+            invokers=[],
+            snapstart=False,
+            max_concurrency=0,
+        )

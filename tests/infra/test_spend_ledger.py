@@ -123,7 +123,7 @@ def test_budget_action_denies_bedrock_to_the_function_role_at_100_percent(exampl
     )
     (action,) = resources_of_type(raw, "AWS::Budgets::BudgetsAction").values()
     props = action["Properties"]
-    assert props["BudgetName"] == "claude-support-bot-monthly"
+    assert props["BudgetName"] == "claude-support-bot-monthly-32799f"  # the budget's own name
     assert (props["ActionType"], props["ApprovalModel"], props["NotificationType"]) == (
         "APPLY_IAM_POLICY",
         "AUTOMATIC",
@@ -146,7 +146,7 @@ def test_budget_action_denies_bedrock_to_the_function_role_at_100_percent(exampl
     assert render(trust["Condition"]) == {
         "StringEquals": {"aws:SourceAccount": "${AWS::AccountId}"},
         "ArnLike": {
-            "aws:SourceArn": "arn:${AWS::Partition}:budgets::${AWS::AccountId}:budget/claude-support-bot-monthly*"
+            "aws:SourceArn": "arn:${AWS::Partition}:budgets::${AWS::AccountId}:budget/claude-support-bot-monthly-32799f*"
         },
     }
     (statement,) = execution_role["Policies"][0]["PolicyDocument"]["Statement"]

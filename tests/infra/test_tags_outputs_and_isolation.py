@@ -75,21 +75,25 @@ def test_platform_key_is_tagged_as_platform_infrastructure_not_a_project(example
     assert "project" not in _tags(key)
 
 
-def test_project_stacks_import_nothing_and_depend_only_on_the_platform_stack(example):
-    platform_stack = example.stacks["claude-platform"]
-    for _, stack in example.project_stacks():
+def test_project_stacks_import_nothing_and_depend_only_on_their_regions_platform_stack(example):
+    platform_stacks = {"us-east-1": "claude-platform", "eu-west-1": "claude-platform-eu-west-1"}
+    for name, stack in example.project_stacks():
         text = json.dumps(example.template(stack.stack_name))
         assert "Fn::ImportValue" not in text
-        assert [d.stack_name for d in stack.dependencies] == [platform_stack.stack_name]
-    assert "Export" not in json.dumps(example.template("claude-platform"))
+        region = "eu-west-1" if name == "eu-assistant" else "us-east-1"
+        assert stack.region == region
+        assert [d.stack_name for d in stack.dependencies] == [platform_stacks[region]]
+    for region, stack_name in platform_stacks.items():
+        assert example.stacks[stack_name].region == region
+        assert "Export" not in json.dumps(example.template(stack_name))
 
 
 def test_outputs_per_project(example):
     template = example.template("claude-project-data-science")
     outputs = template["Outputs"]
     for alias, profile_name in (
-        ("ClaudeOpus45", "claude-data-science-opus-4-5"),
-        ("ClaudeSonnet45", "claude-data-science-sonnet-4-5"),
+        ("ClaudeOpus45", "claude-data-science-opus-4-5-global"),
+        ("ClaudeSonnet45", "claude-data-science-sonnet-4-5-global"),
     ):
         logical_id = profile_logical_id(template, profile_name)
         assert outputs[f"{alias}ProfileArn"]["Value"] == {"Fn::GetAtt": [logical_id, "InferenceProfileArn"]}
@@ -97,7 +101,7 @@ def test_outputs_per_project(example):
     (topic_id,) = resources_of_type(template, "AWS::SNS::Topic")
     (function_id,) = resources_of_type(template, "AWS::Lambda::Function")
     assert outputs["AlertTopicArn"]["Value"] == {"Ref": topic_id}
-    assert outputs["BudgetName"]["Value"] == "claude-data-science-monthly"
+    assert outputs["BudgetName"]["Value"] == "claude-data-science-monthly-bc2c90"
     assert outputs["ProxyFunctionName"]["Value"] == {"Ref": function_id}
     assert outputs["ProxyInvokeArn"]["Value"] == {"Fn::GetAtt": [function_id, "Arn"]}
     assert all("Export" not in o for o in outputs.values())
@@ -112,12 +116,14 @@ def test_snapstart_invoke_arn_output_is_the_alias(variant):
 def test_stack_names_and_environment(example, variant):
     assert sorted(example.stacks) == [
         "claude-platform",
+        "claude-platform-eu-west-1",
         "claude-project-data-science",
+        "claude-project-eu-assistant",
         "claude-project-legacy-summarizer",
         "claude-project-support-bot",
     ]
-    for stack in example.stacks.values():
-        assert stack.region == "us-east-1"
+    for name, stack in example.stacks.items():
+        assert stack.region == ("eu-west-1" if "eu-" in name else "us-east-1"), name
         assert cdk.Token.is_unresolved(stack.account)  # environment-agnostic account
     for stack in variant.stacks.values():
         assert (stack.account, stack.region) == ("123456789012", "ca-central-1")
