@@ -95,6 +95,105 @@ class AlarmThresholds(_Strict):
     client_errors: Annotated[int, Field(ge=1, description="InvocationClientErrors per profile")] = 25
 
 
+HTTPS_URL_RE = re.compile(r"^https://[A-Za-z0-9.-]+(:\d{1,5})?(/[\w.~%/-]*)?$")
+LOCAL_HTTP_URL_RE = re.compile(r"^http://(127\.0\.0\.1|localhost)(:\d{1,5})?(/[\w.~%/-]*)?$")
+URL_MAX = 256
+# Full ARN, with the 6-character suffix Secrets Manager appends: IAM grants exactly that secret.
+SECRET_ARN_RE = re.compile(
+    r"^arn:aws(-cn|-us-gov)?:secretsmanager:[a-z]{2}(-gov)?-[a-z]+-\d:\d{12}:secret:[A-Za-z0-9/_+=.@-]{1,200}-[A-Za-z0-9]{6}$"
+)
+LANGFUSE_PUBLIC_KEY_RE = re.compile(r"^pk-[A-Za-z0-9_-]{1,120}$")
+
+
+def _check_url(value: str) -> str:
+    if len(value) > URL_MAX:
+        raise ValueError(f"URL is longer than {URL_MAX} characters")
+    if not (HTTPS_URL_RE.match(value) or LOCAL_HTTP_URL_RE.match(value)):
+        raise ValueError(
+            f"{value!r} must be an https:// URL without query or credentials (http:// only for localhost)"
+        )
+    return value
+
+
+def _check_secret_arn(value: str) -> str:
+    if not SECRET_ARN_RE.match(value):
+        raise ValueError(
+            f"{value!r} is not a full Secrets Manager secret ARN "
+            "(arn:aws:secretsmanager:<region>:<account>:secret:<name>-<6-char suffix>)"
+        )
+    return value
+
+
+class LangfuseTracing(_Strict):
+    """Langfuse (cloud or self-hosted): its OTLP ingestion endpoint, Basic auth with the key pair."""
+
+    host: str
+    public_key: str
+    secret_key_secret_arn: str
+
+    @field_validator("host")
+    @classmethod
+    def _host(cls, value: str) -> str:
+        return _check_url(value.rstrip("/"))
+
+    @field_validator("secret_key_secret_arn")
+    @classmethod
+    def _arn(cls, value: str) -> str:
+        return _check_secret_arn(value)
+
+    @field_validator("public_key")
+    @classmethod
+    def _public_key(cls, value: str) -> str:
+        if not LANGFUSE_PUBLIC_KEY_RE.match(value):
+            raise ValueError(f"{value!r} is not a Langfuse public key (pk-...)")
+        return value
+
+
+class OtlpTracing(_Strict):
+    """Any OpenTelemetry backend over OTLP/HTTP (protobuf): the full traces URL, headers from a secret."""
+
+    endpoint: str
+    headers_secret_arn: str | None = None
+
+    @field_validator("endpoint")
+    @classmethod
+    def _endpoint(cls, value: str) -> str:
+        return _check_url(value)
+
+    @field_validator("headers_secret_arn")
+    @classmethod
+    def _arn(cls, value: str | None) -> str | None:
+        return None if value is None else _check_secret_arn(value)
+
+
+class TracingConfig(_Strict):
+    """Opt-in per-call traces (one backend at most) and AWS X-Ray active tracing of the function."""
+
+    langfuse: LangfuseTracing | None = None
+    otlp: OtlpTracing | None = None
+    xray: bool = False
+    flush_timeout_ms: Annotated[int, Field(ge=100, le=5000)] = 1000
+
+    @model_validator(mode="after")
+    def _one_backend(self) -> TracingConfig:
+        if self.langfuse is not None and self.otlp is not None:
+            raise ValueError("set either langfuse or otlp, not both (one trace backend per project)")
+        return self
+
+    @property
+    def backend(self) -> str | None:
+        """'langfuse', 'otlp' or None (no per-call traces)."""
+        return "langfuse" if self.langfuse else "otlp" if self.otlp else None
+
+    @property
+    def secret_arns(self) -> tuple[str, ...]:
+        """The secrets the function may read (and only these)."""
+        arns = [self.langfuse.secret_key_secret_arn] if self.langfuse else []
+        if self.otlp and self.otlp.headers_secret_arn:
+            arns.append(self.otlp.headers_secret_arn)
+        return tuple(arns)
+
+
 class ProjectSettings(_Strict):
     """Every project field but `name`: what `defaults` may set and a project may override."""
 
@@ -230,6 +329,16 @@ class ProjectSettings(_Strict):
             description="at 100% of the AWS Budget, Budgets attaches a deny-Bedrock policy to the function's role"
         ),
     ] = False
+    tracing: Annotated[
+        TracingConfig,
+        Field(
+            description=(
+                "per-call traces: `langfuse: {host, public_key, secret_key_secret_arn}` or "
+                "`otlp: {endpoint, headers_secret_arn}`, `xray: true`, `flush_timeout_ms` (see Per-call traces)"
+            ),
+            json_schema_extra=_doc_default("off"),
+        ),
+    ] = TracingConfig()
 
     @field_validator("alert_thresholds")
     @classmethod
@@ -816,6 +925,15 @@ def _settings_prices(prices: ModelPrices) -> dict[str, Any]:
     return prices.to_dict()
 
 
+def _traced(tracing: TracingConfig) -> bool:
+    return tracing.backend is not None or tracing.xray
+
+
+def _settings_tracing(tracing: TracingConfig) -> dict[str, Any]:
+    """The function's `tracing` settings: only what is set (the 4 KB environment)."""
+    return tracing.model_dump(mode="json", exclude_none=True)
+
+
 def runtime_settings(
     project: Project,
     profile_arns: Mapping[str, str],
@@ -836,6 +954,7 @@ def runtime_settings(
         "max_tokens_default": config.max_tokens_default,
         "max_tokens_limit": config.max_tokens_limit,
         "log_prompts": config.log_prompts,
+        **({"tracing": _settings_tracing(config.tracing)} if _traced(config.tracing) else {}),
         "models": [
             {
                 "alias": m.alias,

@@ -105,6 +105,51 @@ class SpendSettings(BaseModel):
         return self
 
 
+_URL_PATTERN = r"^https?://[^\s?#@]+$"
+_SECRET_ARN_PATTERN = r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$"
+
+
+class LangfuseSettings(BaseModel):
+    """Langfuse OTLP ingestion: host, public key, and the secret holding the secret key."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    host: str = Field(pattern=_URL_PATTERN)
+    public_key: str = Field(min_length=1)
+    secret_key_secret_arn: str = Field(pattern=_SECRET_ARN_PATTERN)
+
+
+class OtlpSettings(BaseModel):
+    """An OTLP/HTTP traces endpoint, and the secret holding its headers (a JSON object), if any."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    endpoint: str = Field(pattern=_URL_PATTERN)
+    headers_secret_arn: str | None = Field(default=None, pattern=_SECRET_ARN_PATTERN)
+
+
+class TracingSettings(BaseModel):
+    """Per-call traces (at most one backend) and X-Ray; see claude_platform.config.TracingConfig."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    langfuse: LangfuseSettings | None = None
+    otlp: OtlpSettings | None = None
+    xray: bool = False
+    flush_timeout_ms: int = Field(default=1000, ge=100, le=5000)
+
+    @model_validator(mode="after")
+    def _one_backend(self) -> TracingSettings:
+        if self.langfuse is not None and self.otlp is not None:
+            raise ValueError("set either langfuse or otlp, not both")
+        return self
+
+    @property
+    def backend(self) -> str | None:
+        """'langfuse', 'otlp' or None."""
+        return "langfuse" if self.langfuse else "otlp" if self.otlp else None
+
+
 class ProjectSettings(BaseModel):
     """The PROJECT_SETTINGS JSON the stack writes."""
 
@@ -115,6 +160,7 @@ class ProjectSettings(BaseModel):
     max_tokens_default: int = Field(ge=1)
     max_tokens_limit: int = Field(ge=1)
     log_prompts: bool = False
+    tracing: TracingSettings | None = None
     models: tuple[ModelSettings, ...] = Field(min_length=1)
     spend: SpendSettings
 
