@@ -6,6 +6,7 @@ line per problem, each naming the project and field. Nothing here reads files or
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -52,6 +53,9 @@ ACCOUNT_RE = re.compile(r"^\d{12}$")
 MAX_BUDGET_NOTIFICATIONS = 10  # AWS Budgets: notifications per budget
 MAX_BUDGET_EMAIL_SUBSCRIBERS = 10  # AWS Budgets: email subscribers per notification
 MAX_MODELS_PER_PROJECT = 8  # keeps the Lambda environment (4 KB) and the role policy small
+# PROJECT_SETTINGS at its longest (profile ARNs resolved): with the function's other variables and
+# a 200-byte margin it stays within Lambda's 4 KB for all environment variables together.
+PROJECT_SETTINGS_MAX_BYTES = 3700
 LOG_RETENTION_DAYS = (
     1,
     3,
@@ -95,14 +99,14 @@ class AlarmThresholds(_Strict):
     client_errors: Annotated[int, Field(ge=1, description="InvocationClientErrors per profile")] = 25
 
 
+URL_MAX = 128  # tracing URLs travel in the function's 4 KB environment
 HTTPS_URL_RE = re.compile(r"^https://[A-Za-z0-9.-]+(:\d{1,5})?(/[\w.~%/-]*)?$")
 LOCAL_HTTP_URL_RE = re.compile(r"^http://(127\.0\.0\.1|localhost)(:\d{1,5})?(/[\w.~%/-]*)?$")
-URL_MAX = 256
 # Full ARN, with the 6-character suffix Secrets Manager appends: IAM grants exactly that secret.
 SECRET_ARN_RE = re.compile(
-    r"^arn:aws(-cn|-us-gov)?:secretsmanager:[a-z]{2}(-gov)?-[a-z]+-\d:\d{12}:secret:[A-Za-z0-9/_+=.@-]{1,200}-[A-Za-z0-9]{6}$"
+    r"^arn:aws(-cn|-us-gov)?:secretsmanager:[a-z]{2}(-gov)?-[a-z]+-\d:\d{12}:secret:[A-Za-z0-9/_+=.@-]{1,128}-[A-Za-z0-9]{6}$"
 )
-LANGFUSE_PUBLIC_KEY_RE = re.compile(r"^pk-[A-Za-z0-9_-]{1,120}$")
+LANGFUSE_PUBLIC_KEY_RE = re.compile(r"^pk-[A-Za-z0-9_-]{1,61}$")
 
 
 def _check_url(value: str) -> str:
@@ -856,6 +860,14 @@ def _resolve_project(
         problems.append(
             f"{where}.tags: {config.cost_allocation_tag_key!r} is the cost-allocation tag key; it is set to the project name"
         )
+    if not problems:
+        size = settings_size_bytes(Project(project, tuple(resolved), region), region, config.name_prefix)
+        if size > PROJECT_SETTINGS_MAX_BYTES:
+            field = f"{where}.tracing" if _traced(project.tracing) else f"{where}.models"
+            problems.append(
+                f"{field}: the function's settings would take {size} bytes, over the {PROJECT_SETTINGS_MAX_BYTES} "
+                "that fit Lambda's 4 KB environment; allow fewer models or use shorter tracing URLs, keys or secret names"
+            )
     return (Project(project, tuple(resolved), region) if not problems else None), problems
 
 
@@ -932,6 +944,27 @@ def _traced(tracing: TracingConfig) -> bool:
 def _settings_tracing(tracing: TracingConfig) -> dict[str, Any]:
     """The function's `tracing` settings: only what is set (the 4 KB environment)."""
     return tracing.model_dump(mode="json", exclude_none=True)
+
+
+def _partition(region: str) -> str:
+    return "aws-us-gov" if region.startswith("us-gov-") else "aws-cn" if region.startswith("cn-") else "aws"
+
+
+def settings_size_bytes(project: Project, region: str, name_prefix: str) -> int:
+    """Bytes of PROJECT_SETTINGS once deployed: profile ARNs at their longest (12-character id), the
+    ledger table and the alert topic ARN as synthesis names them (12-digit account)."""
+    from claude_platform import naming  # naming imports this module
+
+    partition = _partition(region)
+    longest_arn = f"arn:{partition}:bedrock:{region}:123456789012:application-inference-profile/{'x' * 12}"
+    topic = naming.alert_topic_name(name_prefix, project.name)
+    settings = runtime_settings(
+        project,
+        {m.alias: longest_arn for m in project.models},
+        ledger_table=naming.ledger_table_name(name_prefix),
+        alert_topic_arn=f"arn:{partition}:sns:{region}:123456789012:{topic}",
+    )
+    return len(json.dumps(settings, separators=(",", ":")).encode())
 
 
 def runtime_settings(

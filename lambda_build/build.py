@@ -25,7 +25,14 @@ from lambda_build.install import install_locked
 from lambda_build.probe import probe_handler, run_probe
 from lambda_build.prune import prune
 from lambda_build.resolve import check_lock
-from lambda_build.sources import DEFAULT_CACHE_ROOT, HANDLER_MODULE, LOCK_FILE, REPO_ROOT, source_files
+from lambda_build.sources import (
+    DEFAULT_CACHE_ROOT,
+    HANDLER_MODULE,
+    LAZY_MODULES,
+    LOCK_FILE,
+    REPO_ROOT,
+    source_files,
+)
 from lambda_build.target import Target, find_python
 
 
@@ -101,8 +108,9 @@ def _assemble(deps: Path, dest: Path, python: str, repo_root: Path, target: Targ
             copied.append(rel)
     compile_files(python, dest, copied)
     # Import the handler from the bundle as Lambda will (fails the build if it cannot), and compile
-    # whatever it loads beyond the dependency probe (e.g. the Powertools modules it uses).
-    loaded = probe_handler(python, dest, deps / "runtime-sdk", HANDLER_MODULE)
+    # whatever it loads beyond the dependency probe (e.g. the Powertools modules it uses); the same
+    # for the modules it imports lazily for traced projects.
+    loaded = probe_handler(python, dest, deps / "runtime-sdk", HANDLER_MODULE, *LAZY_MODULES)
     missing = [rel for rel in loaded if not (dest / pyc_path(rel, target)).is_file()]
     compile_files(python, dest, missing)
 

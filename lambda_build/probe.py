@@ -60,13 +60,14 @@ with open(out_path, "w", encoding="utf-8") as fh:
 _HANDLER_PROBE = (
     r"""
 import json, os, sys
-bundle, sdk, module = sys.argv[1], sys.argv[2], sys.argv[3]
+bundle, sdk, modules = sys.argv[1], sys.argv[2], sys.argv[3]
 sys.path[:0] = [bundle]
 sys.path.append(sdk)
 """
     + _LOADED_FROM_BUNDLE
     + r"""
-__import__(module)
+for module in modules.split(","):
+    __import__(module)
 print(json.dumps(loaded_from(bundle)))
 """
 )
@@ -113,11 +114,11 @@ def run_probe(python: str, site: Path, sdk: Path) -> dict[str, list[str]]:
         return json.loads(out.read_text(encoding="utf-8"))
 
 
-def probe_handler(python: str, bundle: Path, sdk: Path, module: str) -> list[str]:
-    """Import `module` from the assembled bundle as Lambda will; returns the bundle files it loaded."""
+def probe_handler(python: str, bundle: Path, sdk: Path, *modules: str) -> list[str]:
+    """Import `modules` from the assembled bundle as Lambda will; returns the bundle files they loaded."""
     out = run(
-        [python, "-B", "-I", "-S", "-c", _HANDLER_PROBE, str(bundle), str(sdk), module],
-        what=f"importing {module} from the bundle",
+        [python, "-B", "-I", "-S", "-c", _HANDLER_PROBE, str(bundle), str(sdk), ",".join(modules)],
+        what=f"importing {', '.join(modules)} from the bundle",
         env=probe_env(),
         timeout=300,
     )

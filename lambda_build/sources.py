@@ -15,6 +15,9 @@ DEFAULT_CACHE_ROOT = REPO_ROOT / ".build" / "bundle-cache"
 
 #: The Lambda handler's module; importing it from the assembled bundle is part of the build.
 HANDLER_MODULE = "claude_proxy.handler"
+#: Modules the handler imports lazily (projects with `tracing`): imported by the build too, so the
+#: build fails if they cannot load from the bundle and what they load is compiled like the hot path.
+LAZY_MODULES = ("claude_proxy.tracing", "claude_proxy.xray")
 
 #: The function's own package, copied whole: lambda/claude_proxy -> claude_proxy/ in the bundle.
 FUNCTION_PACKAGE = "lambda/claude_proxy"

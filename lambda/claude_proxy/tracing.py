@@ -16,12 +16,13 @@ handler returns (Lambda freezes the process afterwards), bounded by `flush_timeo
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import contextvars
 import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -42,9 +43,33 @@ from claude_proxy.settings import TracingSettings
 ROOT_SPAN_NAME = "claude_proxy.invoke"
 SERVICE_NAME = "claude-proxy"
 PREFIX = "claude_proxy."
+# LiteLLM's callback registries: `callbacks` is spread into the others on the first call.
+CALLBACK_LISTS = (
+    "callbacks",
+    "success_callback",
+    "failure_callback",
+    "input_callback",
+    "_async_success_callback",
+    "_async_failure_callback",
+    "_async_input_callback",
+)
 SECRET_RETRY_S = 300.0  # a secret that could not be read is retried after this long, not per call
 
 _log = logging.getLogger(__name__)
+# The exporter logs every retry and failure; a lost trace gets one warning of ours instead
+# (record_outcome), so a dead backend does not flood the function's logs.
+for _name in ("opentelemetry.exporter.otlp.proto.http", "opentelemetry.sdk.trace.export"):
+    logging.getLogger(_name).setLevel(logging.CRITICAL)
+
+
+@contextlib.contextmanager
+def _quiet(logger: logging.Logger) -> Iterator[None]:
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 # --- secrets ----------------------------------------------------------------------------------
@@ -218,7 +243,7 @@ class CallTracer:
         *,
         project: str,
         log_prompts: bool,
-        secrets: SecretReader = read_secret,
+        secrets: SecretReader | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if settings.backend is None:
@@ -226,7 +251,7 @@ class CallTracer:
         self.settings = settings
         self.project = project
         self.log_prompts = log_prompts
-        self._secrets = secrets
+        self._secrets = secrets or read_secret
         self._clock = clock
         self._lock = threading.Lock()
         self._provider: TracerProvider | None = None
@@ -282,14 +307,17 @@ class CallTracer:
             skip_set_global=True,
             capture_message_content="SPAN_ONLY" if self.log_prompts else "NO_CONTENT",
         )
-        if self.settings.langfuse is not None:
-            logger: OpenTelemetry = _LangfuseLogger(
-                config=config, callback_name="langfuse_otel", tracer_provider=provider
-            )
-        else:
-            logger = _OtlpLogger(config=config, tracer_provider=provider)
+        with _quiet(logging.getLogger("LiteLLM")):  # "Proxy Server is not installed": expected here
+            if self.settings.langfuse is not None:
+                logger: OpenTelemetry = _LangfuseLogger(
+                    config=config, callback_name="langfuse_otel", tracer_provider=provider
+                )
+            else:
+                logger = _OtlpLogger(config=config, tracer_provider=provider)
         # llm.tune() emptied LiteLLM's callbacks and set its logging pool aside; a traced project
         # gets this one callback, its success logging deferred (see _DeferringExecutor).
+        for name in CALLBACK_LISTS:
+            setattr(litellm, name, [])
         litellm.callbacks = [logger]
         litellm.turn_off_message_logging = not self.log_prompts
         litellm_utils.executor = _DeferringExecutor()

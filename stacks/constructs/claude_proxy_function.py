@@ -22,6 +22,10 @@ POWERTOOLS_SERVICE_NAME = "claude-proxy"
 METRICS_NAMESPACE = "ClaudePlatform"
 LIVE_ALIAS = "live"
 INVOKE_ACTIONS = ("bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream")
+XRAY_ACTIONS = ("xray:PutTraceSegments", "xray:PutTelemetryRecords")
+_SECRET_ARN_RE = re.compile(
+    r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+-[A-Za-z0-9]{6}$"
+)
 ENVIRONMENT_MAX_BYTES = 4096  # Lambda: all environment variables together
 
 _RETENTION = {
@@ -102,6 +106,8 @@ class ClaudeProxyFunction(Construct):
         snapstart: bool,
         spend_recording: SpendRecording | None = None,
         max_concurrency: int | None = None,
+        trace_secret_arns: Sequence[str] = (),
+        xray: bool = False,
     ) -> None:
         if log_retention_days not in _RETENTION:
             raise ValueError(f"log_retention_days {log_retention_days} is not a CloudWatch Logs retention")
@@ -111,6 +117,9 @@ class ClaudeProxyFunction(Construct):
             raise ValueError("invokers must be distinct")
         if max_concurrency is not None and max_concurrency < 1:
             raise ValueError(f"max_concurrency must be >= 1 (or None for unreserved), got {max_concurrency}")
+        for arn in trace_secret_arns:
+            if not _SECRET_ARN_RE.match(arn):
+                raise ValueError(f"trace secret {arn!r} is not a full Secrets Manager secret ARN")
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
         self._spend = spend_recording
@@ -131,7 +140,8 @@ class ClaudeProxyFunction(Construct):
             description=f"Claude proxy {function_name}: own logs, own inference profiles only",
             inline_policies={
                 "ClaudeProxy": iam.PolicyDocument(
-                    statements=self._statements(model_access) + self._spend_statements(spend_recording)
+                    statements=self._statements(model_access, trace_secret_arns=trace_secret_arns, xray=xray)
+                    + self._spend_statements(spend_recording)
                 )
             },
         )
@@ -157,6 +167,12 @@ class ClaudeProxyFunction(Construct):
             snap_start=lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS if snapstart else None,
             reserved_concurrent_executions=max_concurrency,
         )
+        if xray:
+            # Active tracing set on the resource, not with `tracing=`: that would add the X-Ray
+            # grant to a separate default policy; it is in the role's inline policy instead.
+            cfn_function = self.function.node.default_child
+            assert isinstance(cfn_function, lambda_.CfnFunction)
+            cfn_function.tracing_config = lambda_.CfnFunction.TracingConfigProperty(mode="Active")
         self.invoke_target: lambda_.IFunction = self.function
         if snapstart:
             self.invoke_target = lambda_.Alias(
@@ -169,9 +185,11 @@ class ClaudeProxyFunction(Construct):
                 principal=iam.ArnPrincipal(principal_arn),
                 action="lambda:InvokeFunction",
             )
-        self._acknowledge(model_access)
+        self._acknowledge(model_access, xray=xray)
 
-    def _statements(self, model_access: Sequence[ModelInvokeAccess]) -> list[iam.PolicyStatement]:
+    def _statements(
+        self, model_access: Sequence[ModelInvokeAccess], *, trace_secret_arns: Sequence[str], xray: bool
+    ) -> list[iam.PolicyStatement]:
         """Least privilege for the proxy.
 
         - Logs: create streams and write events in its own log group only (what
@@ -188,6 +206,9 @@ class ClaudeProxyFunction(Construct):
         application or the system profile ARN is unverified (docs/aws-facts.md), so the condition
         accepts both; without the resource grant that second value opens no bypass. If a deployed
         test shows Bedrock also authorizes the wrapped system profile, add it here (README note).
+
+        - Tracing (only when configured): read exactly the named trace secrets (full ARNs), and
+          send X-Ray segments (X-Ray has no resource-level permissions for these actions).
         """
         statements = [
             iam.PolicyStatement(
@@ -212,6 +233,18 @@ class ClaudeProxyFunction(Construct):
             )
             for access in model_access
         ]
+        if trace_secret_arns:
+            statements.append(
+                iam.PolicyStatement(
+                    sid="ReadTraceSecrets",
+                    actions=["secretsmanager:GetSecretValue"],
+                    resources=list(dict.fromkeys(trace_secret_arns)),
+                )
+            )
+        if xray:
+            statements.append(
+                iam.PolicyStatement(sid="SendXRayTraces", actions=list(XRAY_ACTIONS), resources=["*"])
+            )
         return statements
 
     def _spend_statements(self, spend: SpendRecording | None) -> list[iam.PolicyStatement]:
@@ -248,7 +281,7 @@ class ClaudeProxyFunction(Construct):
             ),
         ]
 
-    def _acknowledge(self, model_access: Sequence[ModelInvokeAccess]) -> None:
+    def _acknowledge(self, model_access: Sequence[ModelInvokeAccess], *, xray: bool) -> None:
         """cdk-nag findings that are intended, each scoped to the construct and finding it is about."""
         Validations.of(self.function).acknowledge(
             Acknowledgment(
@@ -288,6 +321,17 @@ class ClaudeProxyFunction(Construct):
                         "The alerts key lives in the platform stack and is named by alias (no cross-stack "
                         "export), so its id is not known here; kms:ResourceAliases admits only that key and "
                         "kms:ViaService only its use by SNS in this region, to publish to the project's topic."
+                    ),
+                )
+            )
+        if xray:
+            acknowledgments.append(
+                Acknowledgment(
+                    id="AwsSolutions::AwsSolutions-IAM5[Resource::*]",
+                    reason=(
+                        "xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level "
+                        "permissions (AWS's AWSXRayDaemonWriteAccess grants them on *); only these two "
+                        "write actions are on *, and only for projects with tracing.xray."
                     ),
                 )
             )

@@ -149,6 +149,8 @@ class ProjectClaudeAccess(Construct):
             snapstart=config.snapstart,
             spend_recording=spend,
             max_concurrency=config.max_concurrency,
+            trace_secret_arns=config.tracing.secret_arns,
+            xray=config.tracing.xray,
         )
         self.stop_action: BudgetStopAction | None = None
         if config.budget_action:

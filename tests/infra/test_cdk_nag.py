@@ -49,7 +49,10 @@ def test_acknowledgments_are_only_the_expected_ones(example):
     assert runtime == {"ClaudeAccess/Proxy/Function"}
     wildcards = {r for p, r in rules if "IAM5" in r}
     assert all(p == "ClaudeAccess/Proxy/Role" for p, r in rules if "IAM5" in r)
+    # X-Ray's write actions have no resource-level permissions: only support-bot turns X-Ray on.
+    xray = "AwsSolutions::AwsSolutions-IAM5[Resource::*]"
     assert wildcards == {
+        xray,
         *(
             f"AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:bedrock:*::foundation-model/{base_id}]"
             for base_id in (
@@ -64,6 +67,13 @@ def test_acknowledgments_are_only_the_expected_ones(example):
             for region in ("us-east-1", "eu-west-1")  # each project's own region
         ),
     }
+    xray_stacks = {
+        construct.node.path.split("/", 1)[0]
+        for construct in example.app.node.find_all()
+        for entry in construct.node.metadata
+        if entry.type == cdk.Validations.ACKNOWLEDGED_RULES_METADATA_KEY and xray in entry.data
+    }
+    assert xray_stacks == {"claude-project-support-bot"}
     assert {r for _, r in rules} == {"AwsSolutions::AwsSolutions-L1", *wildcards}
 
 

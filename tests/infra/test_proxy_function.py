@@ -207,17 +207,22 @@ def test_role_invokes_own_profiles_and_foundation_models_only_through_them(examp
                 ]
             }
         }
-    # Plus the spend statements (tests/infra/test_spend_ledger.py): own ledger items, own topic, its key.
+    # Plus the spend statements (tests/infra/test_spend_ledger.py): own ledger items, own topic, its
+    # key; and support-bot traces to Langfuse with X-Ray (projects.yaml; test_proxy_tracing.py).
     assert set(statements) - {
         "OwnProjectLedgerItemsOnly",
         "PublishOwnSpendAlerts",
         "EncryptAlertsForOwnTopic",
+        "ReadTraceSecrets",
+        "SendXRayTraces",
     } == {
         "WriteOwnLogs",
         "InvokeOwnInferenceProfiles",
         *(s for s in statements if s.startswith("InvokeFoundationModelOnlyThroughProfile")),
     }
-    assert len(statements) == 7
+    assert len(statements) == 9
+    _, untraced = _policy_statements(example.template(DATA_SCIENCE))
+    assert not {"ReadTraceSecrets", "SendXRayTraces"} & set(untraced)
 
 
 def test_global_profiles_also_allow_the_region_less_foundation_model_arn(example):
