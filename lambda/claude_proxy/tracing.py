@@ -128,7 +128,7 @@ class _Invocation:
     """What one traced invocation collects."""
 
     root: Span
-    deferred: list[Callable[[], Any]] = field(default_factory=list)
+    deferred: list[tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]] = field(default_factory=list)
     cost_usd: float | None = None
 
 
@@ -146,7 +146,7 @@ class _DeferringExecutor:
         invocation = _ACTIVE.get()
         future: concurrent.futures.Future[Any] = concurrent.futures.Future()
         if invocation is not None:
-            invocation.deferred.append(lambda: fn(*args, **kwargs))
+            invocation.deferred.append((fn, args, kwargs))
         future.cancel()
         return future
 
@@ -167,6 +167,15 @@ def _with_our_cost(kwargs: dict[str, Any], invocation: _Invocation) -> None:
         hidden = payload.get("hidden_params")
         if isinstance(hidden, dict):
             payload["hidden_params"] = {**hidden, "response_cost": invocation.cost_usd}
+
+
+def _preset_cost(args: tuple[Any, ...], cost: float) -> None:
+    """LiteLLM's success logging takes `_hidden_params["response_cost"]` of the response when set,
+    instead of looking up its own price (ms per call): the response is among the task's arguments."""
+    for arg in args:
+        hidden = getattr(arg, "_hidden_params", None)
+        if isinstance(hidden, dict):
+            hidden["response_cost"] = cost
 
 
 class _OurCost:
@@ -349,9 +358,11 @@ class CallTracer:
         try:
             assert invocation is not None
             invocation.cost_usd = result.cost_usd if result.ok else None
-            for task in invocation.deferred:
+            for fn, args, kwargs in invocation.deferred:
+                if invocation.cost_usd is not None:
+                    _preset_cost(args, invocation.cost_usd)
                 try:
-                    task()
+                    fn(*args, **kwargs)
                 except Exception:
                     _log.debug("LiteLLM success logging failed", exc_info=True)
             invocation.deferred.clear()
