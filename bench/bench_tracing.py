@@ -57,12 +57,12 @@ def settings(tracing: dict[str, Any] | None) -> str:
         "max_tokens_default": 1024,
         "max_tokens_limit": 8192,
         "log_prompts": False,
+        "spend": {"enforcement": "off", "cap_usd": 1000.0},  # no ledger: measures tracing alone
         "models": [
             {
                 "alias": model.alias,
                 "base_id": model.base_id,
                 "geography": "us",
-                "litellm_model": model.litellm_model(Geography.US),
                 "profile_arn": "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/bench1234567",
                 "prices": catalog.model_prices(model, Geography.US).to_dict(),
             }

@@ -86,10 +86,20 @@ def test_config_size_estimate_is_never_below_the_deployed_size(variant):
     function = one_resource(variant.template(VARIANT), "AWS::Lambda::Function")
     value = function["Properties"]["Environment"]["Variables"]["PROJECT_SETTINGS"]
     longest_arn = "arn:aws:bedrock:ca-central-1:123456789012:application-inference-profile/" + "x" * 12
-    text = "".join(p if isinstance(p, str) else longest_arn for p in value["Fn::Join"][1])
-    deployed = len(json.dumps(json.loads(text), separators=(",", ":")).encode())
+    topic_arn = "arn:aws:sns:ca-central-1:123456789012:abcdefghijklmnop-" + "a" * 32 + "-alerts"
+
+    def resolve(part):
+        if isinstance(part, str):
+            return part
+        if "Fn::GetAtt" in part and part["Fn::GetAtt"][1] == "InferenceProfileArn":
+            return longest_arn
+        assert "Ref" in part, part  # the alert topic
+        return topic_arn
+
+    deployed_text = "".join(resolve(p) for p in value["Fn::Join"][1])
+    deployed = len(json.dumps(json.loads(deployed_text), separators=(",", ":")).encode())
     project = next(p for p in variant.platform.projects if p.name == "a" * 32)
-    assert settings_size_bytes(project, "ca-central-1") >= deployed
+    assert settings_size_bytes(project, "ca-central-1", "abcdefghijklmnop") >= deployed
 
 
 def _function(**props):
