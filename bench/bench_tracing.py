@@ -9,11 +9,12 @@ Secrets come from a local Secrets Manager stand-in (GetSecretValue over HTTP, as
 
   cold   fresh `python3.13 -B -I -S` process per run (tools/bundle_runner.py), variants interleaved:
          import + first call (the tracing pipeline, secret read and first flush included)
-  warm   per variant and round, one process: warm-up, then N handler calls interleaved with plain
-         boto3 `converse` calls (the same-process baseline); rounds alternate the variants
+  warm   one long-lived process per variant, all alive at once; calls alternate between them (one
+         handler call in each variant in turn, then a plain boto3 `converse` in each as the
+         same-process baseline), so load on the machine hits every variant alike; timed in-process
 Every traced call must reach its stand-in (checked). Prints a table, writes bench/results/tracing.json.
 
-    .venv/bin/python bench/bench_tracing.py [--runs 3] [--rounds 2] [--calls 100]
+    .venv/bin/python bench/bench_tracing.py [--runs 3] [--calls 200] [--warmup 20]
 """
 
 from __future__ import annotations
@@ -23,10 +24,12 @@ import json
 import os
 import platform
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -73,6 +76,90 @@ def settings(tracing: dict[str, Any] | None) -> str:
     return json.dumps(doc)
 
 
+WARM_CHILD = r"""
+import json, os, sys, time
+cfg = json.loads(sys.argv[1])
+sys.path[:0] = cfg["front"]
+sys.path.extend(cfg["back"])
+results = os.fdopen(os.dup(1), "w")
+sys.stdout = open(os.devnull, "w")  # the handler's log and EMF lines (Lambda ships them to CloudWatch)
+from claude_proxy.handler import lambda_handler
+import boto3
+client = boto3.client("bedrock-runtime", region_name="us-east-1", endpoint_url=cfg["endpoint"])
+
+
+class Context:
+    aws_request_id = "00000000-0000-0000-0000-000000000000"
+    function_name = "claude-proxy-bench"
+
+    def get_remaining_time_in_millis(self):
+        return 30_000
+
+
+event, context = {"messages": [{"role": "user", "content": "Say hi"}]}, Context()
+converse = {"modelId": cfg["boto3_model_id"], "messages": [{"role": "user", "content": [{"text": "Say hi"}]}],
+            "inferenceConfig": {"maxTokens": 64}}
+results.write("READY\n"); results.flush()
+for line in sys.stdin:
+    command = line.strip()
+    if command == "quit":
+        break
+    started = time.perf_counter()
+    ok = lambda_handler(event, context)["ok"] if command == "handler" else bool(client.converse(**converse))
+    results.write(json.dumps({"ok": ok, "s": time.perf_counter() - started}) + "\n"); results.flush()
+results.close()
+os._exit(0)
+"""
+
+
+class WarmChild:
+    """A long-lived Lambda-like process (python -B -I -S, bundle first) answering timed calls."""
+
+    def __init__(
+        self, python: str, *, front: list[Path], back: list[Path], endpoint: str, env: dict[str, str]
+    ):
+        from tools.bundle_runner import BOTO3_MODEL_ID
+
+        cfg = {"front": [str(p) for p in front], "back": [str(p) for p in back], "endpoint": endpoint,
+               "boto3_model_id": BOTO3_MODEL_ID}  # fmt: skip
+        self._cwd = tempfile.TemporaryDirectory()
+        self._stderr = open(Path(self._cwd.name, "stderr.txt"), "w+", encoding="utf-8")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [python, "-B", "-I", "-S", "-c", WARM_CHILD, json.dumps(cfg)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr, env=env, text=True,
+            cwd=self._cwd.name,
+        )  # fmt: skip
+        self._read("READY")
+
+    def _read(self, expect: str | None = None) -> str:
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline().strip()
+        if not line or (expect is not None and line != expect):
+            self._stderr.seek(0)
+            raise SystemExit(f"warm child failed: {line!r}\n{self._stderr.read()[-3000:]}")
+        return line
+
+    def call(self, command: str) -> float:
+        """Seconds one `handler` or `boto3` call took, timed in the child."""
+        stdin: IO[str] | None = self.proc.stdin
+        assert stdin is not None
+        stdin.write(command + "\n")
+        stdin.flush()
+        result = json.loads(self._read())
+        if not result["ok"]:
+            raise SystemExit(f"{command} call failed")
+        return float(result["s"])
+
+    def close(self) -> None:
+        """Stop the child."""
+        if self.proc.stdin is not None:
+            self.proc.stdin.write("quit\n")
+            self.proc.stdin.close()
+        self.proc.wait(timeout=30)
+        self._stderr.close()
+        self._cwd.cleanup()
+
+
 def pct(values: list[float], q: float) -> float:
     """Nearest-rank percentile."""
     ordered = sorted(values)
@@ -82,10 +169,7 @@ def pct(values: list[float], q: float) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=3, help="cold-start runs per variant")
-    parser.add_argument(
-        "--rounds", type=int, default=2, help="warm rounds (one process per variant and round)"
-    )
-    parser.add_argument("--calls", type=int, default=100, help="warm calls per round")
+    parser.add_argument("--calls", type=int, default=200, help="warm calls per variant")
     parser.add_argument("--warmup", type=int, default=20)
     args = parser.parse_args()
 
@@ -135,21 +219,28 @@ def main() -> int:
                 cold[name].append(result)
                 print(f"  cold {name:<9} run {i + 1}: {result['total_s']:.2f} s", file=sys.stderr, flush=True)
 
+        children = {
+            name: WarmChild(python, front=[bundle.path], back=[sdk], endpoint=bedrock.url, env=env)
+            for name, env in envs.items()
+        }
+        before = {name: len({s.trace_id for s in server.spans}) for name, server in stand_ins.items()}
         warm: dict[str, dict[str, list[float]]] = {name: {"handler": [], "boto3": []} for name in envs}
-        for r in range(args.rounds):
-            for name, env in envs.items():
-                before = len({s.trace_id for s in stand_ins[name].spans}) if name in stand_ins else 0
-                result = run_child(python, "warm", env=env, calls=args.calls, warmup=args.warmup, **spec)
-                warm[name]["handler"] += result["handler_s"]
-                warm[name]["boto3"] += result["boto3_s"]
-                if name in stand_ins:
-                    traces = len({s.trace_id for s in stand_ins[name].spans}) - before
-                    expected = args.calls + args.warmup
-                    if traces != expected:
-                        raise SystemExit(
-                            f"warm {name} round {r}: {traces} traces arrived, expected {expected}"
-                        )
-                print(f"  warm {name:<9} round {r + 1}: done", file=sys.stderr, flush=True)
+        try:
+            for i in range(args.warmup + args.calls):
+                order = list(children.items())
+                order = order[i % len(order) :] + order[: i % len(order)]  # rotate who goes first
+                for command in ("handler", "boto3"):
+                    for name, child in order:
+                        seconds = child.call(command)
+                        if i >= args.warmup:
+                            warm[name][command].append(seconds)
+        finally:
+            for child in children.values():
+                child.close()
+        for name, server in stand_ins.items():
+            traces = len({s.trace_id for s in server.spans}) - before[name]
+            if traces != args.warmup + args.calls:
+                raise SystemExit(f"warm {name}: {traces} traces arrived, expected {args.warmup + args.calls}")
         secret_reads = dict(secrets_server.reads)
 
     def med(name: str, key: str) -> float:
@@ -181,6 +272,8 @@ def main() -> int:
         row["delta_p95_vs_off_ms"] = round(row["p95_ms"] - off["p95_ms"], 2)
         row["ratio_p50_vs_off"] = round(row["p50_ms"] / off["p50_ms"], 2)
     report = {
+        "command": " ".join(["bench/bench_tracing.py", *sys.argv[1:]]),
+        "load_average": os.getloadavg(),
         "python": python,
         "machine": {"cpus": len(os.sched_getaffinity(0)), "platform": platform.platform()},
         "bundle_key": bundle.key,
@@ -201,7 +294,7 @@ def main() -> int:
             f"{row['median_first_call_s']:>10.2f} {row['delta_vs_off_s']:>+9.2f}"
         )
     print(
-        f"\nwarm ({args.rounds} rounds x {args.calls} calls per variant; boto3 converse interleaved as baseline)"
+        f"\nwarm ({args.calls} calls per variant, variants alternating; boto3 converse in each as baseline)"
     )
     print(
         f"  {'variant':<9} {'p50 ms':>7} {'p95 ms':>7} {'p50 vs off':>11} {'p95 vs off':>11} {'boto3 p50':>10}"
@@ -212,6 +305,7 @@ def main() -> int:
             f"{row['delta_p95_vs_off_ms']:>+11.2f} {row['boto3_p50_ms']:>10.2f}"
         )
     print(f"\nsecret reads (one per process expected): {secret_reads}")
+    print(f"load average at the end: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     print(f"bundle {bundle.size_bytes / 1e6:.1f} MB unzipped")
     print(f"wrote {RESULTS.relative_to(ROOT)} in {report['bench_seconds']} s")
     return 0
