@@ -12,6 +12,9 @@ Secrets come from a local Secrets Manager stand-in (GetSecretValue over HTTP, as
   warm   one long-lived process per variant, all alive at once; calls alternate between them (one
          handler call in each variant in turn, then a plain boto3 `converse` in each as the
          same-process baseline), so load on the machine hits every variant alike; timed in-process
+  import what a traced project adds at init (`claude_proxy.tracing`: OTel SDK, exporter, LiteLLM's
+         callbacks), timed alone after the handler's own import, wall and CPU time (CPU time is
+         less sensitive to a busy machine)
 Every traced call must reach its stand-in (checked). Prints a table, writes bench/results/tracing.json.
 
     .venv/bin/python bench/bench_tracing.py [--runs 3] [--calls 200] [--warmup 20]
@@ -160,6 +163,15 @@ class WarmChild:
         self._cwd.cleanup()
 
 
+IMPORT_PROBE = """
+import time
+import claude_proxy.handler
+w, c = time.perf_counter(), time.process_time()
+import claude_proxy.tracing
+VALUE = {"wall_s": time.perf_counter() - w, "cpu_s": time.process_time() - c}
+"""
+
+
 def pct(values: list[float], q: float) -> float:
     """Nearest-rank percentile."""
     ordered = sorted(values)
@@ -219,6 +231,11 @@ def main() -> int:
                 cold[name].append(result)
                 print(f"  cold {name:<9} run {i + 1}: {result['total_s']:.2f} s", file=sys.stderr, flush=True)
 
+        imports = [
+            run_child(python, "exec", code=IMPORT_PROBE, env=envs["off"], **spec)["value"]
+            for _ in range(args.runs)
+        ]
+
         children = {
             name: WarmChild(python, front=[bundle.path], back=[sdk], endpoint=bedrock.url, env=env)
             for name, env in envs.items()
@@ -256,6 +273,11 @@ def main() -> int:
         }
         for name in envs
     }
+    import_summary = {
+        "median_wall_s": round(statistics.median(v["wall_s"] for v in imports), 3),
+        "median_cpu_s": round(statistics.median(v["cpu_s"] for v in imports), 3),
+        "runs": imports,
+    }
     warm_summary: dict[str, Any] = {}
     for name, samples in warm.items():
         h, b = samples["handler"], samples["boto3"]
@@ -279,6 +301,7 @@ def main() -> int:
         "bundle_key": bundle.key,
         "bundle_bytes": bundle.size_bytes,
         "cold_start": cold_summary,
+        "tracing_import": import_summary,
         "warm": warm_summary,
         "secret_reads": secret_reads,
         "bench_seconds": round(time.monotonic() - started, 1),
@@ -293,6 +316,10 @@ def main() -> int:
             f"  {name:<9} {row['median_total_s']:>8.2f} {row['median_import_s']:>9.2f} "
             f"{row['median_first_call_s']:>10.2f} {row['delta_vs_off_s']:>+9.2f}"
         )
+    print(
+        f"  tracing import alone (median of {args.runs}): {import_summary['median_wall_s']:.2f} s wall, "
+        f"{import_summary['median_cpu_s']:.2f} s CPU"
+    )
     print(
         f"\nwarm ({args.calls} calls per variant, variants alternating; boto3 converse in each as baseline)"
     )
