@@ -58,7 +58,11 @@ SECRET_RETRY_S = 300.0  # a secret that could not be read is retried after this 
 _log = logging.getLogger(__name__)
 # The exporter logs every retry and failure; a lost trace gets one warning of ours instead
 # (record_outcome), so a dead backend does not flood the function's logs.
-for _name in ("opentelemetry.exporter.otlp.proto.http", "opentelemetry.sdk.trace.export"):
+for _name in (
+    "opentelemetry.exporter",
+    "opentelemetry.sdk.trace.export",
+    "opentelemetry.sdk._shared_internal",
+):
     logging.getLogger(_name).setLevel(logging.CRITICAL)
 
 

@@ -316,7 +316,7 @@ def test_rejected_export_logs_one_warning_and_a_metric(
     ]
 
 
-def test_dead_backend_costs_at_most_the_timeout(monkeypatch, server, secrets, capsys):
+def test_dead_backend_costs_at_most_the_timeout(monkeypatch, server, secrets, capsys, caplog):
     trace = {"otlp": {"endpoint": "http://127.0.0.1:9/v1/traces"}, "flush_timeout_ms": 400}
     settings_env(monkeypatch, server.url, trace)
     lambda_handler(event(), FakeContext())  # first call builds the pipeline
@@ -330,6 +330,13 @@ def test_dead_backend_costs_at_most_the_timeout(monkeypatch, server, secrets, ca
     warnings = [line for line in lines if line.get("message") == "trace not sent"]
     assert len(warnings) == 1 and warnings[0]["trace_problem"] in {"export_failed", "timeout"}
     assert trace_metrics(lines)[0]["TraceExportErrors"] == [1.0]
+    # The exporter's retries and failures are not logged on top of our one warning.
+    noisy = [
+        r
+        for r in caplog.records
+        if r.levelname in {"WARNING", "ERROR"} and r.name.startswith("opentelemetry")
+    ]
+    assert noisy == []
 
 
 def test_slow_backend_costs_at_most_the_timeout(monkeypatch, server, collector, secrets, capsys):
