@@ -81,10 +81,8 @@ def _preload(environ: Any) -> None:
         settings = load_settings(environ)
     except SettingsError:
         return  # reported by the first invocation
-    _xray(settings)
-    tracer = _call_tracer(settings)
-    if tracer is not None:
-        import claude_proxy.tracing  # noqa: F401  (the OTel SDK and LiteLLM's callbacks)
+    _xray(settings)  # Powertools Tracer and the X-Ray SDK
+    _call_tracer(settings)  # the OTel SDK, the OTLP exporter and LiteLLM's callbacks (no network yet)
 
 
 _preload(os.environ)
