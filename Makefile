@@ -45,7 +45,7 @@ test: $(VENV)/.dev-installed node_modules/.installed
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest -q -n $(PYTEST_WORKERS) tests
 
-## bench: synthesis time for 1/50/300 projects, Lambda cold/warm latency and bundle size, tracing cost.
+## bench: synthesis time for 1/50/300 projects, Lambda cold/warm latency and bundle size, ledger and tracing cost.
 bench: $(VENV)/.dev-installed node_modules/.installed
 	$(BIN)/python bench/bench_synth.py
 	$(BIN)/python bench/bench_lambda.py
