@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from claude_platform import config as config_module
 from claude_platform.config import (
     PROJECT_SETTINGS_MAX_BYTES,
     ConfigError,
@@ -154,13 +155,17 @@ LONGEST_TRACING = {
 }
 
 
-def test_longest_tracing_settings_fit_with_six_models():
+def test_longest_tracing_settings_fit_with_eight_models_and_the_longest_names():
+    raw = config(name="a" * 32, models=WORST_MODELS, tracing=LONGEST_TRACING) | {"name_prefix": "p" * 16}
     assert len(LONGEST_TRACING["langfuse"]["host"]) == 128
-    (project,) = load_config(config(name="a" * 32, models=WORST_MODELS[:6], tracing=LONGEST_TRACING)).projects
-    assert settings_size_bytes(project, "us-east-1", "claude") <= PROJECT_SETTINGS_MAX_BYTES
+    (project,) = load_config(raw).projects
+    assert settings_size_bytes(project, "us-east-1", "p" * 16) <= PROJECT_SETTINGS_MAX_BYTES
 
 
-def test_settings_over_the_environment_limit_name_the_tracing_field():
-    message = only_problem(config(name="a" * 32, models=WORST_MODELS, tracing=LONGEST_TRACING))
-    assert message.startswith("projects[0] (" + "a" * 32 + ").tracing: the function's settings would take ")
-    assert "Lambda's 4 KB environment" in message
+def test_settings_over_the_environment_limit_name_the_field(monkeypatch):
+    """Today every valid project fits; the guard names the field once settings grow past the limit."""
+    monkeypatch.setattr(config_module, "PROJECT_SETTINGS_MAX_BYTES", 2000)
+    message = only_problem(config(models=WORST_MODELS, tracing=LONGEST_TRACING))
+    assert message.startswith("projects[0] (alpha).tracing: the function's settings would take ")
+    assert "over the 2000 that fit Lambda's 4 KB environment" in message
+    assert only_problem(config(models=WORST_MODELS)).startswith("projects[0] (alpha).models: the function's")

@@ -42,6 +42,20 @@ VARIANT_CONFIG = {
             "lambda_timeout_seconds": 90,
             "log_retention_days": 90,
             "max_tokens_limit": 8192,
+            # The longest tracing settings the config accepts (URL, public key, secret name).
+            "tracing": {
+                "langfuse": {
+                    "host": "https://" + "h" * 100 + ".example.com/" + "p" * 7,
+                    "public_key": "pk-" + "k" * 61,
+                    "secret_key_secret_arn": (
+                        f"arn:aws:secretsmanager:ca-central-1:{VARIANT_ACCOUNT}:secret:"
+                        + "s" * 128
+                        + "-AbC123"
+                    ),
+                },
+                "xray": True,
+                "flush_timeout_ms": 5000,
+            },
         },
         {"name": "quiet", "models": ["claude-haiku-4-5"], "monthly_budget_usd": 1},
     ],

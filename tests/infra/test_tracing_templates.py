@@ -9,7 +9,7 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk.assertions import Match, Template
-from infra_support import one_resource
+from infra_support import one_resource, resources_of_type
 
 from claude_platform.config import settings_size_bytes
 from stacks.constructs.claude_proxy_function import ClaudeProxyFunction, ModelInvokeAccess
@@ -21,7 +21,12 @@ SECRET = "arn:aws:secretsmanager:us-east-1:123456789012:secret:support-bot/langf
 
 
 def _statements(template):
-    role = one_resource(template, "AWS::IAM::Role")
+    # The proxy's role (support-bot's budget_action adds the Budgets execution role).
+    (role,) = [
+        r
+        for r in resources_of_type(template, "AWS::IAM::Role").values()
+        if [p["PolicyName"] for p in r["Properties"].get("Policies", [])] == ["ClaudeProxy"]
+    ]
     (policy,) = role["Properties"]["Policies"]
     return {s["Sid"]: s for s in policy["PolicyDocument"]["Statement"]}
 
