@@ -30,7 +30,6 @@ SECRET_KEY = "sk-lf-test-secret-0001"
 # Prices LiteLLM's map does not have: the trace must carry ours, not LiteLLM's lookup.
 PRICES = ModelPrices(
     standard=RateCard(input=7.0, output=11.0, cache_write=13.0, cache_read=0.5),
-    long_context=None,
     source="config:test",
 )
 USAGE = Usage(input_tokens=100, output_tokens=40, cache_read_input_tokens=1000, cache_write_input_tokens=10)
