@@ -7,7 +7,7 @@ container serves one project):
   otlp       tracing.otlp: LiteLLM's OpenTelemetry callback -> local OTLP/HTTP collector
 Secrets come from a local Secrets Manager stand-in (GetSecretValue over HTTP, as in Lambda).
 
-  cold   fresh `python3.13 -B -I -S` process per run (tools/bundle_runner.py), variants interleaved:
+  cold   fresh `python3.13 -B -I -S` process per run (devservers/lambda_runner.py), variants interleaved:
          import + first call (the tracing pipeline, secret read and first flush included)
   warm   one long-lived process per variant, all alive at once; calls alternate between them (one
          handler call in each variant in turn, then a plain boto3 `converse` in each as the
@@ -43,8 +43,8 @@ from claude_platform.catalog import Geography  # noqa: E402
 from devservers.bedrock_server import BedrockServer  # noqa: E402
 from devservers.otlp_server import OtlpServer  # noqa: E402
 from devservers.secrets_server import SecretsServer  # noqa: E402
-from tools.bundle_runner import lambda_env, run_child  # noqa: E402
-from tools.lambda_bundle import Target, build_bundle, find_python, sdk_dir  # noqa: E402
+from devservers.lambda_runner import lambda_env, run_child  # noqa: E402
+from lambda_build import Target, build_bundle, find_python, sdk_dir  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "tracing.json"
 PUBLIC_KEY = "pk-lf-bench"
@@ -121,7 +121,7 @@ class WarmChild:
     def __init__(
         self, python: str, *, front: list[Path], back: list[Path], endpoint: str, env: dict[str, str]
     ):
-        from tools.bundle_runner import BOTO3_MODEL_ID
+        from devservers.lambda_runner import BOTO3_MODEL_ID
 
         cfg = {"front": [str(p) for p in front], "back": [str(p) for p in back], "endpoint": endpoint,
                "boto3_model_id": BOTO3_MODEL_ID}  # fmt: skip

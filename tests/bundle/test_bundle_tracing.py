@@ -12,8 +12,8 @@ from proxy_testkit import project_settings
 from devservers.bedrock_server import BedrockServer
 from devservers.otlp_server import OtlpServer
 from devservers.secrets_server import SecretsServer
-from tools.bundle_runner import lambda_env, run_child
-from tools.lambda_bundle import BundleError, Target, build_bundle, find_python, sdk_dir
+from devservers.lambda_runner import lambda_env, run_child
+from lambda_build import BundleError, Target, build_bundle, find_python, sdk_dir
 
 TARGET = Target.from_names("python3.13", "x86_64")
 SECRET = "arn:aws:secretsmanager:us-east-1:123456789012:secret:bundle/otlp-AbC123"
