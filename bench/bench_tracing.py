@@ -41,9 +41,9 @@ if str(ROOT) not in sys.path:
 from claude_platform import catalog  # noqa: E402
 from claude_platform.catalog import Geography  # noqa: E402
 from devservers.bedrock_server import BedrockServer  # noqa: E402
+from devservers.lambda_runner import lambda_env, run_child  # noqa: E402
 from devservers.otlp_server import OtlpServer  # noqa: E402
 from devservers.secrets_server import SecretsServer  # noqa: E402
-from devservers.lambda_runner import lambda_env, run_child  # noqa: E402
 from lambda_build import Target, build_bundle, find_python, sdk_dir  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "tracing.json"

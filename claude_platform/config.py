@@ -131,9 +131,24 @@ def _check_secret_arn(value: str) -> str:
 class LangfuseTracing(_Strict):
     """Langfuse (cloud or self-hosted): its OTLP ingestion endpoint, Basic auth with the key pair."""
 
-    host: str
-    public_key: str
-    secret_key_secret_arn: str
+    host: Annotated[
+        str,
+        Field(
+            description="`https://` URL of the Langfuse server (`http://` only for localhost), at most 128 characters"
+        ),
+    ]
+    public_key: Annotated[
+        str, Field(description="the project's Langfuse public key (`pk-...`, not a secret)")
+    ]
+    secret_key_secret_arn: Annotated[
+        str,
+        Field(
+            description=(
+                "full ARN (with its 6-character suffix) of the Secrets Manager secret holding the Langfuse "
+                'secret key: a plain string or `{"secret_key": "..."}`'
+            )
+        ),
+    ]
 
     @field_validator("host")
     @classmethod
@@ -156,8 +171,18 @@ class LangfuseTracing(_Strict):
 class OtlpTracing(_Strict):
     """Any OpenTelemetry backend over OTLP/HTTP (protobuf): the full traces URL, headers from a secret."""
 
-    endpoint: str
-    headers_secret_arn: str | None = None
+    endpoint: Annotated[
+        str, Field(description="full OTLP/HTTP traces URL, e.g. `https://collector:4318/v1/traces`")
+    ]
+    headers_secret_arn: Annotated[
+        str | None,
+        Field(
+            description=(
+                'full ARN of the secret holding the request headers: `{"x-api-key": "..."}` or `k=v,k2=v2`'
+            ),
+            json_schema_extra=_doc_default("none (no headers)"),
+        ),
+    ] = None
 
     @field_validator("endpoint")
     @classmethod
@@ -173,10 +198,29 @@ class OtlpTracing(_Strict):
 class TracingConfig(_Strict):
     """Opt-in per-call traces (one backend at most) and AWS X-Ray active tracing of the function."""
 
-    langfuse: LangfuseTracing | None = None
-    otlp: OtlpTracing | None = None
-    xray: bool = False
-    flush_timeout_ms: Annotated[int, Field(ge=100, le=5000)] = 1000
+    langfuse: Annotated[
+        LangfuseTracing | None,
+        Field(
+            description="send each call's trace to Langfuse (see `tracing.langfuse`)",
+            json_schema_extra=_doc_default("off"),
+        ),
+    ] = None
+    otlp: Annotated[
+        OtlpTracing | None,
+        Field(
+            description="send each call's trace to an OTLP/HTTP endpoint (see `tracing.otlp`); not with `langfuse`",
+            json_schema_extra=_doc_default("off"),
+        ),
+    ] = None
+    xray: Annotated[
+        bool,
+        Field(
+            description="AWS X-Ray active tracing, with subsegments for the ledger, Bedrock and the trace flush"
+        ),
+    ] = False
+    flush_timeout_ms: Annotated[
+        int, Field(ge=100, le=5000, description="the most a call waits for its trace to be sent (100-5000)")
+    ] = 1000
 
     @model_validator(mode="after")
     def _one_backend(self) -> TracingConfig:

@@ -22,10 +22,13 @@ from pydantic.fields import FieldInfo
 from claude_platform.catalog import Geography, resolve_model
 from claude_platform.config import (
     AlarmThresholds,
+    LangfuseTracing,
+    OtlpTracing,
     PlatformConfig,
     PriceOverrideConfig,
     PriceTierConfig,
     ProjectConfig,
+    TracingConfig,
 )
 from claude_platform.naming import (
     alarm_name,
@@ -120,6 +123,12 @@ def config_reference() -> str:
             _table(field_rows(PriceOverrideConfig)),
             "`tiers` entries of a `pricing` entry (long context, USD per million tokens):",
             _table(field_rows(PriceTierConfig)),
+            "`tracing` (per-call traces and X-Ray; see Per-call traces):",
+            _table(field_rows(TracingConfig)),
+            "`tracing.langfuse`:",
+            _table(field_rows(LangfuseTracing)),
+            "`tracing.otlp`:",
+            _table(field_rows(OtlpTracing)),
         ]
     )
 

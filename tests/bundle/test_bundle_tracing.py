@@ -10,9 +10,9 @@ import pytest
 from proxy_testkit import project_settings
 
 from devservers.bedrock_server import BedrockServer
+from devservers.lambda_runner import lambda_env, run_child
 from devservers.otlp_server import OtlpServer
 from devservers.secrets_server import SecretsServer
-from devservers.lambda_runner import lambda_env, run_child
 from lambda_build import BundleError, Target, build_bundle, find_python, sdk_dir
 
 TARGET = Target.from_names("python3.13", "x86_64")
