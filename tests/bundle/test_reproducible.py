@@ -50,9 +50,7 @@ def test_make_lock_refreshes_a_stale_lock_and_keeps_current_pins(tmp_path):
     repo = copy_inputs(tmp_path)
     before = read_lock(repo).versions()
     requirements = repo / REQUIREMENTS
-    requirements.write_text(
-        requirements.read_text(encoding="utf-8") + "rsa==4.9.1\n", encoding="utf-8"
-    )
+    requirements.write_text(requirements.read_text(encoding="utf-8") + "rsa==4.9.1\n", encoding="utf-8")
     with pytest.raises(BundleError, match="make lock"):
         check_lock(TARGET, repo)
 
