@@ -10,8 +10,12 @@ conditional UpdateItem on that item, which DynamoDB applies atomically:
 - settle: moves the reservation to `spent` (actual amount, tokens, requests), only if the
   reservation attribute still exists, so a repeated settle never counts twice.
 - release: drops the reservation (nothing was spent), under the same condition.
-- alerts: a threshold joins the `alerted` number set only if it is not in it yet, so exactly one
-  caller wins the right to publish each threshold's alert per month.
+- alerts: a threshold's claim (`alert#<threshold>` = the claimant's request id, and the threshold in
+  the `alerted` set) is written only if no claim exists, so exactly one caller wins the right to
+  publish each threshold's alert per month.
+
+Every write is safe to repeat (botocore retries a write whose answer was lost): a reservation,
+settlement, release or claim that was already applied is recognised, never counted twice.
 
 Standard library and boto3 only: the project Lambda ships this module, and the CLI uses it too.
 """
@@ -27,6 +31,7 @@ from typing import Any, Protocol
 MICRO_PER_USD = 1_000_000
 MONTH_PREFIX = "month#"
 RESERVATION_PREFIX = "res#"
+ALERT_CLAIM_PREFIX = "alert#"
 PERIOD_FORMAT = "%Y-%m"
 
 # Integer counters of a month item, in the order MonthState lists them.
@@ -204,6 +209,10 @@ class CapExceededError(Exception):
         self.cap_micro = cap_micro
 
 
+class LedgerConflictError(Exception):
+    """A write's condition failed for a reason other than the cap (should not happen)."""
+
+
 def _is_conditional_failure(exc: Exception) -> bool:
     response = getattr(exc, "response", None) or {}
     return response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
@@ -251,7 +260,9 @@ class LedgerTable:
             ":now": _n(now_epoch),
         }
         update = "ADD committed_micro :a, reserved_micro :a SET #r = :res, updated_epoch = :now"
-        kwargs: dict[str, Any] = {}
+        # A reservation is applied once per request id: botocore retries a write whose answer was
+        # lost, and the retry must not add the amount twice.
+        condition = "attribute_not_exists(#r)"
         if cap_micro is not None:
             update += ", cap_micro = :cap"
             values[":cap"] = _n(cap_micro)
@@ -261,24 +272,27 @@ class LedgerTable:
                     self.count_refusal(project, period, cap_micro), amount_micro, cap_micro
                 )
             values[":room"] = _n(room)
-            kwargs["ConditionExpression"] = (
-                "attribute_not_exists(committed_micro) OR committed_micro <= :room"
-            )
+            condition += " AND (attribute_not_exists(committed_micro) OR committed_micro <= :room)"
         try:
             return self._update(
                 project,
                 period,
                 UpdateExpression=update,
+                ConditionExpression=condition,
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=values,
-                **kwargs,
             )
         except Exception as exc:
-            if cap_micro is not None and _is_conditional_failure(exc):
-                raise CapExceededError(
-                    self.count_refusal(project, period, cap_micro), amount_micro, cap_micro
-                ) from None
-            raise
+            if not _is_conditional_failure(exc):
+                raise
+        state = self.month(project, period)
+        if any(r.request_id == request_id for r in state.open_reservations):
+            return state  # an earlier attempt of this same write was applied
+        if cap_micro is None:
+            raise LedgerConflictError(f"reservation {request_id!r} could not be recorded") from None
+        raise CapExceededError(
+            self.count_refusal(project, period, cap_micro), amount_micro, cap_micro
+        ) from None
 
     def count_refusal(self, project: str, period: str, cap_micro: int | None = None) -> MonthState:
         """Count one refused request; returns the month as it stands."""
@@ -351,33 +365,51 @@ class LedgerTable:
                 return None
             raise
 
-    def claim_alert(self, *, project: str, period: str, threshold: float) -> bool:
-        """Record that `threshold`'s alert is being sent; True for exactly one caller per month."""
+    def claim_alert(self, *, project: str, period: str, threshold: float, claimant: str) -> bool:
+        """Record that `threshold`'s alert is being sent; True for exactly one claimant per month.
+
+        The claimant (a request id) is stored with the claim, so a retried write of the same
+        claim is recognised as the caller's own rather than lost.
+        """
+        number = _threshold_number(threshold)
+        names = {"#c": f"{ALERT_CLAIM_PREFIX}{number}"}
         try:
             self._client.update_item(
                 TableName=self.table_name,
                 Key=month_key(project, period),
-                UpdateExpression="ADD alerted :t",
-                ConditionExpression="attribute_not_exists(alerted) OR NOT contains(alerted, :tn)",
-                ExpressionAttributeValues={
-                    ":t": {"NS": [_threshold_number(threshold)]},
-                    ":tn": _n(_threshold_number(threshold)),
-                },
+                UpdateExpression="ADD alerted :t SET #c = :who",
+                ConditionExpression="attribute_not_exists(#c)",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues={":t": {"NS": [number]}, ":who": {"S": claimant}},
             )
         except Exception as exc:
-            if _is_conditional_failure(exc):
-                return False
-            raise
+            if not _is_conditional_failure(exc):
+                raise
+            item = self._client.get_item(
+                TableName=self.table_name,
+                Key=month_key(project, period),
+                ConsistentRead=True,
+                ProjectionExpression="#c",
+                ExpressionAttributeNames=names,
+            ).get("Item", {})
+            return item.get(names["#c"], {}).get("S") == claimant
         return True
 
-    def unclaim_alert(self, *, project: str, period: str, threshold: float) -> None:
+    def unclaim_alert(self, *, project: str, period: str, threshold: float, claimant: str) -> None:
         """Give the claim back (the alert could not be sent), so a later call retries it."""
-        self._client.update_item(
-            TableName=self.table_name,
-            Key=month_key(project, period),
-            UpdateExpression="DELETE alerted :t",
-            ExpressionAttributeValues={":t": {"NS": [_threshold_number(threshold)]}},
-        )
+        number = _threshold_number(threshold)
+        try:
+            self._client.update_item(
+                TableName=self.table_name,
+                Key=month_key(project, period),
+                UpdateExpression="DELETE alerted :t REMOVE #c",
+                ConditionExpression="#c = :who",
+                ExpressionAttributeNames={"#c": f"{ALERT_CLAIM_PREFIX}{number}"},
+                ExpressionAttributeValues={":t": {"NS": [number]}, ":who": {"S": claimant}},
+            )
+        except Exception as exc:
+            if not _is_conditional_failure(exc):
+                raise
 
     def month(self, project: str, period: str) -> MonthState:
         """One month, read consistently."""

@@ -115,6 +115,7 @@ class ProjectSpendLedger:
             raise BudgetExceededError(self._refusal_message(exc.state, amount)) from None
         except Exception as exc:
             self._failed("reserve", exc, request_id=request_id)
+            self._undo_reserve(period, request_id, amount)
             if self._hard:
                 raise BudgetUnavailableError(
                     f"the spend ledger could not be reached to check project {self._project!r}'s cap; "
@@ -123,6 +124,19 @@ class ProjectSpendLedger:
             return Reservation(request_id, period, amount, recorded=False)
         self._last_state = state
         return Reservation(request_id, period, amount)
+
+    def _undo_reserve(self, period: str, request_id: str, amount: int) -> None:
+        """After a failed reserve, drop the hold in case the write was applied but its answer lost."""
+        try:
+            self._table.release(
+                project=self._project,
+                period=period,
+                request_id=request_id,
+                reserved_micro=amount,
+                now_epoch=int(self._now().timestamp()),
+            )
+        except Exception:  # still unreachable: the hold, if any, is charged as stale later, never dropped
+            return
 
     def _refusal_message(self, state: MonthState, amount_micro: int) -> str:
         resets = period_end(state.period).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -167,7 +181,7 @@ class ProjectSpendLedger:
             )
             return self.status()
         self._last_state = state
-        self._send_alerts(state)
+        self._send_alerts(state, reservation.request_id)
         return self.status()
 
     def release(self, reservation: Reservation) -> None:
@@ -201,17 +215,18 @@ class ProjectSpendLedger:
             "resets_at": period_end(period).strftime("%Y-%m-%dT%H:%M:%SZ"),
         }
 
-    def _send_alerts(self, state: MonthState) -> None:
+    def _send_alerts(self, state: MonthState, claimant: str) -> None:
         if self._publisher is None:
             return
         for threshold in crossed_thresholds(state, self._thresholds, self._cap_micro):
             try:
-                if not self._table.claim_alert(
-                    project=self._project, period=state.period, threshold=threshold
-                ):
-                    continue
+                claimed = self._table.claim_alert(
+                    project=self._project, period=state.period, threshold=threshold, claimant=claimant
+                )
             except Exception as exc:
                 self._failed("alert claim", exc, threshold=threshold)
+                continue
+            if not claimed:
                 continue
             subject, message = alert_text(self._project, state, self._cap_micro, threshold, self.enforcement)
             try:
@@ -220,7 +235,9 @@ class ProjectSpendLedger:
             except Exception as exc:
                 self._failed("alert publish", exc, threshold=threshold)
                 try:  # give the claim back so a later call sends it
-                    self._table.unclaim_alert(project=self._project, period=state.period, threshold=threshold)
+                    self._table.unclaim_alert(
+                        project=self._project, period=state.period, threshold=threshold, claimant=claimant
+                    )
                 except Exception as undo:
                     self._failed("alert unclaim", undo, threshold=threshold)
 

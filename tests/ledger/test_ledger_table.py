@@ -153,12 +153,29 @@ def test_twelve_months_of_history_in_one_query(ledger):
 
 
 def test_each_threshold_is_claimed_by_exactly_one_caller_and_can_be_given_back(ledger):
-    assert ledger.claim_alert(project="alpha", period=P, threshold=50) is True
-    assert ledger.claim_alert(project="alpha", period=P, threshold=50) is False
-    assert ledger.claim_alert(project="alpha", period=P, threshold=80.5) is True
-    ledger.unclaim_alert(project="alpha", period=P, threshold=50)
-    assert ledger.claim_alert(project="alpha", period=P, threshold=50) is True
+    assert ledger.claim_alert(project="alpha", period=P, threshold=50, claimant="r1") is True
+    assert ledger.claim_alert(project="alpha", period=P, threshold=50, claimant="r2") is False
+    # The same claimant again (a retried write whose answer was lost) is recognised as the winner.
+    assert ledger.claim_alert(project="alpha", period=P, threshold=50, claimant="r1") is True
+    assert ledger.claim_alert(project="alpha", period=P, threshold=80.5, claimant="r2") is True
+    ledger.unclaim_alert(project="alpha", period=P, threshold=50, claimant="r2")  # not r2's: no effect
+    assert ledger.claim_alert(project="alpha", period=P, threshold=50, claimant="r3") is False
+    ledger.unclaim_alert(project="alpha", period=P, threshold=50, claimant="r1")
+    assert ledger.month("alpha", P).alerted == (80.5,)
+    assert ledger.claim_alert(project="alpha", period=P, threshold=50, claimant="r3") is True
     assert ledger.month("alpha", P).alerted == (50.0, 80.5)
+
+
+def test_a_repeated_reserve_of_the_same_request_counts_once(ledger):
+    # botocore retries a write whose answer was lost; the retry must not hold the amount twice.
+    first = reserve(ledger, "r1", 600)
+    again = reserve(ledger, "r1", 600)
+    assert first.committed_micro == again.committed_micro == 600 and again.reserved_micro == 600
+    assert again.refusals == 0
+    settle(ledger, "r1", 600, 100)
+    assert ledger.month("alpha", P).committed_micro == 100
+    # Once settled, the same id may reserve again (a retry after a timeout reuses the request id).
+    assert reserve(ledger, "r1", 300).committed_micro == 400
 
 
 def test_crossed_thresholds_compare_exactly():
