@@ -7,6 +7,7 @@ Pure functions of validated config values; nothing here imports CDK. Values may 
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -64,6 +65,11 @@ def inference_profile_name(name_prefix: str, project: str, model: ClaudeModel, g
 def project_stack_name(name_prefix: str, project: str) -> str:
     """One stack per project; the `project` infix keeps it apart from the platform stack."""
     return f"{name_prefix}-project-{project}"
+
+
+def stack_output_key(alias: str, what: str) -> str:
+    """A project stack's CloudFormation output key for one model, e.g. `ClaudeHaiku45ProfileArn`."""
+    return "".join(part.capitalize() for part in re.split(r"[^A-Za-z0-9]+", alias)) + what
 
 
 def alerts_key_alias(name_prefix: str) -> str:
