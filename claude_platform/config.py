@@ -49,6 +49,7 @@ PRINCIPAL_ARN_RE = re.compile(
 )
 REGION_RE = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
 ACCOUNT_RE = re.compile(r"^\d{12}$")
+CUR_EXPORT_REGION = "us-east-1"  # Billing and Cost Management Data Exports lives there
 MAX_BUDGET_NOTIFICATIONS = 10  # AWS Budgets: notifications per budget
 MAX_BUDGET_EMAIL_SUBSCRIBERS = 10  # AWS Budgets: email subscribers per notification
 MAX_MODELS_PER_PROJECT = 8  # keeps the Lambda environment (4 KB) and the role policy small
@@ -417,6 +418,15 @@ class PriceOverrideConfig(_Strict):
         return self
 
 
+class CurExportConfig(_Strict):
+    """Opt-in SQL over the bill: a CUR 2.0 data export, Glue table, Athena workgroup, saved queries."""
+
+    enabled: bool = False
+    s3_prefix: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")] = "cur2"
+    time_granularity: Literal["DAILY", "HOURLY"] = "DAILY"
+    access_log_retention_days: Annotated[int, Field(ge=1, le=3650)] = 365
+
+
 class PlatformConfig(_Strict):
     """The whole projects file."""
 
@@ -486,6 +496,9 @@ class PlatformConfig(_Strict):
         ),
     ] = ProjectDefaults()
     projects: Annotated[list[ProjectConfig], Field(min_length=1, description="the projects (see below)")]
+    # Finance and operations (docs/finance.md): both opt-in.
+    activate_cost_tags_on_deploy: bool = False
+    cur_export: CurExportConfig = CurExportConfig()
 
     @field_validator("region")
     @classmethod
@@ -507,6 +520,15 @@ class PlatformConfig(_Strict):
         if not TAG_KEY_RE.match(value) or value.lower().startswith("aws:"):
             raise ValueError(f"{value!r} is not a valid tag key")
         return value
+
+    @model_validator(mode="after")
+    def _cur_export_region(self) -> PlatformConfig:
+        if self.cur_export.enabled and self.region != CUR_EXPORT_REGION:
+            raise ValueError(
+                f"cur_export.enabled: Data Exports (AWS::BCMDataExports::Export) is created in {CUR_EXPORT_REGION}, "
+                f"the billing region; this config deploys to {self.region}"
+            )
+        return self
 
     @model_validator(mode="before")
     @classmethod

@@ -145,7 +145,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, str]:
     """
     import boto3  # in the Lambda runtime; imported here so the CLI need not load it twice
 
-    keys = json.loads(os.environ.get("TAG_KEYS", "[]"))
+    keys = [k for k in os.environ.get("TAG_KEYS", "").split(",") if k]  # tag keys cannot contain ","
     if "RequestType" in event:
         keys = list(event.get("ResourceProperties", {}).get("TagKeys", keys))
         summary: dict[str, str] = {}

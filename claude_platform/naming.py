@@ -82,6 +82,16 @@ def ledger_table_name(name_prefix: str) -> str:
     return f"{name_prefix}-spend-ledger"
 
 
+def spend_dashboard_name(name_prefix: str, region: str) -> str:
+    """The spend dashboard of one region (dashboard names are unique per account, not per region)."""
+    return f"{name_prefix}-spend-{region}"
+
+
+def cost_tag_activation_function_name(name_prefix: str) -> str:
+    """The opt-in Lambda that activates cost-allocation tag keys (deploy and daily)."""
+    return f"{name_prefix}-activate-cost-tags"
+
+
 def alert_topic_name(name_prefix: str, project: str) -> str:
     """The project's SNS topic for budget and alarm notifications."""
     return f"{name_prefix}-{project}-alerts"
