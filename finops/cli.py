@@ -487,22 +487,39 @@ def _add_period(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The CLI's arguments; every command has --help."""
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config", default=DEFAULT_CONFIG, help="projects file (default: %(default)s)")
-    common.add_argument(
-        "--format",
-        choices=[f.value for f in Format],
-        default=Format.TABLE.value,
-        help="output format (default: table)",
-    )
-    common.add_argument("--quiet", action="store_true", help="no progress on stderr")
-    common.add_argument("--aws-profile", help="AWS named profile (default: the usual credential chain)")
 
-    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0], parents=[common])
+    def common(*, top: bool) -> argparse.ArgumentParser:
+        # Accepted before or after the command; a subcommand's copy must not reset the top's value.
+        def default(value: object) -> object:
+            return value if top else argparse.SUPPRESS
+
+        options = argparse.ArgumentParser(add_help=False)
+        options.add_argument(
+            "--config", default=default(DEFAULT_CONFIG), help=f"projects file (default: {DEFAULT_CONFIG})"
+        )
+        options.add_argument(
+            "--format",
+            choices=[f.value for f in Format],
+            default=default(Format.TABLE.value),
+            help="output format (default: table)",
+        )
+        options.add_argument(
+            "--quiet", action="store_true", default=default(False), help="no progress on stderr"
+        )
+        options.add_argument(
+            "--aws-profile",
+            default=default(None),
+            help="AWS named profile (default: the usual credential chain)",
+        )
+        return options
+
+    parser = argparse.ArgumentParser(
+        prog=PROG, description=__doc__.split("\n\n")[0], parents=[common(top=True)]
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(name: str, func: Callable[[Context], int], help_text: str) -> argparse.ArgumentParser:
-        sub = commands.add_parser(name, help=help_text, description=help_text, parents=[common])
+        sub = commands.add_parser(name, help=help_text, description=help_text, parents=[common(top=False)])
         sub.set_defaults(func=func)
         return sub
 
