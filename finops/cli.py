@@ -485,41 +485,42 @@ def _add_period(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--end", help="last day, inclusive, YYYY-MM-DD (with --start)")
 
 
+def _common_options(*, top: bool) -> argparse.ArgumentParser:
+    """Options accepted before or after the command; a subcommand's copy must not reset the top's value."""
+
+    def default(value: object) -> object:
+        return value if top else argparse.SUPPRESS
+
+    options = argparse.ArgumentParser(add_help=False)
+    options.add_argument(
+        "--config", default=default(DEFAULT_CONFIG), help=f"projects file (default: {DEFAULT_CONFIG})"
+    )
+    options.add_argument(
+        "--format",
+        choices=[f.value for f in Format],
+        default=default(Format.TABLE.value),
+        help="output format (default: table)",
+    )
+    options.add_argument("--quiet", action="store_true", default=default(False), help="no progress on stderr")
+    options.add_argument(
+        "--aws-profile",
+        default=default(None),
+        help="AWS named profile (default: the usual credential chain)",
+    )
+    return options
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The CLI's arguments; every command has --help."""
-
-    def common(*, top: bool) -> argparse.ArgumentParser:
-        # Accepted before or after the command; a subcommand's copy must not reset the top's value.
-        def default(value: object) -> object:
-            return value if top else argparse.SUPPRESS
-
-        options = argparse.ArgumentParser(add_help=False)
-        options.add_argument(
-            "--config", default=default(DEFAULT_CONFIG), help=f"projects file (default: {DEFAULT_CONFIG})"
-        )
-        options.add_argument(
-            "--format",
-            choices=[f.value for f in Format],
-            default=default(Format.TABLE.value),
-            help="output format (default: table)",
-        )
-        options.add_argument(
-            "--quiet", action="store_true", default=default(False), help="no progress on stderr"
-        )
-        options.add_argument(
-            "--aws-profile",
-            default=default(None),
-            help="AWS named profile (default: the usual credential chain)",
-        )
-        return options
-
     parser = argparse.ArgumentParser(
-        prog=PROG, description=__doc__.split("\n\n")[0], parents=[common(top=True)]
+        prog=PROG, description=__doc__.split("\n\n")[0], parents=[_common_options(top=True)]
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(name: str, func: Callable[[Context], int], help_text: str) -> argparse.ArgumentParser:
-        sub = commands.add_parser(name, help=help_text, description=help_text, parents=[common(top=False)])
+        sub = commands.add_parser(
+            name, help=help_text, description=help_text, parents=[_common_options(top=False)]
+        )
         sub.set_defaults(func=func)
         return sub
 
@@ -643,6 +644,9 @@ def main(
             clients = AwsClients(session=boto3.session.Session(profile_name=args.aws_profile))
         ctx = Context(args=args, stdout=out, stderr=err, now=now or datetime.now(UTC), clients=clients)
         return int(args.func(ctx))
+    except BrokenPipeError:  # `claude-finops report | head`: the reader left; not an error
+        sys.stdout = None  # type: ignore[assignment]  # no flush of the closed pipe at exit
+        return EXIT_OK
     except CliError as exc:
         print(f"{PROG} {args.command}: {exc}", file=err)
     except (ClientError, BotoCoreError) as exc:

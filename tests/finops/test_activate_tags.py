@@ -68,10 +68,16 @@ def test_more_than_20_keys_are_activated_in_batches_of_20(clients: Clients):
     keys = [f"k{i:02d}" for i in range(25)]
     ce = clients.stub("ce")
     _listed(ce, dict.fromkeys(keys, "Inactive"), keys=keys)
-    ce.add_response("update_cost_allocation_tags_status", {"Errors": []},
-                    {"CostAllocationTagsStatus": [{"TagKey": k, "Status": "Active"} for k in keys[:20]]})  # fmt: skip
-    ce.add_response("update_cost_allocation_tags_status", {"Errors": []},
-                    {"CostAllocationTagsStatus": [{"TagKey": k, "Status": "Active"} for k in keys[20:]]})  # fmt: skip
+    ce.add_response(
+        "update_cost_allocation_tags_status",
+        {"Errors": []},
+        {"CostAllocationTagsStatus": [{"TagKey": k, "Status": "Active"} for k in keys[:20]]},
+    )
+    ce.add_response(
+        "update_cost_allocation_tags_status",
+        {"Errors": []},
+        {"CostAllocationTagsStatus": [{"TagKey": k, "Status": "Active"} for k in keys[20:]]},
+    )
     result = run_cli(["--format", "csv", "activate-tags", "--keys", *keys], clients)
     assert result.code == 0
     assert result.out.count(",activated,") == 25
@@ -148,8 +154,11 @@ def _event(url: str, request_type: str) -> dict:
 def test_custom_resource_activates_and_always_reports_success(cfn_endpoint, stubbed_ce):
     url, received = cfn_endpoint
     _listed(stubbed_ce, {"project": "Inactive"}, keys=["project", "owner"])
-    stubbed_ce.add_response("update_cost_allocation_tags_status", {"Errors": []},
-                            {"CostAllocationTagsStatus": [{"TagKey": "project", "Status": "Active"}]})  # fmt: skip
+    stubbed_ce.add_response(
+        "update_cost_allocation_tags_status",
+        {"Errors": []},
+        {"CostAllocationTagsStatus": [{"TagKey": "project", "Status": "Active"}]},
+    )
     summary = cost_tags.lambda_handler(_event(url, "Create"), None)
     assert summary == {"Activated": "project", "Not_seen_yet": "owner"}
     (response,) = received

@@ -114,8 +114,16 @@ def _spend(
         model="m",
         now_epoch=1,
     )
-    ledger.settle(project=project, period=period, request_id=request_id, reserved_micro=micro, actual_micro=micro,
-                  usage=SettledUsage(input_tokens=10), estimated=estimated, now_epoch=2)  # fmt: skip
+    ledger.settle(
+        project=project,
+        period=period,
+        request_id=request_id,
+        reserved_micro=micro,
+        actual_micro=micro,
+        usage=SettledUsage(input_tokens=10),
+        estimated=estimated,
+        now_epoch=2,
+    )
 
 
 def _bill(ce, amounts: dict[str, str], *, estimated: bool = False) -> None:
@@ -155,8 +163,15 @@ def test_reconcile_reports_then_apply_settles_estimates_in_the_ledger(moto_ledge
     _spend(ledger, "support-bot", "2026-10", 5_000_000, estimated=True, request_id="b")
     _spend(ledger, "data-science", "2026-10", 50_000_000, estimated=False, request_id="c")
     # A hold whose function died before settling: --apply charges it (estimated) before comparing.
-    ledger.reserve(project="legacy-summarizer", period="2026-10", request_id="dead", amount_micro=3_000_000,
-                   cap_micro=None, model="m", now_epoch=1)  # fmt: skip
+    ledger.reserve(
+        project="legacy-summarizer",
+        period="2026-10",
+        request_id="dead",
+        amount_micro=3_000_000,
+        cap_micro=None,
+        model="m",
+        now_epoch=1,
+    )
     now = datetime(2026, 11, 10, tzinfo=UTC)
     ce = clients.stub("ce")
     amounts = {"support-bot": "12.000000", "data-science": "53.00", "legacy-summarizer": "0.50"}
@@ -196,8 +211,11 @@ def test_reconcile_waits_for_a_final_bill(moto_ledger):
     clients = Clients(moto_services={"dynamodb"})
     _spend(moto_ledger, "support-bot", "2026-10", 5_000_000, estimated=True, request_id="b")
     _bill(clients.stub("ce"), {"support-bot": "1"})
-    result = run_cli(["--format", "json", "reconcile", "--month", "2026-10", "--apply"], clients,
-                     now=datetime(2026, 11, 2, tzinfo=UTC))  # fmt: skip
+    result = run_cli(
+        ["--format", "json", "reconcile", "--month", "2026-10", "--apply"],
+        clients,
+        now=datetime(2026, 11, 2, tzinfo=UTC),
+    )
     rows = {r["project"]: r for r in json.loads(result.out)["rows"]}
     assert rows["support-bot"]["status"] == "bill not final"
     assert moto_ledger.month("support-bot", "2026-10").estimated_micro == 5_000_000

@@ -141,10 +141,18 @@ def test_daily_report_has_one_block_per_day_and_no_budget_columns(clients: Clien
     ce = clients.stub("ce")
     _tags_active(ce)
     period = {"Start": "2026-10-30", "End": "2026-11-01"}
-    day1 = {"TimePeriod": {"Start": "2026-10-30", "End": "2026-10-31"}, "Total": {}, "Estimated": False,
-            "Groups": [_group("project$support-bot", "1.5")]}  # fmt: skip
-    day2 = {"TimePeriod": {"Start": "2026-10-31", "End": "2026-11-01"}, "Total": {}, "Estimated": False,
-            "Groups": [_group("project$support-bot", "2"), _group("project$", "0.25")]}  # fmt: skip
+    day1 = {
+        "TimePeriod": {"Start": "2026-10-30", "End": "2026-10-31"},
+        "Total": {},
+        "Estimated": False,
+        "Groups": [_group("project$support-bot", "1.5")],
+    }
+    day2 = {
+        "TimePeriod": {"Start": "2026-10-31", "End": "2026-11-01"},
+        "Total": {},
+        "Estimated": False,
+        "Groups": [_group("project$support-bot", "2"), _group("project$", "0.25")],
+    }
     ce.add_response(
         "get_cost_and_usage",
         {"ResultsByTime": [day1, day2], "GroupDefinitions": [], "DimensionValueAttributes": []},

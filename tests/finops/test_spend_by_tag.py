@@ -1,0 +1,95 @@
+"""`spend-by-tag`: Logs Insights over the project function's log group (Stubber: moto has no stats)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from botocore.stub import ANY
+from conftest import Clients, run_cli
+
+from finops.spend_by_tag import insights_query
+
+
+def _result(value: str | None, requests: str, cost: str, tokens: tuple[str, str, str, str]) -> list[dict]:
+    fields = {
+        "requests": requests,
+        "cost_usd": cost,
+        "input_tokens": tokens[0],
+        "output_tokens": tokens[1],
+        "cache_read_tokens": tokens[2],
+        "cache_write_tokens": tokens[3],
+    }
+    if value is not None:
+        fields["tag_value"] = value
+    return [{"field": k, "value": v} for k, v in fields.items()]
+
+
+def test_groups_served_calls_by_the_caller_tag_with_totals(clients: Clients):
+    logs = clients.stub("logs")
+    logs.add_response(
+        "start_query",
+        {"queryId": "q-1"},
+        {
+            "logGroupName": "/aws/lambda/claude-support-bot-proxy",
+            "startTime": int(datetime(2026, 11, 1, tzinfo=UTC).timestamp()),
+            "endTime": int(datetime(2026, 11, 20, 12, tzinfo=UTC).timestamp()),
+            "queryString": ANY,
+        },
+    )
+    logs.add_response(
+        "get_query_results",
+        {"status": "Running", "results": [], "statistics": {"recordsScanned": 1000.0}},
+        {"queryId": "q-1"},
+    )
+    logs.add_response(
+        "get_query_results",
+        {
+            "status": "Complete",
+            "results": [
+                _result("summaries", "120", "1.234567", ("1000", "200", "50", "0")),
+                _result("(not sent)", "3", "0.0001", ("30", "3", "0", "0")),
+                _result("triage", "7", "0.5", ("70", "7", "0", "10")),
+            ],
+        },
+        {"queryId": "q-1"},
+    )
+    result = run_cli(
+        ["--format", "json", "spend-by-tag", "--project", "support-bot", "--tag", "feature"], clients
+    )
+    assert result.code == 0, result.err
+    rows = {r["tag_value"]: r for r in json.loads(result.out)["rows"]}
+    assert rows["summaries"]["cost_usd"] == 1.234567 and rows["summaries"]["input_tokens"] == 1000
+    assert rows["(not sent)"]["requests"] == 3
+    total = rows["TOTAL"]
+    assert (total["requests"], total["output_tokens"], total["cache_write_tokens"]) == (130, 210, 10)
+    assert total["cost_usd"] == 1.734667
+
+
+def test_query_selects_served_lines_and_escapes_the_tag_name():
+    query = insights_query("cost-center")
+    assert 'filter message = "claude request served"' in query
+    assert "`caller_tags.cost-center`" in query
+    assert "sum(cost_usd) as cost_usd" in query and "by tag_value" in query
+
+
+def test_bad_tag_name_and_unknown_project_are_one_line_errors():
+    bad = run_cli(["spend-by-tag", "--project", "support-bot", "--tag", "a`b"])
+    assert bad.code == 1 and "--tag 'a`b'" in bad.err
+    unknown = run_cli(["spend-by-tag", "--project", "nope", "--tag", "feature"])
+    assert unknown.code == 1 and "--project nope: not in the config" in unknown.err
+
+
+def test_failed_query_and_missing_log_group(clients: Clients):
+    logs = clients.stub("logs")
+    logs.add_response("start_query", {"queryId": "q-2"})
+    logs.add_response("get_query_results", {"status": "Failed", "results": []})
+    failed = run_cli(["spend-by-tag", "--project", "support-bot", "--tag", "user"], clients)
+    assert failed.code == 1 and "ended Failed" in failed.err
+    logs.add_client_error(
+        "start_query",
+        "ResourceNotFoundException",
+        "Log group '/aws/lambda/claude-support-bot-proxy' does not exist",
+    )
+    missing = run_cli(["spend-by-tag", "--project", "support-bot", "--tag", "user"], clients)
+    assert missing.code == 1 and "does not exist" in missing.err and "deployed" in missing.err
