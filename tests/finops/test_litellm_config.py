@@ -12,7 +12,7 @@ from conftest import ROOT, Clients, run_cli
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from devservers.bedrock_server import BedrockServer, Reply, Usage  # noqa: E402
+from devservers.bedrock_server import BedrockServer, Reply, Usage
 
 ACCOUNT = "123456789012"
 
