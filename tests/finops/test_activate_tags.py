@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import boto3
 import pytest
 from botocore.stub import Stubber
-from conftest import Clients, run_cli
+from finops_testkit import Clients, run_cli
 
 from claude_platform import cost_tags
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import Clients, run_cli
+from finops_testkit import Clients, run_cli
 
 from claude_platform.cur import cur_tag_key, saved_queries
 

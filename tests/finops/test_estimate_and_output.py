@@ -8,7 +8,7 @@ import json
 from decimal import Decimal
 
 import pytest
-from conftest import run_cli
+from finops_testkit import run_cli
 
 from claude_platform.catalog import Geography, model_prices, resolve_model
 from claude_platform.prices import TokenUsage, cost_usd

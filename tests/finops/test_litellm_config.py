@@ -7,7 +7,7 @@ import sys
 
 import pytest
 import yaml
-from conftest import ROOT, Clients, run_cli
+from finops_testkit import ROOT, Clients, run_cli
 
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
@@ -102,7 +102,10 @@ def test_litellm_router_loads_it_and_calls_go_to_the_profile(generated):
 
     prices = model_prices(resolve_model("claude-haiku-4-5"), Geography.US)
     expected = cost_usd(prices, TokenUsage(input_tokens=1000, output_tokens=100))
-    assert response._hidden_params["response_cost"] == pytest.approx(expected, rel=1e-9)
+    # completion_cost with no model given prices by the response's own model: the route's
+    # `bedrock/<geo>.<model>`, never the profile ARN (which LiteLLM could not price).
+    assert response.model.endswith("us.anthropic.claude-haiku-4-5-20251001-v1:0")
+    assert litellm.completion_cost(completion_response=response) == pytest.approx(expected, rel=1e-9)
 
 
 def test_undeployed_profile_is_an_error_naming_it(clients: Clients):

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import boto3
 import pytest
-from conftest import Clients, run_cli
+from finops_testkit import Clients, run_cli
 from moto import mock_aws
 
 from claude_platform.ledger import LedgerTable, MonthState, SettledUsage

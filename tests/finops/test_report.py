@@ -7,7 +7,7 @@ import io
 import json
 from decimal import Decimal
 
-from conftest import Clients, run_cli
+from finops_testkit import Clients, run_cli
 
 MONTH = {"Start": "2026-11-01", "End": "2026-11-21"}
 
@@ -235,7 +235,7 @@ def test_progress_goes_to_stderr_per_page(clients: Clients):
     _tags_active(ce)
     _three_pages(ce)
     out, err = _io.StringIO(), _io.StringIO()
-    from conftest import EXAMPLE, NOW
+    from finops_testkit import EXAMPLE, NOW
 
     code = main(
         ["--config", str(EXAMPLE), "report", "--no-forecast"],

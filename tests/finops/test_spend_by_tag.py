@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime
 
 from botocore.stub import ANY
-from conftest import Clients, run_cli
+from finops_testkit import Clients, run_cli
 
 from finops.spend_by_tag import insights_query
 

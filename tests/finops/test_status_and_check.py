@@ -9,7 +9,7 @@ import json
 
 import pytest
 from botocore.response import StreamingBody
-from conftest import Clients, run_cli
+from finops_testkit import Clients, run_cli
 from moto import mock_aws
 
 from claude_platform.ledger import LedgerTable, SettledUsage
@@ -279,7 +279,7 @@ def test_invoke_client_waits_longer_than_the_function_and_never_retries(example_
 @pytest.fixture
 def example_platform_project():
     import yaml
-    from conftest import EXAMPLE
+    from finops_testkit import EXAMPLE
 
     from claude_platform.config import load_config
 
