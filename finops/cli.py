@@ -204,8 +204,8 @@ def cmd_spend_by_tag(ctx: Context) -> int:
         spend_by_tag.COLUMNS,
         title=f"{project.name}: spend by caller tag '{ctx.args.tag}', {period}",
         notes=[
-            f"source: served-call log lines in {log_group} ({region}); calls that timed out are charged "
-            "in the ledger (status, reconcile) but have no served line"
+            f"source: the function's log lines in {log_group} ({region}); estimated USD: worst-case charges "
+            "for calls whose outcome was unknown (timeouts), until reconcile settles them from the bill"
         ],
     )
     return EXIT_OK
@@ -342,6 +342,10 @@ def cmd_status(ctx: Context) -> int:
         pending = status.pending_subscriptions(ctx.clients.client("sns", region), topic) if topic else []
         if pending:
             notes.append(f"{project.name}: waiting for confirmation from {', '.join(pending)}")
+        if project.config.enforcement == "off":
+            notes.append(
+                f"{project.name}: enforcement is off, the ledger records nothing (see report for the bill)"
+            )
         rows.append(
             status.status_row(
                 project, region=region, state=state, profile_arns=arns, alarms=alarms, pending=pending

@@ -2,8 +2,9 @@
 
 Source: the project function's structured log lines (one per invocation, `caller_tags` holds the
 request's `tags`), queried with CloudWatch Logs Insights over its log group. The ledger holds
-monthly totals only, so it cannot split by tag. Failed calls carry no cost; calls whose outcome
-was unknown (timeouts) are charged in the ledger as estimates but have no served line here.
+monthly totals only, so it cannot split by tag. Served calls carry their exact cost; failed calls
+whose outcome was unknown (timeouts) carry the worst-case charge the ledger made for them
+(`estimated_charge_usd`), shown apart until `reconcile` settles them from the bill.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from finops.errors import CliError
 from finops.output import Column
 
 SERVED_MESSAGE = "claude request served"
+FAILED_MESSAGE = "claude request failed"
 TAG_NAME_RE = re.compile(r"^[A-Za-z0-9_.:/=+@-]{1,128}$")
 NO_TAG = "(not sent)"
 POLL_SECONDS = 1.0
@@ -26,8 +28,10 @@ MAX_WAIT_SECONDS = 900.0
 
 COLUMNS = (
     Column("tag_value", "tag value"),
-    Column("requests", "requests"),
+    Column("requests", "served"),
+    Column("failed", "failed"),
     Column("cost_usd", "cost USD", places=6),
+    Column("estimated_usd", "estimated USD", places=6),
     Column("input_tokens", "input tokens"),
     Column("output_tokens", "output tokens"),
     Column("cache_read_tokens", "cache read"),
@@ -41,9 +45,10 @@ def insights_query(tag: str) -> str:
         raise CliError(f"--tag {tag!r}: a tag name is 1-128 letters, digits and _.:/=+@-")
     field = f"`caller_tags.{tag}`"
     return (
-        f'filter message = "{SERVED_MESSAGE}"\n'
+        f'filter message = "{SERVED_MESSAGE}" or message = "{FAILED_MESSAGE}"\n'
         f'| fields coalesce({field}, "{NO_TAG}") as tag_value\n'
-        "| stats count(*) as requests, sum(cost_usd) as cost_usd, sum(input_tokens) as input_tokens,"
+        "| stats count(cost_usd) as requests, count(error_type) as failed, sum(cost_usd) as cost_usd,"
+        " sum(estimated_charge_usd) as estimated_usd, sum(input_tokens) as input_tokens,"
         " sum(output_tokens) as output_tokens, sum(cache_read_input_tokens) as cache_read_tokens,"
         " sum(cache_write_input_tokens) as cache_write_tokens by tag_value\n"
         "| sort cost_usd desc\n"
@@ -64,7 +69,9 @@ def parse_results(results: list[list[dict[str, str]]]) -> list[dict[str, object]
             {
                 "tag_value": fields.get("tag_value") or NO_TAG,
                 "requests": int(_number(fields.get("requests"))),
+                "failed": int(_number(fields.get("failed"))),
                 "cost_usd": _number(fields.get("cost_usd")),
+                "estimated_usd": _number(fields.get("estimated_usd")),
                 "input_tokens": int(_number(fields.get("input_tokens"))),
                 "output_tokens": int(_number(fields.get("output_tokens"))),
                 "cache_read_tokens": int(_number(fields.get("cache_read_tokens"))),
@@ -78,7 +85,8 @@ def total_row(rows: list[dict[str, Any]]) -> dict[str, object]:
     """Sum of every column."""
     total: dict[str, object] = {"tag_value": "TOTAL"}
     for column in COLUMNS[1:]:
-        total[column.key] = sum((r[column.key] for r in rows), Decimal(0) if column.key == "cost_usd" else 0)
+        money = column.key in ("cost_usd", "estimated_usd")
+        total[column.key] = sum((r[column.key] for r in rows), Decimal(0) if money else 0)
     return total
 
 

@@ -31,10 +31,7 @@ def cap_usd(project: Project, state: MonthState) -> tuple[Decimal, str]:
     """The month's cap: what the ledger enforces, else the config's spend cap, else the budget."""
     if state.cap_micro is not None:
         return to_usd(state.cap_micro), "ledger cap"
-    configured = getattr(project.config, "spend_cap_usd", None)
-    if configured is not None:
-        return Decimal(str(configured)), "config spend_cap_usd"
-    return Decimal(str(project.config.monthly_budget_usd)), "monthly budget"
+    return Decimal(str(project.config.cap_usd)), "config (spend_cap_usd, else monthly_budget_usd)"
 
 
 def alarm_states(cloudwatch: Any, prefix: str) -> dict[str, str]:

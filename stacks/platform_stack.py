@@ -7,7 +7,7 @@ from typing import Any
 from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
-from claude_platform.config import PlatformConfig, ProjectConfig
+from claude_platform.config import PlatformConfig
 from claude_platform.cur import GLUE_TABLE_NAME, athena_workgroup_name, export_name, glue_database_name
 from claude_platform.naming import (
     alerts_key_alias,
@@ -51,7 +51,7 @@ class PlatformStack(Stack):
             self,
             "SpendDashboard",
             dashboard_name=spend_dashboard_name(prefix, self.region),
-            projects=[DashboardProject(p.name, _cap_usd(p)) for p in platform.projects],
+            projects=[DashboardProject(p.name, p.cap_usd) for p in platform.projects],
             metrics_namespace=METRICS_NAMESPACE,
         )
         if platform.activate_cost_tags_on_deploy:
@@ -82,9 +82,3 @@ class PlatformStack(Stack):
                 self, "CurBucketName", value=export.bucket.bucket_name, description="CUR 2.0 export bucket"
             )
             CfnOutput(self, "AthenaWorkGroup", value=export.workgroup.ref, description="Athena workgroup")
-
-
-def _cap_usd(project: ProjectConfig) -> float:
-    """The monthly cap the dashboard measures against: the spend cap if configured, else the budget."""
-    cap = getattr(project, "spend_cap_usd", None)
-    return float(cap) if cap else project.monthly_budget_usd

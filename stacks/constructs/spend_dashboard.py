@@ -35,7 +35,8 @@ class SpendDashboard(Construct):
     """`<name>`, or `<name>-2`, ... per 100 projects: per project, spend over the last 24 hours and
     30 days with the cap used, tokens, and requests, errors, throttles and budget refusals.
 
-    Metrics (namespace `ClaudePlatform`, dimension `project`): CostUSD, InputTokens, OutputTokens,
+    Metrics (namespace `ClaudePlatform`, dimension `project`): CostUSD + EstimatedCostUSD (spend),
+    InputTokens, OutputTokens,
     CacheReadInputTokens, CacheWriteInputTokens, Requests, Errors, Errors by error_type `throttled`,
     BudgetRefusals and LedgerErrors. CloudWatch has no calendar-month window: the exact month to
     date per project is `claude-finops status` (the ledger).
@@ -86,11 +87,27 @@ class SpendDashboard(Construct):
     @staticmethod
     def _project_row(project: DashboardProject, namespace: str) -> list[cw.IWidget]:
         name = project.name
-        cost = _metric(namespace, "CostUSD", name, "spend USD")
-        month_cost = _metric(namespace, "CostUSD", name, "spend USD, 30 days")
+
+        def spend(label: str) -> cw.MathExpression:
+            # Exact cost of served calls plus the worst-case charges for calls whose outcome was
+            # unknown: what the ledger counts, so the dashboard never shows less than was charged.
+            return cw.MathExpression(
+                expression="FILL(cost, 0) + FILL(estimated, 0)",
+                using_metrics={
+                    "cost": _metric(namespace, "CostUSD", name, "cost"),
+                    "estimated": _metric(namespace, "EstimatedCostUSD", name, "estimated"),
+                },
+                label=label,
+            )
+
+        cost = spend("spend USD")
+        month_cost = spend("spend USD, 30 days")
         cap_used = cw.MathExpression(
-            expression=f"100 * cost / {project.cap_usd:g}",
-            using_metrics={"cost": month_cost},
+            expression=f"100 * (FILL(mcost, 0) + FILL(mestimated, 0)) / {project.cap_usd:g}",
+            using_metrics={
+                "mcost": _metric(namespace, "CostUSD", name, "cost"),
+                "mestimated": _metric(namespace, "EstimatedCostUSD", name, "estimated"),
+            },
             label=f"cap used % (cap {project.cap_usd:g} USD)",
         )
         return [

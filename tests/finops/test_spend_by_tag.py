@@ -11,9 +11,18 @@ from finops_testkit import Clients, run_cli
 from finops.spend_by_tag import insights_query
 
 
-def _result(value: str | None, requests: str, cost: str, tokens: tuple[str, str, str, str]) -> list[dict]:
+def _result(
+    value: str | None,
+    requests: str,
+    cost: str,
+    tokens: tuple[str, str, str, str],
+    failed: str = "0",
+    estimated: str = "",
+) -> list[dict]:
     fields = {
         "requests": requests,
+        "failed": failed,
+        "estimated_usd": estimated,
         "cost_usd": cost,
         "input_tokens": tokens[0],
         "output_tokens": tokens[1],
@@ -49,7 +58,7 @@ def test_groups_served_calls_by_the_caller_tag_with_totals(clients: Clients):
             "results": [
                 _result("summaries", "120", "1.234567", ("1000", "200", "50", "0")),
                 _result("(not sent)", "3", "0.0001", ("30", "3", "0", "0")),
-                _result("triage", "7", "0.5", ("70", "7", "0", "10")),
+                _result("triage", "7", "0.5", ("70", "7", "0", "10"), failed="2", estimated="0.25"),
             ],
         },
         {"queryId": "q-1"},
@@ -64,11 +73,14 @@ def test_groups_served_calls_by_the_caller_tag_with_totals(clients: Clients):
     total = rows["TOTAL"]
     assert (total["requests"], total["output_tokens"], total["cache_write_tokens"]) == (130, 210, 10)
     assert total["cost_usd"] == 1.734667
+    assert (total["failed"], total["estimated_usd"]) == (2, 0.25)
+    assert rows["summaries"]["estimated_usd"] == 0
 
 
 def test_query_selects_served_lines_and_escapes_the_tag_name():
     query = insights_query("cost-center")
-    assert 'filter message = "claude request served"' in query
+    assert 'filter message = "claude request served" or message = "claude request failed"' in query
+    assert "count(cost_usd) as requests" in query and "sum(estimated_charge_usd) as estimated_usd" in query
     assert "`caller_tags.cost-center`" in query
     assert "sum(cost_usd) as cost_usd" in query and "by tag_value" in query
 

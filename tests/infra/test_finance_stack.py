@@ -50,12 +50,24 @@ def test_dashboard_per_project_spend_tokens_traffic_and_cap(example):
     widgets = _widgets_titled(body, "data-science")
     day = widgets["last 24 h"]
     assert (day["view"], day["start"], day["setPeriodToTimeRange"]) == ("singleValue", "-PT24H", True)
-    assert day["metrics"][0][:4] == ["ClaudePlatform", "CostUSD", "project", "data-science"]
-    assert day["metrics"][0][4]["stat"] == "Sum"
+    # Spend is exact cost plus the worst-case charges for unknown outcomes (never less than charged).
+    expressions = {m[0]["label"]: m[0]["expression"] for m in day["metrics"] if isinstance(m[0], dict)}
+    assert expressions == {"spend USD": "FILL(cost, 0) + FILL(estimated, 0)"}
+    hidden = {m[4]["id"]: m[:4] for m in day["metrics"] if isinstance(m[0], str) and "id" in m[4]}
+    assert hidden == {
+        "cost": ["ClaudePlatform", "CostUSD", "project", "data-science"],
+        "estimated": ["ClaudePlatform", "EstimatedCostUSD", "project", "data-science"],
+    }
+    assert all(m[4]["stat"] == "Sum" for m in day["metrics"] if isinstance(m[0], str))
     month = widgets["last 30 days"]
     assert month["start"] == "-P30D"
-    assert month["metrics"][1][0]["expression"] == "100 * cost / 2000"  # data-science's 2000 USD budget
-    assert month["metrics"][0][4]["id"] == "cost"
+    month_expressions = {
+        m[0]["label"]: m[0]["expression"] for m in month["metrics"] if isinstance(m[0], dict)
+    }
+    assert (
+        month_expressions["cap used % (cap 2000 USD)"]
+        == "100 * (FILL(mcost, 0) + FILL(mestimated, 0)) / 2000"
+    )
     tokens = {m[1] for m in widgets["tokens per hour"]["metrics"]}
     assert tokens == {"InputTokens", "OutputTokens", "CacheReadInputTokens", "CacheWriteInputTokens"}
     traffic = widgets["requests, errors, throttles, refusals per 5 min"]["metrics"]
