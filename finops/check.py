@@ -2,7 +2,7 @@
 
 Per project: its stack is deployed; a tiny prompt through its function comes back through one
 of its own application inference profiles; that profile carries the cost tags; the budget and
-the alert topic exist. Each finding is one row; anything not ready makes the exit code 2.
+the alert topic exist. Each finding is one row; anything not ready makes the exit code 3.
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 
 Entry point like app.py: it reads the projects file (through `claude_platform.config.load_config`)
 and finds deployed resources by the names in `claude_platform.naming` and the project stacks'
-outputs. Exit codes: 0 done, 1 failed (one line on stderr says why), 2 done and something needs
-attention (differences, not ready, keys not in billing data yet).
+outputs. Exit codes: 0 done, 1 failed (one line on stderr says why), 2 usage error (argparse), 3 done
+and something needs attention (differences, not ready, keys not in billing data yet).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, TextIO
@@ -42,7 +42,7 @@ from finops.errors import (
     error_code,
 )
 from finops.output import Column, Format, Progress, render
-from finops.periods import Period, parse_period, utc_today
+from finops.periods import Period, next_month, parse_period, utc_today
 
 DEFAULT_CONFIG = "projects.yaml"
 PROG = "claude-finops"
@@ -228,7 +228,9 @@ def cmd_reconcile(ctx: Context) -> int:
     progress = ctx.progress()
     tag_key = platform.tag_key
     tag_active = tag_statuses(ce, [tag_key])[tag_key] in (TagStatus.ACTIVE, TagStatus.UNKNOWN)
-    month_period = Period(period.start.replace(day=1), period.end)
+    # Whole months, as the ledger keeps them (the current month up to today).
+    last = period.end - timedelta(days=1)
+    month_period = Period(period.start.replace(day=1), next_month(last)).clamp(ctx.today)
     bills = costs_by_tag(
         ce,
         period=month_period,
@@ -237,16 +239,16 @@ def cmd_reconcile(ctx: Context) -> int:
         on_page=lambda n: progress.update(f"Cost Explorer: page {n}"),
     )
     bill: dict[tuple[str | None, str], Decimal] = {}
-    ce_estimated: dict[str, bool] = {}
     for cost in bills.costs:
         month = cost.start.strftime("%Y-%m")
         bill[(cost.tag_value, month)] = bill.get((cost.tag_value, month), Decimal(0)) + cost.amount
-        ce_estimated[month] = ce_estimated.get(month, False) or cost.estimated
+    # A month Cost Explorer did not return is treated as estimated (not final).
+    ce_estimated = {start.strftime("%Y-%m"): flag for start, flag in bills.estimated_periods.items()}
     now_epoch = int(ctx.now.timestamp())
     results: list[reconcile.Reconciliation] = []
     for i, project in enumerate(projects, 1):
         ledger = ctx.clients.ledger(platform, project_region(platform, project))
-        for month in period.months():
+        for month in month_period.months():
             progress.update(f"ledger {i}/{len(projects)}: {project.name} {month}")
             if args.apply:
                 ledger.charge_stale_reservations(

@@ -7,7 +7,7 @@ its tag. boto3 has no paginator for GetCostAndUsage: pages are followed through 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
@@ -40,6 +40,7 @@ class TagCosts:
 
     costs: list[TagCost]
     pages: int
+    estimated_periods: dict[date, bool] = field(default_factory=dict)  # period start -> still estimated
 
 
 def tag_value_of(group_key: str, tag_key: str) -> str | None:
@@ -70,6 +71,7 @@ def costs_by_tag(
         "GroupBy": [{"Type": "TAG", "Key": tag_key}],
     }
     costs: list[TagCost] = []
+    estimated: dict[date, bool] = {}
     pages = 0
     while True:
         response = ce.get_cost_and_usage(**kwargs)
@@ -77,6 +79,7 @@ def costs_by_tag(
         for result in response.get("ResultsByTime", []):
             start = date.fromisoformat(result["TimePeriod"]["Start"])
             end = date.fromisoformat(result["TimePeriod"]["End"])
+            estimated[start] = estimated.get(start, False) or bool(result.get("Estimated", False))
             for group in result.get("Groups", []):
                 metric = group["Metrics"][COST_METRIC]
                 costs.append(
@@ -93,7 +96,7 @@ def costs_by_tag(
             on_page(pages)
         token = response.get("NextPageToken")
         if not token:
-            return TagCosts(costs, pages)
+            return TagCosts(costs, pages, estimated)
         kwargs["NextPageToken"] = token
 
 

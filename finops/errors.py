@@ -14,7 +14,8 @@ from botocore.exceptions import (
 
 EXIT_OK = 0
 EXIT_ERROR = 1  # the command could not do its work (bad input, AWS error)
-EXIT_ATTENTION = 2  # it ran, and found something to act on (differences, not ready, not seen yet)
+# 2: argparse's usage error (unknown command or option)
+EXIT_ATTENTION = 3  # it ran, and found something to act on (differences, not ready, not seen yet)
 
 ACCESS_DENIED_CODES = {
     "AccessDenied",

@@ -58,7 +58,7 @@ def test_not_seen_yet_exits_2_and_all_active_exits_0(clients: Clients):
     ce = clients.stub("ce")
     _listed(ce, {"project": "Active"}, keys=["project", "team"])
     waiting = run_cli(["activate-tags", "--keys", "project", "team"], clients)
-    assert waiting.code == 2 and "not seen yet" in waiting.out
+    assert waiting.code == 3 and "not seen yet" in waiting.out
     _listed(ce, {"project": "Active"}, keys=["project"])
     done = run_cli(["activate-tags", "--keys", "project"], clients)
     assert done.code == 0 and "already active" in done.out

@@ -178,7 +178,7 @@ def test_reconcile_reports_then_apply_settles_estimates_in_the_ledger(moto_ledge
 
     _bill(ce, amounts)
     dry = run_cli(["--format", "json", "reconcile", "--month", "2026-10"], clients, now=now)
-    assert dry.code == 2  # estimates to settle, a difference
+    assert dry.code == 3  # estimates to settle, a difference
     rows = {r["project"]: r for r in json.loads(dry.out)["rows"]}
     assert rows["support-bot"]["status"] == "estimates to settle"
     assert rows["data-science"]["status"] == "differs" and rows["data-science"]["difference_usd"] == 3
@@ -196,7 +196,7 @@ def test_reconcile_reports_then_apply_settles_estimates_in_the_ledger(moto_ledge
     legacy = ledger.month("legacy-summarizer", "2026-10")
     assert legacy.open_reservations == () and legacy.spent_micro == 500_000
     assert rows["data-science"]["status"] == "differs"
-    assert applied.code == 2
+    assert applied.code == 3
 
     _bill(ce, amounts)
     again = run_cli(
@@ -220,3 +220,50 @@ def test_reconcile_waits_for_a_final_bill(moto_ledger):
     assert rows["support-bot"]["status"] == "bill not final"
     assert moto_ledger.month("support-bot", "2026-10").estimated_micro == 5_000_000
     assert result.code == 0
+
+
+def test_a_month_without_spend_is_final_and_partial_ranges_compare_whole_months(moto_ledger):
+    clients = Clients(moto_services={"dynamodb"})
+    ce = clients.stub("ce")
+    ce.add_response(
+        "list_cost_allocation_tags",
+        {"CostAllocationTags": [{"TagKey": "project", "Type": "UserDefined", "Status": "Active"}]},
+    )
+    # --start/--end inside October: the bill is still asked for the whole month, like the ledger's.
+    ce.add_response(
+        "get_cost_and_usage",
+        {
+            "ResultsByTime": [
+                {
+                    "TimePeriod": {"Start": "2026-10-01", "End": "2026-11-01"},
+                    "Total": {},
+                    "Groups": [],
+                    "Estimated": False,
+                }
+            ]
+        },
+        {
+            "TimePeriod": {"Start": "2026-10-01", "End": "2026-11-01"},
+            "Granularity": "MONTHLY",
+            "Metrics": ["UnblendedCost"],
+            "GroupBy": [{"Type": "TAG", "Key": "project"}],
+        },
+    )
+    result = run_cli(
+        [
+            "--format",
+            "json",
+            "reconcile",
+            "--start",
+            "2026-10-10",
+            "--end",
+            "2026-10-20",
+            "--project",
+            "support-bot",
+        ],
+        clients,
+        now=datetime(2026, 11, 10, tzinfo=UTC),
+    )
+    (row,) = json.loads(result.out)["rows"]
+    assert (result.code, row["status"], row["bill_final"], row["bill_usd"]) == (0, "ok", True, 0)
+    clients.assert_no_pending()

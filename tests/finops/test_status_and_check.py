@@ -247,7 +247,7 @@ def test_check_reports_what_is_not_ready(aws: Clients):
     _prepare_check(aws, answer=_invoke_answer(answer), tags={"owner": "support-platform"}, budget=False)
     result = run_cli(["--format", "json", "check", "--project", "support-bot"], aws)
     rows = {r["check"]: r for r in json.loads(result.out)["rows"]}
-    assert result.code == 2
+    assert result.code == 3
     assert not rows["invoke"]["ok"] and "someone-else" in rows["invoke"]["detail"]
     assert (
         not rows["profile claude-haiku-4-5"]["ok"]
@@ -265,7 +265,7 @@ def test_check_reports_a_refused_call(aws: Clients):
     _prepare_check(aws, answer=_invoke_answer(answer), tags=GOOD_TAGS)
     result = run_cli(["--format", "json", "check", "--project", "support-bot"], aws)
     rows = {r["check"]: r for r in json.loads(result.out)["rows"]}
-    assert result.code == 2 and rows["invoke"]["detail"] == "access_denied: model access not granted"
+    assert result.code == 3 and rows["invoke"]["detail"] == "access_denied: model access not granted"
 
 
 def test_invoke_client_waits_longer_than_the_function_and_never_retries(example_platform_project):
