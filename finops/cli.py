@@ -24,7 +24,7 @@ from claude_platform.catalog import PriceOverride
 from claude_platform.config import ConfigError, Platform, load_config
 from claude_platform.cost_tags import FAILED, NOT_MANAGEMENT_HINT, NOT_SEEN, activate_tag_keys
 from claude_platform.cur import GLUE_TABLE_NAME, athena_workgroup_name, glue_database_name, saved_queries
-from claude_platform.ledger import period_of
+from claude_platform.ledger import MonthState, period_of
 from claude_platform.naming import proxy_log_group_name
 from claude_platform.prices import TokenUsage
 from finops import check as checks
@@ -338,7 +338,15 @@ def cmd_status(ctx: Context) -> int:
             notes.append(str(exc))
             outputs = None
         arns = {m.alias: outputs.profile_arn(m.alias) if outputs else None for m in project.models}
-        state = ctx.clients.ledger(platform, region).month(project.name, period)
+        try:
+            state = ctx.clients.ledger(platform, region).month(project.name, period)
+        except ClientError as exc:
+            if error_code(exc) != "ResourceNotFoundException":
+                raise
+            notes.append(
+                f"{project.name}: no spend ledger table in {region} (platform stack not deployed there?)"
+            )
+            state = MonthState(project=project.name, period=period)
         alarms = status.alarm_states(ctx.clients.client("cloudwatch", region), f"{prefix}-{project.name}-")
         topic = outputs.get("AlertTopicArn") if outputs else None
         pending = status.pending_subscriptions(ctx.clients.client("sns", region), topic) if topic else []

@@ -285,3 +285,16 @@ def example_platform_project():
 
     platform = load_config(yaml.safe_load(EXAMPLE.read_text()))
     return next(p for p in platform.projects if p.name == "data-science")
+
+
+def test_status_without_a_ledger_table_says_so_and_goes_on():
+    with mock_aws():
+        clients = Clients(moto_services={"dynamodb", "cloudwatch", "sns"})
+        clients.stub("cloudformation").add_client_error(
+            "describe_stacks", "ValidationError", "Stack with id claude-project-support-bot does not exist"
+        )
+        result = run_cli(["--format", "json", "status", "--project", "support-bot"], clients)
+    assert result.code == 0, result.err
+    document = json.loads(result.out)
+    assert document["rows"][0]["spent_usd"] == 0
+    assert any("no spend ledger table in us-east-1" in n for n in document["notes"])
