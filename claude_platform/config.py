@@ -665,6 +665,11 @@ def _pydantic_problems(error: ValidationError, raw: Mapping[str, Any]) -> list[s
     return problems
 
 
+def price_overrides(config: PlatformConfig) -> dict[str, PriceOverride]:
+    """The config's `pricing` as catalog overrides: what synthesis prices with (the CLI's estimate too)."""
+    return _price_overrides(config)
+
+
 def _price_overrides(config: PlatformConfig) -> dict[str, PriceOverride]:
     def card(c: PriceOverrideConfig | PriceTierConfig) -> RateCard:
         return RateCard(c.input, c.output, c.cache_write, c.cache_read, c.cache_write_1h)

@@ -21,7 +21,7 @@ import yaml
 from botocore.exceptions import BotoCoreError, ClientError
 
 from claude_platform.catalog import PriceOverride
-from claude_platform.config import ConfigError, Platform, load_config
+from claude_platform.config import ConfigError, Platform, load_config, price_overrides
 from claude_platform.cost_tags import FAILED, NOT_MANAGEMENT_HINT, NOT_SEEN, activate_tag_keys
 from claude_platform.cur import GLUE_TABLE_NAME, athena_workgroup_name, glue_database_name, saved_queries
 from claude_platform.ledger import MonthState, period_of
@@ -418,11 +418,8 @@ def cmd_estimate(ctx: Context) -> int:
     a = ctx.args
     overrides: dict[str, PriceOverride] = {}
     if a.with_config_prices:
-        overrides = {
-            k: PriceOverride(v.input, v.output, v.cache_write, v.cache_read)
-            for k, v in ctx.platform.config.pricing.items()
-        }
-    for name in ("input", "output", "cache_read", "cache_write", "requests"):
+        overrides = price_overrides(ctx.platform.config)
+    for name in ("input", "output", "cache_read", "cache_write", "cache_write_1h", "requests"):
         if getattr(a, name) < 0:
             raise CliError(f"--{name.replace('_', '-')} must not be negative")
     usage = TokenUsage(
@@ -430,6 +427,7 @@ def cmd_estimate(ctx: Context) -> int:
         output_tokens=a.output,
         cache_read_input_tokens=a.cache_read,
         cache_write_input_tokens=a.cache_write,
+        cache_write_1h_input_tokens=a.cache_write_1h,
     )
     rows, source = estimate.estimate_rows(
         model=a.model, geography=a.geography, usage=usage, requests=a.requests, overrides=overrides
@@ -616,7 +614,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input", type=int, default=0, help="input tokens (excluding cache reads and writes)")
     p.add_argument("--output", type=int, default=0, help="output tokens")
     p.add_argument("--cache-read", type=int, default=0, help="cache read tokens")
-    p.add_argument("--cache-write", type=int, default=0, help="cache write tokens")
+    p.add_argument("--cache-write", type=int, default=0, help="cache write tokens (every TTL)")
+    p.add_argument(
+        "--cache-write-1h", type=int, default=0, help="of the cache writes, those with the 1-hour TTL"
+    )
     p.add_argument("--requests", type=int, default=1, help="that many identical requests (default: 1)")
     p.add_argument("--with-config-prices", action="store_true", help="apply the config's `pricing` overrides")
 

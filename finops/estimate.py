@@ -13,9 +13,11 @@ from claude_platform.catalog import (
     model_prices,
     resolve_model,
 )
-from claude_platform.prices import PER_MILLION, TokenUsage, cost_usd, rate_card_for
+from claude_platform.prices import TokenUsage, cost_micro_usd, rate_card_for
 from finops.errors import CliError
 from finops.output import Column
+
+MICRO_PER_USD = 1_000_000
 
 COLUMNS = (
     Column("component", "component"),
@@ -48,25 +50,39 @@ def estimate_rows(
         prices = model_prices(resolved, geo, overrides)
     except MissingPriceError as exc:
         raise CliError(f"--model {resolved.alias}: {exc}") from None
+    try:
+        usage.validate()
+    except ValueError as exc:
+        raise CliError(
+            str(exc).replace("usage.", "--").replace("_input_tokens", "").replace("_", "-")
+        ) from None
     card = rate_card_for(prices, usage)
     parts = (
         ("input", usage.input_tokens, card.input),
         ("output", usage.output_tokens, card.output),
-        ("cache write", usage.cache_write_input_tokens, card.cache_write),
+        (
+            "cache write (5 min)",
+            usage.cache_write_input_tokens - usage.cache_write_1h_input_tokens,
+            card.cache_write,
+        ),
+        ("cache write (1 h)", usage.cache_write_1h_input_tokens, card.cache_write_1h),
         ("cache read", usage.cache_read_input_tokens, card.cache_read),
     )
     rows: list[dict[str, object]] = [
         {
             "component": name,
             "tokens": tokens * requests,
-            "usd_per_million": Decimal(str(rate)),
-            "cost_usd": Decimal(tokens * requests) * Decimal(str(rate)) / PER_MILLION,
+            "usd_per_million": Decimal(repr(rate)),
+            "cost_usd": Decimal(tokens * requests) * Decimal(repr(rate)) / MICRO_PER_USD,
         }
         for name, tokens, rate in parts
     ]
-    total = Decimal(str(cost_usd(prices, usage))) * requests
+    total = cost_micro_usd(prices, usage) * requests / MICRO_PER_USD
     rows.append({"component": "TOTAL", "tokens": sum(int(r["tokens"]) for r in rows), "cost_usd": total})
-    tier = "long-context" if card is prices.long_context else "standard"
+    tier = "standard"
+    for price_tier in prices.tiers:
+        if card is price_tier.rates:
+            tier = f"long-context (prompt over {price_tier.above_tokens:,} tokens)"
     source = f"{resolved.inference_id(geo)}: {prices.source}, {tier} tier" + (
         f", x{requests} requests" if requests != 1 else ""
     )

@@ -47,7 +47,10 @@ def test_estimate_is_the_catalog_price_the_function_charges():
     )
     assert rows["TOTAL"]["cost_usd"] == pytest.approx(cost_usd(prices, usage), rel=1e-12)
     assert rows["input"]["usd_per_million"] == prices.standard.input
-    parts = sum(Decimal(str(rows[k]["cost_usd"])) for k in ("input", "output", "cache read", "cache write"))
+    parts = sum(
+        Decimal(str(rows[k]["cost_usd"]))
+        for k in ("input", "output", "cache read", "cache write (5 min)", "cache write (1 h)")
+    )
     assert float(parts) == pytest.approx(rows["TOTAL"]["cost_usd"], rel=1e-12)
     assert "eu.anthropic.claude-sonnet-4-5" in json.loads(result.out)["title"]
 
@@ -72,8 +75,9 @@ def test_long_prompts_use_the_long_context_tier_and_requests_multiply():
         ).out
     )
     prices = model_prices(resolve_model("claude-sonnet-4-5"), Geography.US)
-    assert prices.long_context is not None
-    assert one["input"]["usd_per_million"] == prices.long_context.input
+    assert prices.tiers, "Sonnet 4.5 has a long-context tier in LiteLLM's map"
+    assert one["input"]["usd_per_million"] == prices.tiers[-1].rates.input
+    assert one["input"]["usd_per_million"] > prices.standard.input
     assert ten["TOTAL"]["cost_usd"] == pytest.approx(10 * one["TOTAL"]["cost_usd"], rel=1e-12)
 
 
@@ -93,6 +97,22 @@ def test_config_price_overrides_apply_on_request():
         ]
     )
     assert _rows(priced.out)["TOTAL"]["cost_usd"] == 0.25  # projects.yaml's override
+
+
+def test_one_hour_cache_writes_are_priced_at_their_own_rate():
+    args = ["--format", "json", "estimate", "--model", "claude-haiku-4-5", "--cache-write", "1000"]
+    five = _rows(run_cli(args).out)
+    mixed = _rows(run_cli([*args, "--cache-write-1h", "400"]).out)
+    prices = model_prices(resolve_model("claude-haiku-4-5"), Geography.US)
+    assert (mixed["cache write (5 min)"]["tokens"], mixed["cache write (1 h)"]["tokens"]) == (600, 400)
+    assert mixed["cache write (1 h)"]["usd_per_million"] == prices.standard.cache_write_1h
+    usage = TokenUsage(cache_write_input_tokens=1000, cache_write_1h_input_tokens=400)
+    assert mixed["TOTAL"]["cost_usd"] == pytest.approx(cost_usd(prices, usage), rel=1e-12)
+    assert mixed["TOTAL"]["cost_usd"] > five["TOTAL"]["cost_usd"]
+    too_many = run_cli(
+        ["estimate", "--model", "claude-haiku-4-5", "--cache-write", "1", "--cache-write-1h", "2"]
+    )
+    assert too_many.code == 1 and "--cache-write-1h" in too_many.err
 
 
 def test_estimate_input_errors():

@@ -142,7 +142,7 @@ def test_status_shows_ledger_spend_against_cap_alarms_and_pending(aws: Clients):
     assert sb["alarms_firing"] == "1/2 (claude-support-bot-claude-haiku-4-5-throttles)"
     assert sb["pending_subscriptions"] == 1
     ds = rows["data-science"]
-    assert ds["profiles"] == "0/2" and ds["spent_usd"] == 0 and ds["cap_usd"] == 2000  # budget when no cap
+    assert ds["profiles"] == "0/2" and ds["spent_usd"] == 0 and ds["cap_usd"] == 1800  # the config's spend_cap_usd while the ledger has no cap yet
     assert ds["alarms_firing"] == "0/1"
     assert any("claude-project-data-science is not deployed" in n for n in document["notes"])
     assert any("support-leads@example.com" in n for n in document["notes"])
