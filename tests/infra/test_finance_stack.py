@@ -65,8 +65,8 @@ def test_dashboard_per_project_spend_tokens_traffic_and_cap(example):
         m[0]["label"]: m[0]["expression"] for m in month["metrics"] if isinstance(m[0], dict)
     }
     assert (
-        month_expressions["cap used % (cap 2000 USD)"]
-        == "100 * (FILL(mcost, 0) + FILL(mestimated, 0)) / 2000"
+        month_expressions["cap used % (cap 1800 USD)"]
+        == "100 * (FILL(mcost, 0) + FILL(mestimated, 0)) / 1800"  # spend_cap_usd, not the 2000 budget
     )
     tokens = {m[1] for m in widgets["tokens per hour"]["metrics"]}
     assert tokens == {"InputTokens", "OutputTokens", "CacheReadInputTokens", "CacheWriteInputTokens"}
