@@ -15,7 +15,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from claude_platform.config import Platform, Project
-from claude_platform.naming import budget_name, cost_tags, proxy_function_name
+from claude_platform.naming import cost_tags, proxy_function_name
 from finops.deployment import ProjectOutputs
 from finops.errors import describe_aws_error
 from finops.output import Column
@@ -127,9 +127,11 @@ def check_profile_tags(
     return findings
 
 
-def check_budget(budgets: Any, account: str, platform: Platform, project: Project) -> Finding:
-    """The project's budget exists."""
-    name = budget_name(platform.config.name_prefix, project.name)
+def check_budget(budgets: Any, account: str, project: Project, outputs: ProjectOutputs) -> Finding:
+    """The project's budget (named by the stack's BudgetName output) exists."""
+    name = outputs.get("BudgetName")
+    if not name:
+        return Finding(project.name, "budget", False, f"no BudgetName output in {outputs.stack_name}")
     try:
         budget = budgets.describe_budget(AccountId=account, BudgetName=name)["Budget"]
     except (ClientError, BotoCoreError) as exc:

@@ -396,7 +396,7 @@ def cmd_check(ctx: Context) -> int:
             ctx.clients.client("bedrock", region), platform, project, outputs
         )
         findings.append(
-            checks.check_budget(ctx.clients.client("budgets", "us-east-1"), account, platform, project)
+            checks.check_budget(ctx.clients.client("budgets", "us-east-1"), account, project, outputs)
         )
         findings.append(checks.check_topic(ctx.clients.client("sns", region), project, outputs))
     progress.done()

@@ -45,15 +45,22 @@ class PlatformStack(Stack):
         self._add_finance(platform)
 
     def _add_finance(self, platform: PlatformConfig) -> None:
-        """Spend dashboard; opt-in tag activation and CUR export (docs/finance.md)."""
+        """Spend dashboard of this region's projects; in the home region, the opt-in tag activation
+        and CUR export, which are account-wide (docs/finance.md)."""
         prefix = platform.name_prefix
-        self.spend_dashboard = SpendDashboard(
-            self,
-            "SpendDashboard",
-            dashboard_name=spend_dashboard_name(prefix, self.region),
-            projects=[DashboardProject(p.name, p.cap_usd) for p in platform.projects],
-            metrics_namespace=METRICS_NAMESPACE,
-        )
+        here = [
+            p for p in platform.projects if (getattr(p, "region", None) or platform.region) == self.region
+        ]
+        if here:
+            self.spend_dashboard = SpendDashboard(
+                self,
+                "SpendDashboard",
+                dashboard_name=spend_dashboard_name(prefix, self.region),
+                projects=[DashboardProject(p.name, p.cap_usd) for p in here],
+                metrics_namespace=METRICS_NAMESPACE,
+            )
+        if self.region != platform.region:
+            return
         if platform.activate_cost_tags_on_deploy:
             extra = sorted(
                 {k for p in platform.projects for k in p.tags} - {platform.cost_allocation_tag_key}

@@ -22,6 +22,7 @@ PROFILES = {"support-bot": {"ClaudeSonnet45": "sb-sonnet", "ClaudeHaiku45": "sb-
 def _outputs(project: str, topic_arn: str, *, missing: tuple[str, ...] = ()) -> dict:
     outputs = [
         {"OutputKey": "AlertTopicArn", "OutputValue": topic_arn},
+        {"OutputKey": "BudgetName", "OutputValue": f"claude-{project}-monthly-abc123"},
         {
             "OutputKey": "ProxyInvokeArn",
             "OutputValue": f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:claude-{project}-proxy",
@@ -142,7 +143,9 @@ def test_status_shows_ledger_spend_against_cap_alarms_and_pending(aws: Clients):
     assert sb["alarms_firing"] == "1/2 (claude-support-bot-claude-haiku-4-5-throttles)"
     assert sb["pending_subscriptions"] == 1
     ds = rows["data-science"]
-    assert ds["profiles"] == "0/2" and ds["spent_usd"] == 0 and ds["cap_usd"] == 1800  # the config's spend_cap_usd while the ledger has no cap yet
+    assert (
+        ds["profiles"] == "0/2" and ds["spent_usd"] == 0 and ds["cap_usd"] == 1800
+    )  # the config's spend_cap_usd while the ledger has no cap yet
     assert ds["alarms_firing"] == "0/1"
     assert any("claude-project-data-science is not deployed" in n for n in document["notes"])
     assert any("support-leads@example.com" in n for n in document["notes"])
@@ -181,7 +184,7 @@ def _prepare_check(aws: Clients, *, answer: dict, tags: dict[str, str], budget: 
         aws.client("budgets").create_budget(
             AccountId=ACCOUNT,
             Budget={
-                "BudgetName": "claude-support-bot-monthly",
+                "BudgetName": "claude-support-bot-monthly-abc123",
                 "BudgetLimit": {"Amount": "500", "Unit": "USD"},
                 "TimeUnit": "MONTHLY",
                 "BudgetType": "COST",
