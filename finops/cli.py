@@ -266,6 +266,7 @@ def cmd_reconcile(ctx: Context) -> int:
                 ),
                 tag_active=tag_active,
                 tolerance=tolerance,
+                ledger_on=project.config.enforcement != "off",
             )
             if args.apply:
                 outcome = reconcile.settle(ledger, outcome, state, now_epoch=now_epoch)

@@ -32,6 +32,7 @@ class Status(StrEnum):
     NOT_FINAL = "bill not final"
     TAG_NOT_ACTIVE = "tag not active"
     CONFLICT = "ledger changed, run again"
+    NO_LEDGER = "no ledger (enforcement off)"
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,13 @@ def final_after(period: str) -> datetime:
 
 
 def reconcile_month(
-    state: MonthState, bill_usd: Decimal, *, bill_final: bool, tag_active: bool, tolerance: Tolerance
+    state: MonthState,
+    bill_usd: Decimal,
+    *,
+    bill_final: bool,
+    tag_active: bool,
+    tolerance: Tolerance,
+    ledger_on: bool = True,
 ) -> Reconciliation:
     """Compare one month; propose the estimated charges' true cost when the bill is final."""
     ledger = to_usd(state.spent_micro)
@@ -115,6 +122,10 @@ def reconcile_month(
         "difference_usd": difference,
         "bill_final": bill_final,
     }
+    if not ledger_on:
+        return Reconciliation(
+            **common, status=Status.NO_LEDGER, note="enforcement is off: the function records no spend"
+        )
     if not tag_active:
         return Reconciliation(
             **common,

@@ -74,6 +74,11 @@ def test_not_final_and_inactive_tag_never_settle():
     assert inactive.status is Status.TAG_NOT_ACTIVE and "activate-tags" in inactive.note
 
 
+def test_a_project_without_ledger_is_not_flagged():
+    off = reconcile_month(_month(0), Decimal("40"), ledger_on=False, **FINAL)
+    assert off.status is Status.NO_LEDGER and off.corrected_estimates_micro is None
+
+
 def test_bill_final_only_72_hours_after_month_end_and_not_estimated():
     assert not bill_is_final("2026-10", now=datetime(2026, 11, 3, 23, 59, tzinfo=UTC), ce_estimated=False)
     assert bill_is_final("2026-10", now=datetime(2026, 11, 4, 0, 0, tzinfo=UTC), ce_estimated=False)
