@@ -136,7 +136,12 @@ def cmd_report(ctx: Context) -> int:
     current_month = ctx.today.replace(day=1)
     if monthly and not ctx.args.no_forecast and period.start <= ctx.today < period.end:
         forecasts = {}
+        # A project without spend this month has nothing to forecast from: no request (each costs).
+        spending = {c.tag_value for c in result.costs if c.start >= current_month and c.amount > 0}
         for i, project in enumerate(platform.projects, 1):
+            if project.name not in spending:
+                forecasts[project.name] = None
+                continue
             progress.update(f"forecast {i}/{len(platform.projects)}: {project.name}")
             forecasts[project.name] = month_end_forecast(
                 ce, tag_key=tag_key, tag_value=project.name, today=ctx.today

@@ -79,7 +79,7 @@ def report_rows(
                     rest = forecasts[name]
                     row["forecast_usd"] = None if rest is None else amount + rest
                     if rest is None:
-                        row["note"] = "no forecast yet (too little history)"
+                        row["note"] = "no forecast (no spend yet this month, or too little history)"
             rows.append(row)
         untagged = amounts.get(None, Decimal(0))
         total += untagged

@@ -250,3 +250,19 @@ def test_progress_goes_to_stderr_per_page(clients: Clients):
         "Cost Explorer: page 2",
         "Cost Explorer: page 3",
     ]
+
+
+def test_no_forecast_request_for_a_project_without_spend_this_month(clients: Clients):
+    ce = clients.stub("ce")
+    _tags_active(ce)
+    ce.add_response(
+        "get_cost_and_usage",
+        _page([_group("project$support-bot", "10"), _group("project$data-science", "0")], None),
+        _expected_request(),
+    )
+    _forecasts(ce, {"support-bot": "5"})  # only this one: any other forecast call would fail the stub
+    result = run_cli(["--format", "json", "report"], clients)
+    rows = _by_project(json.loads(result.out)["rows"])
+    assert rows["support-bot"]["forecast_usd"] == 15
+    for quiet in ("data-science", "legacy-summarizer"):
+        assert rows[quiet]["forecast_usd"] is None and "no spend yet" in rows[quiet]["note"]
