@@ -353,8 +353,17 @@ def cmd_status(ctx: Context) -> int:
                 f"{project.name}: no spend ledger table in {region} (platform stack not deployed there?)"
             )
             state = MonthState(project=project.name, period=period)
-        alarms = status.alarm_states(ctx.clients.client("cloudwatch", region), f"{prefix}-{project.name}-")
         topic = outputs.get("AlertTopicArn") if outputs else None
+        alarms = status.alarm_states(
+            ctx.clients.client("cloudwatch", region),
+            f"{prefix}-{project.name}-",
+            topic_arn=topic,
+            other_prefixes=[
+                f"{prefix}-{other.name}-"
+                for other in platform.projects
+                if other.name != project.name and other.name.startswith(f"{project.name}-")
+            ],
+        )
         pending = status.pending_subscriptions(ctx.clients.client("sns", region), topic) if topic else []
         if pending:
             notes.append(f"{project.name}: waiting for confirmation from {', '.join(pending)}")

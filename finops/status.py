@@ -3,6 +3,7 @@ states and alert subscriptions still pending confirmation."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -34,12 +35,21 @@ def cap_usd(project: Project, state: MonthState) -> tuple[Decimal, str]:
     return Decimal(str(project.config.cap_usd)), "config (spend_cap_usd, else monthly_budget_usd)"
 
 
-def alarm_states(cloudwatch: Any, prefix: str) -> dict[str, str]:
-    """Alarm name -> state for every alarm whose name starts with `prefix`."""
+def alarm_states(
+    cloudwatch: Any, prefix: str, *, topic_arn: str | None = None, other_prefixes: Sequence[str] = ()
+) -> dict[str, str]:
+    """Alarm name -> state for the project's alarms: names starting with `prefix`, and notifying
+    `topic_arn` when it is known. Names under `other_prefixes` belong to other projects whose names
+    extend this one's (`support` and `support-bot`) and are left out."""
     states: dict[str, str] = {}
     for page in cloudwatch.get_paginator("describe_alarms").paginate(AlarmNamePrefix=prefix):
         for alarm in page.get("MetricAlarms", []) + page.get("CompositeAlarms", []):
-            states[alarm["AlarmName"]] = alarm["StateValue"]
+            name = alarm["AlarmName"]
+            if any(name.startswith(other) for other in other_prefixes):
+                continue
+            if topic_arn and topic_arn not in alarm.get("AlarmActions", []):
+                continue
+            states[name] = alarm["StateValue"]
     return states
 
 

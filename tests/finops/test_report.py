@@ -266,3 +266,11 @@ def test_no_forecast_request_for_a_project_without_spend_this_month(clients: Cli
     assert rows["support-bot"]["forecast_usd"] == 15
     for quiet in ("data-science", "legacy-summarizer"):
         assert rows[quiet]["forecast_usd"] is None and "no spend yet" in rows[quiet]["note"]
+
+
+def test_group_keys_with_a_colon_in_the_tag_key():
+    from finops.costexplorer import tag_value_of
+
+    assert tag_value_of("billing:project$support-bot", "billing:project") == "support-bot"
+    assert tag_value_of("billing:project$", "billing:project") is None
+    assert tag_value_of("project$a-b", "project") == "a-b"

@@ -87,11 +87,16 @@ def test_status_shows_ledger_spend_against_cap_alarms_and_pending(aws: Clients):
         now_epoch=2,
     )
     ledger.count_refusal("support-bot", "2026-11", 400_000_000)
+    cfn = aws.stub("cloudformation")
+    sns = aws.client("sns")
+    topic = sns.create_topic(Name="claude-support-bot-alerts")["TopicArn"]
+    elsewhere = sns.create_topic(Name="someone-elses-alerts")["TopicArn"]
     cloudwatch = aws.client("cloudwatch")
-    for name, state in (
-        ("claude-support-bot-claude-haiku-4-5-throttles", "ALARM"),
-        ("claude-support-bot-proxy-errors", "OK"),
-        ("claude-data-science-proxy-errors", "OK"),
+    for name, state, actions in (
+        ("claude-support-bot-claude-haiku-4-5-throttles", "ALARM", [topic]),
+        ("claude-support-bot-proxy-errors", "OK", [topic]),
+        ("claude-support-bot-legacy-by-hand", "ALARM", [elsewhere]),  # same prefix, not the project's
+        ("claude-data-science-proxy-errors", "OK", []),
     ):
         cloudwatch.put_metric_alarm(
             AlarmName=name,
@@ -102,11 +107,9 @@ def test_status_shows_ledger_spend_against_cap_alarms_and_pending(aws: Clients):
             EvaluationPeriods=1,
             Threshold=1,
             ComparisonOperator="GreaterThanThreshold",
+            AlarmActions=actions,
         )
         cloudwatch.set_alarm_state(AlarmName=name, StateValue=state, StateReason="test")
-    cfn = aws.stub("cloudformation")
-    sns = aws.client("sns")
-    topic = sns.create_topic(Name="claude-support-bot-alerts")["TopicArn"]
     cfn.add_response(
         "describe_stacks", _outputs("support-bot", topic), {"StackName": "claude-project-support-bot"}
     )
@@ -301,3 +304,23 @@ def test_status_without_a_ledger_table_says_so_and_goes_on():
     document = json.loads(result.out)
     assert document["rows"][0]["spent_usd"] == 0
     assert any("no spend ledger table in us-east-1" in n for n in document["notes"])
+
+
+def test_alarms_of_a_project_whose_name_extends_another_are_not_counted_twice():
+    from finops.status import alarm_states
+
+    with mock_aws():
+        cloudwatch = Clients(moto_services={"cloudwatch"}).client("cloudwatch")
+        for name in ("claude-support-proxy-errors", "claude-support-bot-proxy-errors"):
+            cloudwatch.put_metric_alarm(
+                AlarmName=name,
+                MetricName="m",
+                Namespace="n",
+                Statistic="Sum",
+                Period=300,
+                EvaluationPeriods=1,
+                Threshold=1,
+                ComparisonOperator="GreaterThanThreshold",
+            )
+        support = alarm_states(cloudwatch, "claude-support-", other_prefixes=["claude-support-bot-"])
+        assert list(support) == ["claude-support-proxy-errors"]
