@@ -683,5 +683,5 @@ def main(
     except CliError as exc:
         print(f"{PROG} {args.command}: {exc}", file=err)
     except (ClientError, BotoCoreError) as exc:
-        print(f"{PROG} {args.command}: {describe_aws_error(exc, args.command)}", file=err)
+        print(f"{PROG} {describe_aws_error(exc, args.command)}", file=err)
     return EXIT_ERROR

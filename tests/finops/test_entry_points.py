@@ -52,3 +52,28 @@ def test_unknown_command_exits_2_with_usage():
         check=False,
     )
     assert result.returncode == 2 and "invalid choice: 'bogus'" in result.stderr
+
+
+def test_no_credentials_is_one_line_naming_the_command(tmp_path):
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env |= {
+        "AWS_CONFIG_FILE": str(tmp_path / "none"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "finops", "report"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert (
+        result.stderr.strip()
+        == "claude-finops report: no AWS credentials found; set AWS_PROFILE or run `aws sso login`"
+    )
