@@ -421,10 +421,19 @@ class PriceOverrideConfig(_Strict):
 class CurExportConfig(_Strict):
     """Opt-in SQL over the bill: a CUR 2.0 data export, Glue table, Athena workgroup, saved queries."""
 
-    enabled: bool = False
-    s3_prefix: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")] = "cur2"
-    time_granularity: Literal["DAILY", "HOURLY"] = "DAILY"
-    access_log_retention_days: Annotated[int, Field(ge=1, le=3650)] = 365
+    enabled: Annotated[
+        bool,
+        Field(description="create the export and its table, workgroup and saved queries (us-east-1 only)"),
+    ] = False
+    s3_prefix: Annotated[
+        str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$", description="key prefix of the export in its bucket")
+    ] = "cur2"
+    time_granularity: Annotated[
+        Literal["DAILY", "HOURLY"], Field(description="granularity of the export's line items")
+    ] = "DAILY"
+    access_log_retention_days: Annotated[
+        int, Field(ge=1, le=3650, description="days the bucket's server access logs are kept")
+    ] = 365
 
 
 class PlatformConfig(_Strict):
@@ -497,8 +506,19 @@ class PlatformConfig(_Strict):
     ] = ProjectDefaults()
     projects: Annotated[list[ProjectConfig], Field(min_length=1, description="the projects (see below)")]
     # Finance and operations (docs/finance.md): both opt-in.
-    activate_cost_tags_on_deploy: bool = False
-    cur_export: CurExportConfig = CurExportConfig()
+    activate_cost_tags_on_deploy: Annotated[
+        bool,
+        Field(
+            description=(
+                "activate the cost-allocation tag keys after deploy and retry daily (management or "
+                "standalone account; docs/finance.md)"
+            )
+        ),
+    ] = False
+    cur_export: Annotated[
+        CurExportConfig,
+        Field(description="CUR 2.0 export, Glue table, Athena workgroup and saved queries (docs/finance.md)"),
+    ] = CurExportConfig()
 
     @field_validator("region")
     @classmethod
