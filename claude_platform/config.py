@@ -517,7 +517,10 @@ class PlatformConfig(_Strict):
     ] = False
     cur_export: Annotated[
         CurExportConfig,
-        Field(description="CUR 2.0 export, Glue table, Athena workgroup and saved queries (docs/finance.md)"),
+        Field(
+            description="CUR 2.0 export, Glue table, Athena workgroup and saved queries (see `cur_export` below)",
+            json_schema_extra=_doc_default("`{enabled: false}`"),
+        ),
     ] = CurExportConfig()
 
     @field_validator("region")

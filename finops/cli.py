@@ -24,7 +24,7 @@ from claude_platform.catalog import PriceOverride
 from claude_platform.config import ConfigError, Platform, load_config, price_overrides
 from claude_platform.cost_tags import FAILED, NOT_MANAGEMENT_HINT, NOT_SEEN, activate_tag_keys
 from claude_platform.cur import GLUE_TABLE_NAME, athena_workgroup_name, glue_database_name, saved_queries
-from claude_platform.ledger import MonthState, period_of
+from claude_platform.ledger import LedgerTable, MonthState, period_of
 from claude_platform.naming import proxy_log_group_name
 from claude_platform.prices import TokenUsage
 from finops import check as checks
@@ -251,27 +251,39 @@ def cmd_reconcile(ctx: Context) -> int:
     ce_estimated = {start.strftime("%Y-%m"): flag for start, flag in bills.estimated_periods.items()}
     now_epoch = int(ctx.now.timestamp())
     results: list[reconcile.Reconciliation] = []
+    tables: dict[str, bool] = {}
     for i, project in enumerate(projects, 1):
-        ledger = ctx.clients.ledger(platform, project_region(platform, project))
+        region = project_region(platform, project)
+        ledger = ctx.clients.ledger(platform, region)
+        ledger_on = project.config.enforcement != "off"
+        has_table = not ledger_on or _ledger_exists(ledger, region, tables)
         for month in month_period.months():
             progress.update(f"ledger {i}/{len(projects)}: {project.name} {month}")
-            if args.apply:
+            billed = bill.get((project.name, month), Decimal(0))
+            if not has_table:
+                results.append(reconcile.missing_table(project.name, month, billed, region=region))
+                continue
+            if ledger_on and args.apply:
                 ledger.charge_stale_reservations(
                     project=project.name,
                     period=month,
                     older_than_epoch=now_epoch - args.stale_minutes * 60,
                     now_epoch=now_epoch,
                 )
-            state = ledger.month(project.name, month)
+            state = (
+                ledger.month(project.name, month)
+                if ledger_on
+                else MonthState(project=project.name, period=month)
+            )
             outcome = reconcile.reconcile_month(
                 state,
-                bill.get((project.name, month), Decimal(0)),
+                billed,
                 bill_final=reconcile.bill_is_final(
                     month, now=ctx.now, ce_estimated=ce_estimated.get(month, True)
                 ),
                 tag_active=tag_active,
                 tolerance=tolerance,
-                ledger_on=project.config.enforcement != "off",
+                ledger_on=ledger_on,
             )
             if args.apply:
                 outcome = reconcile.settle(ledger, outcome, state, now_epoch=now_epoch)
@@ -291,8 +303,22 @@ def cmd_reconcile(ctx: Context) -> int:
         reconcile.Status.TAG_NOT_ACTIVE,
         reconcile.Status.CONFLICT,
         reconcile.Status.WOULD_SETTLE,
+        reconcile.Status.NO_TABLE,
     }
     return EXIT_ATTENTION if any(r.status in attention for r in results) else EXIT_OK
+
+
+def _ledger_exists(ledger: LedgerTable, region: str, cache: dict[str, bool]) -> bool:
+    """Whether the region's ledger table exists (asked once per region)."""
+    if region not in cache:
+        try:
+            ledger.month("-", "1970-01")
+            cache[region] = True
+        except ClientError as exc:
+            if error_code(exc) != "ResourceNotFoundException":
+                raise
+            cache[region] = False
+    return cache[region]
 
 
 # --- activate-tags ------------------------------------------------------------------------------

@@ -33,6 +33,7 @@ class Status(StrEnum):
     TAG_NOT_ACTIVE = "tag not active"
     CONFLICT = "ledger changed, run again"
     NO_LEDGER = "no ledger (enforcement off)"
+    NO_TABLE = "no ledger table"
 
 
 @dataclass(frozen=True)
@@ -153,6 +154,21 @@ def reconcile_month(
         return Reconciliation(**common, status=Status.OK)
     side = "the bill shows more than the ledger" if difference > 0 else "the ledger shows more than the bill"
     return Reconciliation(**common, status=Status.DIFFERS, note=side)
+
+
+def missing_table(project: str, period: str, bill_usd: Decimal, *, region: str) -> Reconciliation:
+    """The row for a project whose region has no ledger table (nothing to compare with)."""
+    return Reconciliation(
+        project=project,
+        period=period,
+        ledger_usd=Decimal(0),
+        estimated_usd=Decimal(0),
+        bill_usd=bill_usd,
+        difference_usd=bill_usd,
+        status=Status.NO_TABLE,
+        bill_final=False,
+        note=f"no spend ledger table in {region} (platform stack not deployed there?)",
+    )
 
 
 def settle(

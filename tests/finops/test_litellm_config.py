@@ -92,7 +92,7 @@ def test_litellm_router_loads_it_and_calls_go_to_the_profile(generated):
         assert sorted(registry.names()) == sorted(e["model_name"] for e in generated["model_list"])
         (parsed,) = registry.deployments("data-science/claude-opus-4-5")
         assert parsed["litellm_params"]["model_id"] == _arn("ds1")
-        assert parsed["model_info"]["id"] == "claude-data-science-opus-4-5"
+        assert parsed["model_info"]["id"] == "claude-data-science-opus-4-5-global"
         assert parsed["model_info"]["cost_allocation_tags"]["project"] == "data-science"
         server.enqueue(Reply.ok(usage=Usage(input_tokens=1000, output_tokens=100)))
         response = router.completion(

@@ -88,22 +88,26 @@ def test_bill_final_only_72_hours_after_month_end_and_not_estimated():
 # --- the command ---------------------------------------------------------------------------------
 
 
+def _create_ledger_table(region: str):
+    dynamodb = boto3.client("dynamodb", region_name=region)
+    dynamodb.create_table(
+        TableName="claude-spend-ledger",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    return dynamodb
+
+
 @pytest.fixture
 def moto_ledger():
+    """The ledger table in both regions of the example config (eu-assistant lives in eu-west-1)."""
     with mock_aws():
-        dynamodb = boto3.client("dynamodb", region_name="us-east-1")
-        dynamodb.create_table(
-            TableName="claude-spend-ledger",
-            KeySchema=[
-                {"AttributeName": "pk", "KeyType": "HASH"},
-                {"AttributeName": "sk", "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        dynamodb = _create_ledger_table("us-east-1")
+        _create_ledger_table("eu-west-1")
         yield LedgerTable(dynamodb, "claude-spend-ledger")
 
 
@@ -272,3 +276,18 @@ def test_a_month_without_spend_is_final_and_partial_ranges_compare_whole_months(
     (row,) = json.loads(result.out)["rows"]
     assert (result.code, row["status"], row["bill_final"], row["bill_usd"]) == (0, "ok", True, 0)
     clients.assert_no_pending()
+
+
+def test_a_region_without_the_ledger_table_is_flagged_not_fatal(moto_ledger):
+    boto3.client("dynamodb", region_name="eu-west-1").delete_table(TableName="claude-spend-ledger")
+    clients = Clients(moto_services={"dynamodb"})
+    _bill(clients.stub("ce"), {"eu-assistant": "4"})
+    result = run_cli(
+        ["--format", "json", "reconcile", "--month", "2026-10"],
+        clients,
+        now=datetime(2026, 11, 10, tzinfo=UTC),
+    )
+    rows = {r["project"]: r for r in json.loads(result.out)["rows"]}
+    assert rows["eu-assistant"]["status"] == "no ledger table" and "eu-west-1" in rows["eu-assistant"]["note"]
+    assert rows["support-bot"]["status"] == "ok"
+    assert result.code == 3

@@ -76,8 +76,14 @@ def test_dashboard_per_project_spend_tokens_traffic_and_cap(example):
     assert ("BudgetRefusals", project) in names
     assert ("LedgerErrors", project) in names
     assert ("Errors", {**project, "error_type": "throttled"}) in names
+    # Each region's dashboard shows the projects deployed there (metrics are regional).
+    eu_template = example.template("claude-platform-eu-west-1")
+    (eu_dashboard,) = resources_of_type(eu_template, "AWS::CloudWatch::Dashboard").values()
+    assert eu_dashboard["Properties"]["DashboardName"] == "claude-spend-eu-west-1"
+    eu_body = _dashboard_body(eu_template)
     for project in example.platform.projects:
-        assert len(_widgets_titled(body, project.name)) == 4
+        home, eu = len(_widgets_titled(body, project.name)), len(_widgets_titled(eu_body, project.name))
+        assert (home, eu) == ((0, 4) if project.region == "eu-west-1" else (4, 0)), project.name
 
 
 def test_dashboards_split_every_100_projects(tmp_path):
@@ -90,6 +96,12 @@ def test_dashboards_split_every_100_projects(tmp_path):
     assert names == ["claude-spend-us-east-1", "claude-spend-us-east-1-2", "claude-spend-us-east-1-3"]
     for logical_id in dashboards:
         assert len(_dashboard_body(synth.template(PLATFORM), logical_id)["widgets"]) <= 500
+
+
+def test_account_wide_opt_ins_only_in_the_home_region(finance):
+    eu = {r["Type"] for r in finance.template("claude-platform-eu-west-1")["Resources"].values()}
+    assert "AWS::CloudWatch::Dashboard" in eu
+    assert not eu & {"AWS::BCMDataExports::Export", "Custom::CostAllocationTagActivation", "AWS::Glue::Table"}
 
 
 def test_opt_ins_are_off_by_default(example):
