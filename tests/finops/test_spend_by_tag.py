@@ -105,3 +105,56 @@ def test_failed_query_and_missing_log_group(clients: Clients):
     )
     missing = run_cli(["spend-by-tag", "--project", "support-bot", "--tag", "user"], clients)
     assert missing.code == 1 and "does not exist" in missing.err and "deployed" in missing.err
+
+
+def test_the_query_reads_the_fields_the_function_really_logs(capsys):
+    """Contract with lambda/claude_proxy/observability.py: the function's own log lines carry every
+    field the query filters, groups and sums by, under those names."""
+    from claude_proxy.core import InvokeResult
+    from claude_proxy.errors import ErrorType, ProxyError
+    from claude_proxy.observability import log_outcome
+    from claude_proxy.request import ClaudeRequest
+
+    from claude_platform.prices import TokenUsage
+    from finops.spend_by_tag import FAILED_MESSAGE, SERVED_MESSAGE
+
+    request = ClaudeRequest(messages=[{"role": "user", "content": "hi"}], tags={"feature": "summaries"})
+    served = InvokeResult(
+        project="p",
+        model="claude-haiku-4-5",
+        attempts=1,
+        latency_ms=5.0,
+        cost_usd=0.25,
+        usage=TokenUsage(
+            input_tokens=10, output_tokens=2, cache_read_input_tokens=3, cache_write_input_tokens=4
+        ),
+    )
+    timed_out = InvokeResult(
+        project="p",
+        model="claude-haiku-4-5",
+        attempts=1,
+        latency_ms=9.0,
+        error=ProxyError(ErrorType.TIMEOUT, "timed out"),
+        estimated_charge_usd=0.5,
+    )
+    capsys.readouterr()
+    log_outcome(served, request=request, request_id="r1", log_prompts=False)
+    log_outcome(timed_out, request=request, request_id="r2", log_prompts=False)
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    by_message = {line["message"]: line for line in lines}
+    ok, failed = by_message[SERVED_MESSAGE], by_message[FAILED_MESSAGE]
+    query = insights_query("feature")
+    assert ok["caller_tags"]["feature"] == failed["caller_tags"]["feature"] == "summaries"
+    for field in (
+        "cost_usd",
+        "input_tokens",
+        "output_tokens",
+        "cache_read_input_tokens",
+        "cache_write_input_tokens",
+    ):
+        assert field in ok and f"({field})" in query
+    assert ok["cost_usd"] == 0.25 and "error_type" not in ok
+    assert (
+        failed["error_type"] == "timeout" and "cost_usd" not in failed
+    )  # count(cost_usd) counts served only
+    assert failed["estimated_charge_usd"] == 0.5 and "sum(estimated_charge_usd)" in query
