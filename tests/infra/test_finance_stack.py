@@ -299,3 +299,47 @@ def test_cur_export_needs_the_billing_region():
     with pytest.raises(ConfigError) as error:
         load_config(raw)
     assert any(p.startswith("cur_export.time_granularity") for p in error.value.problems)
+
+
+def test_dashboard_metrics_are_what_the_function_emits(example, capsys):
+    """Contract with lambda/claude_proxy/observability.py: every metric and dimension set the
+    dashboard reads is emitted by the function (EMF) under that name."""
+    from claude_proxy.core import InvokeResult
+    from claude_proxy.errors import ErrorType, ProxyError
+    from claude_proxy.observability import emit_metrics
+
+    from claude_platform.prices import TokenUsage
+
+    capsys.readouterr()
+    emit_metrics(
+        InvokeResult(
+            project="p", model="m", attempts=1, latency_ms=1.0, cost_usd=0.1, usage=TokenUsage(input_tokens=1)
+        )
+    )
+    emit_metrics(
+        InvokeResult(
+            project="p",
+            model="m",
+            attempts=1,
+            latency_ms=1.0,
+            error=ProxyError(ErrorType.THROTTLED, "slow down"),
+            estimated_charge_usd=0.2,
+        ),
+        ledger_errors=1,
+    )
+    emitted: set[tuple[str, frozenset[str]]] = set()
+    for line in capsys.readouterr().out.splitlines():
+        if '"_aws"' not in line:
+            continue
+        blob = json.loads(line)
+        for directive in blob["_aws"]["CloudWatchMetrics"]:
+            for metric in directive["Metrics"]:
+                for dimensions in directive["Dimensions"]:
+                    emitted.add((metric["Name"], frozenset(dimensions)))
+    body = _dashboard_body(example.template(PLATFORM))
+    read: set[tuple[str, frozenset[str]]] = set()
+    for widget in body["widgets"]:
+        for metric in widget["properties"].get("metrics", []):
+            if isinstance(metric[0], str):
+                read.add((metric[1], frozenset(metric[2:-1:2])))
+    assert read and read <= emitted, read - emitted
