@@ -51,6 +51,7 @@ bench: $(VENV)/.dev-installed node_modules/.installed
 	$(BIN)/python bench/bench_lambda.py
 	$(BIN)/python bench/bench_ledger.py
 	$(BIN)/python bench/bench_tracing.py
+	$(BIN)/python bench/bench_finops.py
 
 ## lock: after editing lambda/requirements.txt, re-pin lambda/requirements.lock (every distribution
 ## of the Lambda bundle, with hashes, for python3.13 x86_64); current pins are kept where possible.

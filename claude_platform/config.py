@@ -50,6 +50,7 @@ PRINCIPAL_ARN_RE = re.compile(
 )
 REGION_RE = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
 ACCOUNT_RE = re.compile(r"^\d{12}$")
+CUR_EXPORT_REGION = "us-east-1"  # Billing and Cost Management Data Exports lives there
 MAX_BUDGET_NOTIFICATIONS = 10  # AWS Budgets: notifications per budget
 MAX_BUDGET_EMAIL_SUBSCRIBERS = 10  # AWS Budgets: email subscribers per notification
 MAX_MODELS_PER_PROJECT = 8  # keeps the Lambda environment (4 KB) and the role policy small
@@ -574,6 +575,24 @@ class PriceOverrideConfig(_Strict):
         return self
 
 
+class CurExportConfig(_Strict):
+    """Opt-in SQL over the bill: a CUR 2.0 data export, Glue table, Athena workgroup, saved queries."""
+
+    enabled: Annotated[
+        bool,
+        Field(description="create the export and its table, workgroup and saved queries (us-east-1 only)"),
+    ] = False
+    s3_prefix: Annotated[
+        str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$", description="key prefix of the export in its bucket")
+    ] = "cur2"
+    time_granularity: Annotated[
+        Literal["DAILY", "HOURLY"], Field(description="granularity of the export's line items")
+    ] = "DAILY"
+    access_log_retention_days: Annotated[
+        int, Field(ge=1, le=3650, description="days the bucket's server access logs are kept")
+    ] = 365
+
+
 class PlatformConfig(_Strict):
     """The whole projects file."""
 
@@ -643,6 +662,23 @@ class PlatformConfig(_Strict):
         ),
     ] = ProjectDefaults()
     projects: Annotated[list[ProjectConfig], Field(min_length=1, description="the projects (see below)")]
+    # Finance and operations (docs/finance.md): both opt-in.
+    activate_cost_tags_on_deploy: Annotated[
+        bool,
+        Field(
+            description=(
+                "activate the cost-allocation tag keys after deploy and retry daily (management or "
+                "standalone account; docs/finance.md)"
+            )
+        ),
+    ] = False
+    cur_export: Annotated[
+        CurExportConfig,
+        Field(
+            description="CUR 2.0 export, Glue table, Athena workgroup and saved queries (see `cur_export` below)",
+            json_schema_extra=_doc_default("`{enabled: false}`"),
+        ),
+    ] = CurExportConfig()
 
     @field_validator("region")
     @classmethod
@@ -664,6 +700,15 @@ class PlatformConfig(_Strict):
         if not TAG_KEY_RE.match(value) or value.lower().startswith("aws:"):
             raise ValueError(f"{value!r} is not a valid tag key")
         return value
+
+    @model_validator(mode="after")
+    def _cur_export_region(self) -> PlatformConfig:
+        if self.cur_export.enabled and self.region != CUR_EXPORT_REGION:
+            raise ValueError(
+                f"cur_export.enabled: Data Exports (AWS::BCMDataExports::Export) is created in {CUR_EXPORT_REGION}, "
+                f"the billing region; this config deploys to {self.region}"
+            )
+        return self
 
     @model_validator(mode="before")
     @classmethod
@@ -798,6 +843,11 @@ def _pydantic_problems(error: ValidationError, raw: Mapping[str, Any]) -> list[s
             message = "required field is missing"
         problems.append(f"{_location(loc, raw)}: {message}")
     return problems
+
+
+def price_overrides(config: PlatformConfig) -> dict[str, PriceOverride]:
+    """The config's `pricing` as catalog overrides: what synthesis prices with (the CLI's estimate too)."""
+    return _price_overrides(config)
 
 
 def _price_overrides(config: PlatformConfig) -> dict[str, PriceOverride]:

@@ -22,6 +22,7 @@ from pydantic.fields import FieldInfo
 from claude_platform.catalog import Geography, resolve_model
 from claude_platform.config import (
     AlarmThresholds,
+    CurExportConfig,
     LangfuseTracing,
     OtlpTracing,
     PlatformConfig,
@@ -30,18 +31,21 @@ from claude_platform.config import (
     ProjectConfig,
     TracingConfig,
 )
+from claude_platform.cur import athena_workgroup_name, export_name, glue_database_name
 from claude_platform.naming import (
     alarm_name,
     alert_topic_name,
     alerts_key_alias,
     budget_name,
     budget_stop_policy_name,
+    cost_tag_activation_function_name,
     inference_profile_name,
     ledger_table_name,
     platform_stack_name,
     project_stack_name,
     proxy_function_name,
     proxy_log_group_name,
+    spend_dashboard_name,
 )
 
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -129,6 +133,8 @@ def config_reference() -> str:
             _table(field_rows(LangfuseTracing)),
             "`tracing.otlp`:",
             _table(field_rows(OtlpTracing)),
+            "`cur_export` ([docs/finance.md](docs/finance.md)):",
+            _table(field_rows(CurExportConfig)),
         ]
     )
 
@@ -177,6 +183,21 @@ def names_reference() -> str:
         ),
         ("KMS key alias, per region", f"`{alerts_key_alias(p)}`", f"`{alerts_key_alias(p)}`"),
         ("spend ledger table, per region", f"`{ledger_table_name(p)}`", f"`{ledger_table_name(p)}`"),
+        (
+            "spend dashboard, per region",
+            f"`{spend_dashboard_name(p, home)}`",
+            f"`{spend_dashboard_name(p, other)}`",
+        ),
+        (
+            "tag activation function (`activate_cost_tags_on_deploy`, home region)",
+            f"`{cost_tag_activation_function_name(p)}`",
+            "none",
+        ),
+        (
+            "CUR 2.0 export, Glue database, Athena workgroup (`cur_export`, home region us-east-1)",
+            f"`{export_name(p)}`, `{glue_database_name(p)}`, `{athena_workgroup_name(p)}`",
+            "none",
+        ),
     ]
     header = (
         f"| what | project `{project}` in the home region {home} | project `{other_project}` in {other} |\n"

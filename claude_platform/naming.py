@@ -7,6 +7,7 @@ Pure functions of validated config values; nothing here imports CDK. Values may 
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -66,6 +67,11 @@ def project_stack_name(name_prefix: str, project: str) -> str:
     return f"{name_prefix}-project-{project}"
 
 
+def stack_output_key(alias: str, what: str) -> str:
+    """A project stack's CloudFormation output key for one model, e.g. `ClaudeHaiku45ProfileArn`."""
+    return "".join(part.capitalize() for part in re.split(r"[^A-Za-z0-9]+", alias)) + what
+
+
 def alerts_key_alias(name_prefix: str) -> str:
     """Alias of the KMS key that encrypts every project's alert topic."""
     return f"alias/{name_prefix}/alerts"
@@ -74,6 +80,16 @@ def alerts_key_alias(name_prefix: str) -> str:
 def ledger_table_name(name_prefix: str) -> str:
     """The spend ledger's DynamoDB table, one per region (same name in each: tables are regional)."""
     return f"{name_prefix}-spend-ledger"
+
+
+def spend_dashboard_name(name_prefix: str, region: str) -> str:
+    """The spend dashboard of one region (dashboard names are unique per account, not per region)."""
+    return f"{name_prefix}-spend-{region}"
+
+
+def cost_tag_activation_function_name(name_prefix: str) -> str:
+    """The opt-in Lambda that activates cost-allocation tag keys (deploy and daily)."""
+    return f"{name_prefix}-activate-cost-tags"
 
 
 def alert_topic_name(name_prefix: str, project: str) -> str:

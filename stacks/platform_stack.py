@@ -8,8 +8,18 @@ from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
 from claude_platform.config import PlatformConfig
-from claude_platform.naming import alerts_key_alias, ledger_table_name
+from claude_platform.cur import GLUE_TABLE_NAME, athena_workgroup_name, export_name, glue_database_name
+from claude_platform.naming import (
+    alerts_key_alias,
+    cost_tag_activation_function_name,
+    ledger_table_name,
+    spend_dashboard_name,
+)
 from stacks.constructs.alerts_key import AlertsKey
+from stacks.constructs.claude_proxy_function import METRICS_NAMESPACE
+from stacks.constructs.cost_tag_activation import CostTagActivation
+from stacks.constructs.cur_export import CurExport
+from stacks.constructs.spend_dashboard import DashboardProject, SpendDashboard
 from stacks.constructs.spend_ledger_table import SpendLedgerTable
 
 
@@ -32,3 +42,50 @@ class PlatformStack(Stack):
         CfnOutput(
             self, "SpendLedgerTableName", value=self.ledger.table_name, description="Spend ledger (DynamoDB)"
         )
+        self._add_finance(platform)
+
+    def _add_finance(self, platform: PlatformConfig) -> None:
+        """Spend dashboard of this region's projects; in the home region, the opt-in tag activation
+        and CUR export, which are account-wide (docs/finance.md)."""
+        prefix = platform.name_prefix
+        here = [
+            p for p in platform.projects if (getattr(p, "region", None) or platform.region) == self.region
+        ]
+        if here:
+            self.spend_dashboard = SpendDashboard(
+                self,
+                "SpendDashboard",
+                dashboard_name=spend_dashboard_name(prefix, self.region),
+                projects=[DashboardProject(p.name, p.cap_usd) for p in here],
+                metrics_namespace=METRICS_NAMESPACE,
+            )
+        if self.region != platform.region:
+            return
+        if platform.activate_cost_tags_on_deploy:
+            extra = sorted(
+                {k for p in platform.projects for k in p.tags} - {platform.cost_allocation_tag_key}
+            )
+            CostTagActivation(
+                self,
+                "CostTagActivation",
+                function_name=cost_tag_activation_function_name(prefix),
+                tag_keys=[platform.cost_allocation_tag_key, *extra],
+            )
+        if platform.cur_export.enabled:
+            cur = platform.cur_export
+            export = CurExport(
+                self,
+                "CurExport",
+                export_name=export_name(prefix),
+                s3_prefix=cur.s3_prefix,
+                time_granularity=cur.time_granularity,
+                database_name=glue_database_name(prefix),
+                table_name=GLUE_TABLE_NAME,
+                workgroup_name=athena_workgroup_name(prefix),
+                tag_key=platform.cost_allocation_tag_key,
+                access_log_retention_days=cur.access_log_retention_days,
+            )
+            CfnOutput(
+                self, "CurBucketName", value=export.bucket.bucket_name, description="CUR 2.0 export bucket"
+            )
+            CfnOutput(self, "AthenaWorkGroup", value=export.workgroup.ref, description="Athena workgroup")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from aws_cdk import CfnOutput, Stack, Tags
@@ -10,12 +9,8 @@ from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from claude_platform.config import PlatformConfig, Project
-from claude_platform.naming import cost_tags
+from claude_platform.naming import cost_tags, stack_output_key
 from stacks.constructs.project_claude_access import ProjectClaudeAccess
-
-
-def _output_id(alias: str, what: str) -> str:
-    return "".join(part.capitalize() for part in re.split(r"[^A-Za-z0-9]+", alias)) + what
 
 
 class ProjectStack(Stack):
@@ -40,13 +35,13 @@ class ProjectStack(Stack):
         for alias, profile in self.access.profiles.items():
             CfnOutput(
                 self,
-                _output_id(alias, "ProfileArn"),
+                stack_output_key(alias, "ProfileArn"),
                 value=profile.attr_inference_profile_arn,
                 description=f"Application inference profile ARN for {alias}",
             )
             CfnOutput(
                 self,
-                _output_id(alias, "ProfileId"),
+                stack_output_key(alias, "ProfileId"),
                 value=profile.attr_inference_profile_id,
                 description=f"Application inference profile id for {alias} (CloudWatch ModelId)",
             )

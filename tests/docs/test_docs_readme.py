@@ -21,15 +21,18 @@ from pydantic import BaseModel, Field
 from claude_platform import docs
 from claude_platform.catalog import Geography, model_prices, resolve_model
 from claude_platform.config import PlatformConfig, ProjectConfig
+from claude_platform.cur import athena_workgroup_name, export_name
 from claude_platform.naming import (
     alarm_name,
     alerts_key_alias,
     budget_stop_policy_name,
+    cost_tag_activation_function_name,
     ledger_table_name,
     platform_stack_name,
     project_stack_name,
     proxy_function_name,
     proxy_log_group_name,
+    spend_dashboard_name,
 )
 from claude_platform.prices import TokenUsage, cost_usd
 
@@ -117,6 +120,13 @@ def _example_names() -> set[str]:
         budget_stop_policy_name(prefix, project, region=home, home_region=home),
     }
     names |= {alarm_name(prefix, project, alias, c) for c in ("throttles", "server-errors", "client-errors")}
+    # Finance (docs/finance.md): dashboard per region, opt-in tag activation and CUR export.
+    names |= {
+        spend_dashboard_name(prefix, other),
+        cost_tag_activation_function_name(prefix),
+        export_name(prefix),
+        athena_workgroup_name(prefix),
+    }
     return names
 
 

@@ -44,9 +44,10 @@ def test_key_policy_lets_budgets_and_cloudwatch_encrypt_for_this_account_only(ex
 
 
 @pytest.mark.parametrize("stack_name", PLATFORM_STACKS)
-def test_platform_stack_has_the_key_its_alias_and_the_ledger_table(example, stack_name):
+def test_platform_stack_has_the_key_alias_ledger_table_and_dashboard_by_default(example, stack_name):
     resources = example.template(stack_name)["Resources"]
     assert sorted(r["Type"] for r in resources.values()) == [
+        "AWS::CloudWatch::Dashboard",
         "AWS::DynamoDB::Table",
         "AWS::KMS::Alias",
         "AWS::KMS::Key",

@@ -1,0 +1,1 @@
+"""Finance and operations tools for the Claude platform: one command line (`claude-finops`)."""

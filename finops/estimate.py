@@ -1,0 +1,89 @@
+"""`estimate`: what given tokens cost for a model and geography, from the shared catalog."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+
+from claude_platform.catalog import (
+    Geography,
+    MissingPriceError,
+    PriceOverride,
+    UnknownModelError,
+    model_prices,
+    resolve_model,
+)
+from claude_platform.prices import TokenUsage, cost_micro_usd, rate_card_for
+from finops.errors import CliError
+from finops.output import Column
+
+MICRO_PER_USD = 1_000_000
+
+COLUMNS = (
+    Column("component", "component"),
+    Column("tokens", "tokens"),
+    Column("usd_per_million", "USD per 1M", places=4),
+    Column("cost_usd", "cost USD", places=6),
+)
+
+
+def estimate_rows(
+    *,
+    model: str,
+    geography: str,
+    usage: TokenUsage,
+    requests: int = 1,
+    overrides: Mapping[str, PriceOverride] | None = None,
+) -> tuple[list[dict[str, object]], str]:
+    """Rows per token kind plus the total (for `requests` identical calls), and the price source."""
+    try:
+        resolved = resolve_model(model)
+        geo = Geography(geography)
+    except UnknownModelError as exc:
+        raise CliError(f"--model: {exc}") from None
+    except ValueError:
+        raise CliError(f"--geography {geography!r}: one of {', '.join(g.value for g in Geography)}") from None
+    if geo not in resolved.geographies:
+        offered = ", ".join(sorted(g.value for g in resolved.geographies))
+        raise CliError(f"--geography: {resolved.alias} is not offered in {geo.value!r} (offered: {offered})")
+    try:
+        prices = model_prices(resolved, geo, overrides)
+    except MissingPriceError as exc:
+        raise CliError(f"--model {resolved.alias}: {exc}") from None
+    try:
+        usage.validate()
+    except ValueError as exc:
+        raise CliError(
+            str(exc).replace("usage.", "--").replace("_input_tokens", "").replace("_", "-")
+        ) from None
+    card = rate_card_for(prices, usage)
+    parts = (
+        ("input", usage.input_tokens, card.input),
+        ("output", usage.output_tokens, card.output),
+        (
+            "cache write (5 min)",
+            usage.cache_write_input_tokens - usage.cache_write_1h_input_tokens,
+            card.cache_write,
+        ),
+        ("cache write (1 h)", usage.cache_write_1h_input_tokens, card.cache_write_1h),
+        ("cache read", usage.cache_read_input_tokens, card.cache_read),
+    )
+    rows: list[dict[str, object]] = [
+        {
+            "component": name,
+            "tokens": tokens * requests,
+            "usd_per_million": Decimal(repr(rate)),
+            "cost_usd": Decimal(tokens * requests) * Decimal(repr(rate)) / MICRO_PER_USD,
+        }
+        for name, tokens, rate in parts
+    ]
+    total = cost_micro_usd(prices, usage) * requests / MICRO_PER_USD
+    rows.append({"component": "TOTAL", "tokens": sum(int(r["tokens"]) for r in rows), "cost_usd": total})
+    tier = "standard"
+    for price_tier in prices.tiers:
+        if card is price_tier.rates:
+            tier = f"long-context (prompt over {price_tier.above_tokens:,} tokens)"
+    source = f"{resolved.inference_id(geo)}: {prices.source}, {tier} tier" + (
+        f", x{requests} requests" if requests != 1 else ""
+    )
+    return rows, source
