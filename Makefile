@@ -20,8 +20,9 @@ $(BIN)/python:
 	$(BIN)/pip install --quiet --upgrade pip
 
 # One stamp per requirements set: the install reruns only when its files change.
-$(VENV)/.app-installed: requirements.txt | $(BIN)/python
+$(VENV)/.app-installed: requirements.txt pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements.txt
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .  # the claude-finops command
 	touch $@
 
 $(VENV)/.dev-installed: requirements.txt requirements-dev.txt lambda/requirements.txt | $(BIN)/python
