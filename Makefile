@@ -22,7 +22,7 @@ $(BIN)/python:
 # One stamp per requirements set: the install reruns only when its files change.
 $(VENV)/.app-installed: requirements.txt pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements.txt
-	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .  # the claude-finops command
+	$(BIN)/pip install --quiet --no-deps -e .  # the claude-finops command
 	touch $@
 
 $(VENV)/.dev-installed: requirements.txt requirements-dev.txt lambda/requirements.txt | $(BIN)/python
