@@ -1,8 +1,18 @@
-"""The invocation event: validated strictly before anything reaches Bedrock."""
+"""The invocation event: the Anthropic Messages API request (as Claude on Bedrock supports it) plus `tags`.
+
+Validated strictly before anything reaches Bedrock; an invalid request names the offending field.
+Limits are Bedrock's and Lambda's (see docs/gateway.md): a synchronous Lambda payload is at most
+6 MB, so inline images and documents share that; Converse takes up to 20 images of 3.75 MB each and
+up to 5 documents of 4.5 MB each, and at most 4 cache points per request.
+"""
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import re
+from functools import cached_property
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -21,35 +31,29 @@ from claude_proxy.errors import ErrorType, ProxyError
 MAX_INPUT_CHARS = 1_000_000
 MAX_TAGS = 16
 FRAMING_TOKENS_PER_MESSAGE = 16  # role and turn markers, generously
+FRAMING_TOKENS_PER_BLOCK = 8  # block delimiters (tool ids, document wrappers), generously
 MAX_TAG_KEY_CHARS = 256
 MAX_TAG_VALUE_CHARS = 256
+LAMBDA_PAYLOAD_MAX_BYTES = 6 * 1024 * 1024  # synchronous invoke, request and response each
+MAX_IMAGES = 20  # Converse, per request
+MAX_IMAGE_BYTES = 3_750_000  # Converse, per image (decoded)
+MAX_DOCUMENTS = 5  # Converse, per request
+MAX_DOCUMENT_BYTES = 4_500_000  # Converse, per document (decoded)
+MAX_CACHE_POINTS = 4  # Bedrock and Anthropic: cache checkpoints per request
+MAX_STOP_SEQUENCES = 2500  # Converse InferenceConfiguration.stopSequences
+MAX_TOOLS = 256
+MIN_THINKING_BUDGET = 1024  # Anthropic and Bedrock minimum
+# Input-token bounds for blocks that are not tokenized from their bytes (see input_token_bound):
+IMAGE_TOKEN_BOUND = 5_000  # (width x height) / 750 after Claude's resize: <= ~3.75 MP -> <= 5,000
+DOCUMENT_PDF_TOKEN_BOUND = 1_000_000  # a PDF's extracted text and page images have no byte bound;
+# the largest Claude context window on Bedrock (1M tokens) is the only true upper bound
+TOOL_SYSTEM_PROMPT_TOKEN_BOUND = 1_000  # Anthropic's tool-use system prompt (documented <= ~530)
 _TAG_CHARS = re.compile(r"^[a-zA-Z0-9\s:_@$#=/+,.\-]*$")
+_TOOL_NAME = r"^[a-zA-Z0-9_-]{1,64}$"
+_TOOL_USE_ID = r"^[a-zA-Z0-9_-]{1,128}$"
 _MAX_REPORTED_ERRORS = 5
-_UNION_TAGS = frozenset({"string", "blocks"})
 
-
-class TextBlock(BaseModel):
-    """A `{"type": "text", "text": ...}` content block."""
-
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
-
-    type: Literal["text"]
-    text: str
-
-    @field_validator("text")
-    @classmethod
-    def _not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("must not be empty or whitespace only")
-        return value
-
-
-def _content_kind(value: Any) -> str | None:
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "blocks"
-    return None
+_STRICT = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
 def _not_blank(value: str) -> str:
@@ -58,30 +62,276 @@ def _not_blank(value: str) -> str:
     return value
 
 
+def _decoded_size(data: str, limit: int, what: str) -> int:
+    """Bytes of a base64 string, checked against `limit` before and after decoding."""
+    if len(data) * 3 // 4 > limit + 2:
+        raise ValueError(f"{what} is over Bedrock's limit of {limit} bytes")
+    try:
+        raw = base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("must be base64 (standard alphabet, padded)") from None
+    if not raw:
+        raise ValueError("must not be empty")
+    if len(raw) > limit:
+        raise ValueError(f"{what} is {len(raw)} bytes, over Bedrock's limit of {limit}")
+    return len(raw)
+
+
+def _block_kind(value: Any) -> str | None:
+    kind = value.get("type") if isinstance(value, dict) else None
+    return f"<{kind}>" if isinstance(kind, str) else None
+
+
+class CacheControl(BaseModel):
+    """`{"type": "ephemeral", "ttl": "5m" | "1h"}`: a cache point after this block."""
+
+    model_config = _STRICT
+
+    type: Literal["ephemeral"]
+    ttl: Literal["5m", "1h"] | None = None
+
+    @property
+    def effective_ttl(self) -> str:
+        """The TTL Bedrock applies (5 minutes unless 1h is asked for)."""
+        return self.ttl or "5m"
+
+
+class TextBlock(BaseModel):
+    """A `{"type": "text", "text": ...}` content block."""
+
+    model_config = _STRICT
+
+    type: Literal["text"]
+    text: str
+    cache_control: CacheControl | None = None
+
+    @field_validator("text")
+    @classmethod
+    def _text_not_blank(cls, value: str) -> str:
+        return _not_blank(value)
+
+
+class Base64ImageSource(BaseModel):
+    """Inline image bytes."""
+
+    model_config = _STRICT
+
+    type: Literal["base64"]
+    media_type: Literal["image/png", "image/jpeg", "image/gif", "image/webp"]
+    data: str
+
+    @field_validator("data")
+    @classmethod
+    def _image_data(cls, value: str) -> str:
+        _decoded_size(value, MAX_IMAGE_BYTES, "image")
+        return value
+
+
+class ImageBlock(BaseModel):
+    """`{"type": "image", "source": {"type": "base64", "media_type": ..., "data": ...}}`."""
+
+    model_config = _STRICT
+
+    type: Literal["image"]
+    source: Base64ImageSource
+    cache_control: CacheControl | None = None
+
+
+class Base64PdfSource(BaseModel):
+    """Inline PDF bytes."""
+
+    model_config = _STRICT
+
+    type: Literal["base64"]
+    media_type: Literal["application/pdf"]
+    data: str
+
+    @field_validator("data")
+    @classmethod
+    def _pdf_data(cls, value: str) -> str:
+        _decoded_size(value, MAX_DOCUMENT_BYTES, "document")
+        if not base64.b64decode(value)[:5] == b"%PDF-":
+            raise ValueError("is not a PDF (no %PDF- header)")
+        return value
+
+
+class PlainTextSource(BaseModel):
+    """A plain-text document."""
+
+    model_config = _STRICT
+
+    type: Literal["text"]
+    media_type: Literal["text/plain"]
+    data: str
+
+    @field_validator("data")
+    @classmethod
+    def _text_data(cls, value: str) -> str:
+        _not_blank(value)
+        size = len(value.encode("utf-8"))
+        if size > MAX_DOCUMENT_BYTES:
+            raise ValueError(f"document is {size} bytes, over Bedrock's limit of {MAX_DOCUMENT_BYTES}")
+        return value
+
+
+class DocumentBlock(BaseModel):
+    """`{"type": "document", "source": <base64 PDF | plain text>}`."""
+
+    model_config = _STRICT
+
+    type: Literal["document"]
+    source: Annotated[
+        Annotated[Base64PdfSource, Tag("<base64>")] | Annotated[PlainTextSource, Tag("<text>")],
+        Discriminator(_block_kind),
+    ]
+    cache_control: CacheControl | None = None
+
+    @property
+    def data_bytes(self) -> int:
+        """Decoded size of the document."""
+        if isinstance(self.source, PlainTextSource):
+            return len(self.source.data.encode("utf-8"))
+        return len(base64.b64decode(self.source.data))
+
+
+class ToolUseBlock(BaseModel):
+    """An assistant's tool call, sent back unchanged in the next turn."""
+
+    model_config = _STRICT
+
+    type: Literal["tool_use"]
+    id: str = Field(pattern=_TOOL_USE_ID)
+    name: str = Field(pattern=_TOOL_NAME)
+    input: dict[str, Any]
+    cache_control: CacheControl | None = None
+
+
+ToolResultContent = Annotated[
+    Annotated[TextBlock, Tag("<text>")] | Annotated[ImageBlock, Tag("<image>")],
+    Discriminator(_block_kind),
+]
+
+
+def _result_kind(value: Any) -> str | None:
+    if isinstance(value, str):
+        return "<string>"
+    if isinstance(value, list):
+        return "<blocks>"
+    return None
+
+
+class ToolResultBlock(BaseModel):
+    """The caller's answer to a tool call: text or text/image blocks; `is_error` marks a failure."""
+
+    model_config = _STRICT
+
+    type: Literal["tool_result"]
+    tool_use_id: str = Field(pattern=_TOOL_USE_ID)
+    content: (
+        Annotated[
+            Annotated[str, Tag("<string>")]
+            | Annotated[list[ToolResultContent], Field(min_length=1), Tag("<blocks>")],
+            Discriminator(
+                _result_kind,
+                custom_error_type="content_type",
+                custom_error_message="must be a string or a list of text/image blocks",
+            ),
+        ]
+        | None
+    ) = None
+    is_error: bool = False
+    cache_control: CacheControl | None = None
+
+
+class ThinkingBlock(BaseModel):
+    """Extended thinking from an earlier answer, with the signature Bedrock checks."""
+
+    model_config = _STRICT
+
+    type: Literal["thinking"]
+    thinking: str
+    signature: str = Field(min_length=1)
+
+
+class RedactedThinkingBlock(BaseModel):
+    """Encrypted thinking from an earlier answer."""
+
+    model_config = _STRICT
+
+    type: Literal["redacted_thinking"]
+    data: str = Field(min_length=1)
+
+
+ContentBlock = Annotated[
+    Annotated[TextBlock, Tag("<text>")]
+    | Annotated[ImageBlock, Tag("<image>")]
+    | Annotated[DocumentBlock, Tag("<document>")]
+    | Annotated[ToolUseBlock, Tag("<tool_use>")]
+    | Annotated[ToolResultBlock, Tag("<tool_result>")]
+    | Annotated[ThinkingBlock, Tag("<thinking>")]
+    | Annotated[RedactedThinkingBlock, Tag("<redacted_thinking>")],
+    Discriminator(
+        _block_kind,
+        custom_error_type="block_type",
+        custom_error_message=(
+            "type must be one of text, image, document, tool_use, tool_result, thinking, redacted_thinking"
+        ),
+    ),
+]
+_USER_BLOCKS = (TextBlock, ImageBlock, DocumentBlock, ToolResultBlock)
+_ASSISTANT_BLOCKS = (TextBlock, ToolUseBlock, ThinkingBlock, RedactedThinkingBlock)
+
+
+def _content_kind(value: Any) -> str | None:
+    if isinstance(value, str):
+        return "<string>"
+    if isinstance(value, list):
+        return "<blocks>"
+    return None
+
+
 class Message(BaseModel):
     """One conversation turn."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    model_config = _STRICT
 
     role: Literal["user", "assistant"]
     content: Annotated[
-        Annotated[str, Tag("string")] | Annotated[list[TextBlock], Field(min_length=1), Tag("blocks")],
+        Annotated[str, Tag("<string>")] | Annotated[list[ContentBlock], Field(min_length=1), Tag("<blocks>")],
         Discriminator(
             _content_kind,
             custom_error_type="content_type",
-            custom_error_message="must be a non-empty string or a list of text blocks",
+            custom_error_message="must be a non-empty string or a list of content blocks",
         ),
     ]
 
     @field_validator("content")
     @classmethod
-    def _content_not_blank(cls, value: str | list[TextBlock]) -> str | list[TextBlock]:
+    def _content_valid(cls, value: str | list[Any]) -> str | list[Any]:
         return _not_blank(value) if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _blocks_fit_role(self) -> Message:
+        if isinstance(self.content, str):
+            return self
+        allowed = _USER_BLOCKS if self.role == "user" else _ASSISTANT_BLOCKS
+        for i, block in enumerate(self.content):
+            if not isinstance(block, allowed):
+                names = ", ".join(sorted(b.model_fields["type"].annotation.__args__[0] for b in allowed))
+                raise ValueError(f"content[{i}]: a {self.role} message may hold only {names} blocks")
+        return self
+
+    @property
+    def blocks(self) -> list[Any]:
+        """The content as blocks (a string is one text block)."""
+        if isinstance(self.content, str):
+            return [TextBlock(type="text", text=self.content)]
+        return list(self.content)
 
     @property
     def texts(self) -> list[str]:
-        """The message's text pieces."""
-        return [self.content] if isinstance(self.content, str) else [block.text for block in self.content]
+        """The message's plain text pieces (text blocks only)."""
+        return [b.text for b in self.blocks if isinstance(b, TextBlock)]
 
     @property
     def text_chars(self) -> int:
@@ -89,22 +339,150 @@ class Message(BaseModel):
         return sum(len(text) for text in self.texts)
 
 
-class ClaudeRequest(BaseModel):
-    """What a caller may send."""
+class Tool(BaseModel):
+    """A client tool the model may call."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    model_config = _STRICT
+
+    name: str = Field(pattern=_TOOL_NAME)
+    description: str | None = Field(default=None, min_length=1)
+    input_schema: dict[str, Any]
+    cache_control: CacheControl | None = None
+
+    @field_validator("input_schema")
+    @classmethod
+    def _object_schema(cls, value: dict[str, Any]) -> dict[str, Any]:
+        if value.get("type") != "object":
+            raise ValueError('must be a JSON schema with "type": "object"')
+        return value
+
+
+class ToolChoiceAuto(BaseModel):
+    """The model decides."""
+
+    model_config = _STRICT
+    type: Literal["auto"]
+
+
+class ToolChoiceAny(BaseModel):
+    """The model must call some tool."""
+
+    model_config = _STRICT
+    type: Literal["any"]
+
+
+class ToolChoiceTool(BaseModel):
+    """The model must call this tool."""
+
+    model_config = _STRICT
+    type: Literal["tool"]
+    name: str = Field(pattern=_TOOL_NAME)
+
+
+class ToolChoiceNone(BaseModel):
+    """The model must not call tools."""
+
+    model_config = _STRICT
+    type: Literal["none"]
+
+
+ToolChoice = Annotated[
+    Annotated[ToolChoiceAuto, Tag("<auto>")]
+    | Annotated[ToolChoiceAny, Tag("<any>")]
+    | Annotated[ToolChoiceTool, Tag("<tool>")]
+    | Annotated[ToolChoiceNone, Tag("<none>")],
+    Discriminator(
+        _block_kind,
+        custom_error_type="tool_choice_type",
+        custom_error_message="type must be one of auto, any, tool, none",
+    ),
+]
+
+
+class ThinkingEnabled(BaseModel):
+    """Extended thinking with a token budget (counted as output, within max_tokens)."""
+
+    model_config = _STRICT
+    type: Literal["enabled"]
+    budget_tokens: int = Field(ge=MIN_THINKING_BUDGET)
+
+
+class ThinkingDisabled(BaseModel):
+    """No extended thinking."""
+
+    model_config = _STRICT
+    type: Literal["disabled"]
+
+
+class ThinkingAdaptive(BaseModel):
+    """Adaptive thinking (newer models decide how much to think, within max_tokens)."""
+
+    model_config = _STRICT
+    type: Literal["adaptive"]
+
+
+Thinking = Annotated[
+    Annotated[ThinkingEnabled, Tag("<enabled>")]
+    | Annotated[ThinkingDisabled, Tag("<disabled>")]
+    | Annotated[ThinkingAdaptive, Tag("<adaptive>")],
+    Discriminator(
+        _block_kind,
+        custom_error_type="thinking_type",
+        custom_error_message="type must be one of enabled, disabled, adaptive",
+    ),
+]
+
+
+def _system_kind(value: Any) -> str | None:
+    if isinstance(value, str):
+        return "<string>"
+    if isinstance(value, list):
+        return "<blocks>"
+    return None
+
+
+class ClaudeRequest(BaseModel):
+    """What a caller may send: the Messages API fields Claude on Bedrock supports, plus `tags`."""
+
+    model_config = _STRICT
 
     messages: list[Message] = Field(min_length=1)
-    system: str | None = None
+    system: (
+        Annotated[
+            Annotated[str, Tag("<string>")] | Annotated[list[TextBlock], Field(min_length=1), Tag("<blocks>")],
+            Discriminator(
+                _system_kind,
+                custom_error_type="system_type",
+                custom_error_message="must be a non-empty string or a list of text blocks",
+            ),
+        ]
+        | None
+    ) = None
     model: str | None = Field(default=None, min_length=1)
     max_tokens: int | None = Field(default=None, ge=1)
     temperature: float | None = Field(default=None, ge=0.0, le=1.0)
+    top_p: float | None = Field(default=None, ge=0.0, le=1.0)
+    top_k: int | None = Field(default=None, ge=0)
+    stop_sequences: list[Annotated[str, Field(min_length=1)]] | None = Field(
+        default=None, max_length=MAX_STOP_SEQUENCES
+    )
+    tools: list[Tool] | None = Field(default=None, min_length=1, max_length=MAX_TOOLS)
+    tool_choice: ToolChoice | None = None
+    thinking: Thinking | None = None
     tags: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("system")
     @classmethod
-    def _system_not_blank(cls, value: str | None) -> str | None:
-        return None if value is None else _not_blank(value)
+    def _system_not_blank(cls, value: str | list[TextBlock] | None) -> str | list[TextBlock] | None:
+        return _not_blank(value) if isinstance(value, str) else value
+
+    @field_validator("stop_sequences")
+    @classmethod
+    def _stops_not_blank(cls, value: list[str] | None) -> list[str] | None:
+        for i, stop in enumerate(value or []):
+            if not stop.strip():
+                raise ValueError(f"[{i}] must not be whitespace only")
+        return value
 
     @field_validator("tags")
     @classmethod
@@ -124,7 +502,7 @@ class ClaudeRequest(BaseModel):
         return tags
 
     @model_validator(mode="after")
-    def _bounded(self) -> ClaudeRequest:
+    def _consistent(self) -> ClaudeRequest:
         if self.messages[0].role != "user":
             raise ValueError("messages[0].role: the conversation must start with a user message")
         if self.input_chars > MAX_INPUT_CHARS:
@@ -132,25 +510,187 @@ class ClaudeRequest(BaseModel):
                 f"messages: input is {self.input_chars} characters (messages + system), "
                 f"over the limit of {MAX_INPUT_CHARS}"
             )
+        self._check_media_limits()
+        self._check_tools()
+        self._check_cache_points()
+        self._check_thinking()
         return self
+
+    def _check_media_limits(self) -> None:
+        images = [b for m in self.messages for b in _all_blocks(m) if isinstance(b, ImageBlock)]
+        documents = [b for m in self.messages for b in m.blocks if isinstance(b, DocumentBlock)]
+        if len(images) > MAX_IMAGES:
+            raise ValueError(f"messages: {len(images)} images, over Bedrock's limit of {MAX_IMAGES}")
+        if len(documents) > MAX_DOCUMENTS:
+            raise ValueError(f"messages: {len(documents)} documents, over Bedrock's limit of {MAX_DOCUMENTS}")
+
+    def _check_tools(self) -> None:
+        names = [t.name for t in self.tools or []]
+        if len(set(names)) != len(names):
+            raise ValueError("tools: tool names must be unique")
+        choice = self.tool_choice
+        if choice is not None and not self.tools:
+            raise ValueError("tool_choice: requires tools")
+        if isinstance(choice, ToolChoiceTool) and choice.name not in names:
+            raise ValueError(f"tool_choice.name: {choice.name!r} is not one of the tools")
+        if isinstance(choice, ToolChoiceNone) and self.has_tool_blocks:
+            raise ValueError(
+                "tool_choice: 'none' cannot be combined with tool_use/tool_result blocks in the "
+                "conversation on Bedrock Converse (it has no 'none' choice; the function drops the "
+                "tool definitions instead, which needs a conversation without tool blocks)"
+            )
+        uses = [b.id for m in self.messages for b in m.blocks if isinstance(b, ToolUseBlock)]
+        if uses and not self.tools:
+            raise ValueError("tools: the conversation has tool_use blocks, so the tools must be sent too")
+        for i, m in enumerate(self.messages):
+            for j, b in enumerate(m.blocks):
+                if isinstance(b, ToolUseBlock) and b.name not in names:
+                    raise ValueError(
+                        f"messages[{i}].content[{j}].name: tool {b.name!r} is not one of the tools"
+                    )
+                if isinstance(b, ToolResultBlock) and b.tool_use_id not in uses:
+                    raise ValueError(
+                        f"messages[{i}].content[{j}].tool_use_id: {b.tool_use_id!r} answers no tool_use block"
+                    )
+
+    def _check_cache_points(self) -> None:
+        ttls = [c.effective_ttl for c in self.cache_controls]
+        if len(ttls) > MAX_CACHE_POINTS:
+            raise ValueError(
+                f"cache_control: {len(ttls)} cache points, over Bedrock's limit of {MAX_CACHE_POINTS}"
+            )
+        if "5m" in ttls and "1h" in ttls[ttls.index("5m") :]:
+            raise ValueError(
+                "cache_control: a 1h cache point must not follow a 5m one (tools, then system, then messages)"
+            )
+
+    def _check_thinking(self) -> None:
+        thinking = self.thinking
+        if not isinstance(thinking, ThinkingEnabled | ThinkingAdaptive):
+            return
+        if isinstance(thinking, ThinkingEnabled) and self.max_tokens is not None:
+            if thinking.budget_tokens >= self.max_tokens:
+                raise ValueError(
+                    f"thinking.budget_tokens: {thinking.budget_tokens} must be less than max_tokens "
+                    f"({self.max_tokens}): thinking tokens are output tokens within max_tokens"
+                )
+        if self.temperature is not None and self.temperature != 1.0:
+            raise ValueError("temperature: must be unset or 1 with thinking enabled")
+        if self.top_k is not None:
+            raise ValueError("top_k: must be unset with thinking enabled")
+        if self.top_p is not None and self.top_p < 0.95:
+            raise ValueError("top_p: must be unset or between 0.95 and 1 with thinking enabled")
+        if isinstance(self.tool_choice, ToolChoiceAny | ToolChoiceTool):
+            raise ValueError("tool_choice: only auto or none may be combined with thinking")
+
+    # --- derived ------------------------------------------------------------------------------
+
+    @property
+    def system_blocks(self) -> list[TextBlock]:
+        """The system prompt as text blocks (empty if none)."""
+        if self.system is None:
+            return []
+        if isinstance(self.system, str):
+            return [TextBlock(type="text", text=self.system)]
+        return list(self.system)
+
+    @property
+    def has_tool_blocks(self) -> bool:
+        """Whether any message holds tool_use or tool_result blocks."""
+        return any(isinstance(b, ToolUseBlock | ToolResultBlock) for m in self.messages for b in m.blocks)
+
+    @property
+    def thinking_enabled(self) -> bool:
+        """Whether extended or adaptive thinking is on."""
+        return isinstance(self.thinking, ThinkingEnabled | ThinkingAdaptive)
+
+    @property
+    def sampling_params(self) -> list[str]:
+        """Names of the sampling parameters set (temperature, top_p, top_k)."""
+        return [name for name in ("temperature", "top_p", "top_k") if getattr(self, name) is not None]
+
+    @property
+    def cache_controls(self) -> list[CacheControl]:
+        """Cache points in Bedrock's order: tools, system, messages."""
+        out = [t.cache_control for t in self.tools or [] if t.cache_control]
+        out += [b.cache_control for b in self.system_blocks if b.cache_control]
+        for m in self.messages:
+            for b in _all_blocks(m):
+                control = getattr(b, "cache_control", None)
+                if control is not None:
+                    out.append(control)
+        return out
 
     @property
     def input_chars(self) -> int:
-        """Characters of prompt text (messages and system)."""
-        return sum(m.text_chars for m in self.messages) + len(self.system or "")
+        """Characters of prompt text (text blocks of messages and system)."""
+        return sum(m.text_chars for m in self.messages) + sum(len(b.text) for b in self.system_blocks)
 
-    @property
+    @cached_property
     def input_token_bound(self) -> int:
         """An upper bound on the prompt's input tokens, for reserving worst-case spend.
 
-        A byte-level BPE token covers at least one UTF-8 byte, so the text's bytes bound its tokens
-        (characters do not: one CJK character or emoji can be several tokens); each message and the
-        system prompt add a few framing tokens on top.
+        A byte-level BPE token covers at least one UTF-8 byte, so text's bytes bound its tokens
+        (characters do not: one CJK character or emoji can be several tokens). Text that reaches the
+        model as text is counted by its bytes: text blocks, plain-text documents, tool results, tool
+        calls and tool definitions as JSON, earlier thinking. Images cost (width x height) / 750
+        tokens after Claude's resize, at most IMAGE_TOKEN_BOUND each. A PDF has no byte bound (its
+        text is compressed, its pages are also seen as images), so each counts as the largest context
+        window. Each message, block and the system prompt add framing tokens, tools Anthropic's
+        tool-use system prompt.
         """
-        texts = [self.system or ""] + [t for m in self.messages for t in m.texts]
-        return sum(len(t.encode("utf-8")) for t in texts) + FRAMING_TOKENS_PER_MESSAGE * (
-            len(self.messages) + 1
-        )
+        total = FRAMING_TOKENS_PER_MESSAGE * (len(self.messages) + 1)
+        total += sum(_utf8(b.text) + FRAMING_TOKENS_PER_BLOCK for b in self.system_blocks)
+        for m in self.messages:
+            total += sum(_block_token_bound(b) for b in m.blocks)
+        if self.tools:
+            total += TOOL_SYSTEM_PROMPT_TOKEN_BOUND
+            total += sum(_utf8(_json(t.model_dump(exclude={"cache_control"}))) for t in self.tools)
+        return total
+
+
+def _utf8(text: str) -> int:
+    return len(text.encode("utf-8"))
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _all_blocks(message: Message) -> list[Any]:
+    """A message's blocks, with the blocks nested in tool results."""
+    out: list[Any] = []
+    for b in message.blocks:
+        out.append(b)
+        if isinstance(b, ToolResultBlock) and isinstance(b.content, list):
+            out.extend(b.content)
+    return out
+
+
+def _block_token_bound(block: Any) -> int:
+    framing = FRAMING_TOKENS_PER_BLOCK
+    if isinstance(block, TextBlock):
+        return _utf8(block.text) + framing
+    if isinstance(block, ImageBlock):
+        return IMAGE_TOKEN_BOUND + framing
+    if isinstance(block, DocumentBlock):
+        if isinstance(block.source, PlainTextSource):
+            return _utf8(block.source.data) + framing
+        return DOCUMENT_PDF_TOKEN_BOUND + framing
+    if isinstance(block, ToolUseBlock):
+        return _utf8(block.id) + _utf8(block.name) + _utf8(_json(block.input)) + framing
+    if isinstance(block, ToolResultBlock):
+        inner = 0
+        if isinstance(block.content, str):
+            inner = _utf8(block.content)
+        elif block.content is not None:
+            inner = sum(_block_token_bound(b) for b in block.content)
+        return _utf8(block.tool_use_id) + inner + framing
+    if isinstance(block, ThinkingBlock):
+        return _utf8(block.thinking) + _utf8(block.signature) + framing
+    if isinstance(block, RedactedThinkingBlock):
+        return _utf8(block.data) + framing
+    raise TypeError(f"unknown block {type(block).__name__}")  # pragma: no cover
 
 
 def _location(loc: tuple[int | str, ...]) -> str:
@@ -158,7 +698,7 @@ def _location(loc: tuple[int | str, ...]) -> str:
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif part in _UNION_TAGS:
+        elif isinstance(part, str) and (part.startswith("<") or part.startswith("function-")):
             continue
         else:
             out += f".{part}" if out else str(part)
@@ -172,6 +712,8 @@ def _describe(exc: ValidationError) -> str:
         loc = _location(err["loc"])
         if err["type"] == "extra_forbidden":
             msg = "unknown field"
+        if loc and msg.startswith("content[") and loc.endswith("]"):
+            loc, msg = f"{loc}.{msg.split(':', 1)[0]}", msg.split(": ", 1)[1]
         parts.append(f"{loc}: {msg}" if loc and not msg.startswith(f"{loc}:") else msg)
     more = exc.error_count() - _MAX_REPORTED_ERRORS
     if more > 0:

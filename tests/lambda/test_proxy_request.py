@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 from claude_proxy.errors import ErrorType, ProxyError
-from claude_proxy.request import MAX_INPUT_CHARS, parse_request
+from claude_proxy.request import (
+    FRAMING_TOKENS_PER_BLOCK,
+    FRAMING_TOKENS_PER_MESSAGE,
+    MAX_INPUT_CHARS,
+    parse_request,
+)
 from proxy_testkit import FakeContext
 
 USER = {"role": "user", "content": "hi"}
@@ -31,7 +36,7 @@ def rejected(event) -> str:
         ({"messages": [{"role": "user", "content": 5}]}, "messages[0].content: must be a non-empty string"),
         (
             {"messages": [{"role": "user", "content": [{"type": "image", "text": "x"}]}]},
-            "messages[0].content[0].type:",
+            "messages[0].content[0].source: Field required",
         ),
         (
             {"messages": [{"role": "user", "content": [{"type": "text", "text": ""}]}]},
@@ -49,7 +54,7 @@ def rejected(event) -> str:
         ({"messages": [USER], "temperature": -0.1}, "temperature:"),
         ({"messages": [USER], "temperature": "0.5"}, "temperature:"),
         ({"messages": [USER], "system": ""}, "system:"),
-        ({"messages": [USER], "system": ["a"]}, "system:"),
+        ({"messages": [USER], "system": ["a"]}, "system[0]:"),
         ({"messages": [USER], "model": 3}, "model:"),
         ({"messages": [USER], "model": ""}, "model:"),
         ({"messages": [USER], "stream": True}, "stream: unknown field"),
@@ -147,8 +152,8 @@ def test_input_token_bound_counts_bytes_not_characters():
         {"system": "総括", "messages": [{"role": "user", "content": [{"type": "text", "text": "日本🙂"}]}]}
     )
     framing = ascii_req.input_token_bound - 4
-    assert framing > 0
+    assert framing == 2 * FRAMING_TOKENS_PER_MESSAGE + FRAMING_TOKENS_PER_BLOCK
     assert wide_req.input_chars == 5
     wide_bytes = len("総括".encode()) + len("日本🙂".encode())
-    assert wide_req.input_token_bound == wide_bytes + framing
+    assert wide_req.input_token_bound == wide_bytes + framing + FRAMING_TOKENS_PER_BLOCK  # + system block
     assert wide_req.input_token_bound > wide_req.input_chars + framing
