@@ -5,6 +5,8 @@ Pure of AWS and LiteLLM: every collaborator is passed in, so tests use fakes.
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -15,8 +17,25 @@ from claude_platform.limits import (
     PLAUSIBLE_OUTPUT_TOKENS_PER_S,
 )
 from claude_platform.prices import TokenUsage, cost_usd, worst_case_cost_usd
+from claude_proxy.capabilities import ModelCapabilities, capabilities_for
 from claude_proxy.errors import ErrorType, ProxyError, failure_response
-from claude_proxy.request import ClaudeRequest
+from claude_proxy.request import (
+    Base64PdfSource,
+    ClaudeRequest,
+    DocumentBlock,
+    ImageBlock,
+    PlainTextSource,
+    RedactedThinkingBlock,
+    TextBlock,
+    ThinkingAdaptive,
+    ThinkingBlock,
+    ThinkingEnabled,
+    ToolChoiceAny,
+    ToolChoiceNone,
+    ToolChoiceTool,
+    ToolResultBlock,
+    ToolUseBlock,
+)
 from claude_proxy.settings import ModelSettings, Settings
 
 # --- collaborators ----------------------------------------------------------------------------
@@ -35,16 +54,28 @@ class LlmCall:
     region: str
     endpoint: str | None
     timeout_s: float
+    top_p: float | None = None
+    top_k: int | None = None
+    stop_sequences: list[str] | None = None
+    tools: list[dict[str, Any]] | None = None  # LiteLLM (OpenAI) shape
+    tool_choice: str | dict[str, Any] | None = None  # LiteLLM (OpenAI) shape
+    thinking: dict[str, Any] | None = None  # Anthropic shape, sent as Converse additionalModelRequestFields
+    cache_ttl_1h: bool = False  # some cache point asks for 1h: unsplit cache writes are priced at 1h
 
 
 @dataclass(frozen=True)
 class LlmResult:
-    """What came back, with usage as Bedrock counts it (input excludes cache tokens)."""
+    """What came back, with usage as Bedrock counts it (input excludes cache tokens).
+
+    `stop_reason` is Bedrock's own (end_turn, max_tokens, stop_sequence, tool_use, ...);
+    `content_blocks` the answer in the Anthropic shape (text, tool_use, thinking, redacted_thinking).
+    """
 
     text: str
     stop_reason: str
     usage: TokenUsage
     upstream_request_id: str | None = None
+    content_blocks: list[dict[str, Any]] = field(default_factory=list)
 
 
 class LlmError(Exception):
@@ -191,6 +222,7 @@ class InvokeResult:
     latency_ms: float
     error: ProxyError | None = None
     content: str = ""
+    content_blocks: list[dict[str, Any]] = field(default_factory=list)
     stop_reason: str = ""
     usage: TokenUsage = field(default_factory=TokenUsage)
     cost_usd: float = 0.0
@@ -208,18 +240,20 @@ class InvokeResult:
     def to_response(self) -> dict[str, Any]:
         """The response returned to the caller."""
         if self.error is not None:
-            return failure_response(self.error)
+            return {**failure_response(self.error), "request_id": self.request_id}
         return {
             "ok": True,
             "project": self.project,
             "model": self.model,
             "content": self.content,
+            "content_blocks": self.content_blocks or [{"type": "text", "text": self.content}],
             "stop_reason": self.stop_reason,
             "usage": {
                 "input_tokens": self.usage.input_tokens,
                 "output_tokens": self.usage.output_tokens,
                 "cache_read_input_tokens": self.usage.cache_read_input_tokens,
                 "cache_write_input_tokens": self.usage.cache_write_input_tokens,
+                "cache_write_1h_input_tokens": self.usage.cache_write_1h_input_tokens,
             },
             "cost_usd": self.cost_usd,
             "inference_profile_arn": self.profile_arn,
@@ -232,16 +266,157 @@ class InvokeResult:
 # --- the core function ------------------------------------------------------------------------
 
 
+def _cache(block: Any) -> dict[str, Any]:
+    control = getattr(block, "cache_control", None)
+    return {"cache_control": control.model_dump(exclude_none=True)} if control is not None else {}
+
+
+def _data_url(media_type: str, data: str) -> str:
+    return f"data:{media_type};base64,{data}"
+
+
+def _user_part(block: Any) -> dict[str, Any]:
+    """A user content block as a LiteLLM (OpenAI) content part; LiteLLM turns it into a Converse block."""
+    if isinstance(block, TextBlock):
+        return {"type": "text", "text": block.text, **_cache(block)}
+    if isinstance(block, ImageBlock):
+        url = _data_url(block.source.media_type, block.source.data)
+        return {"type": "image_url", "image_url": {"url": url}, **_cache(block)}
+    if isinstance(block, DocumentBlock):
+        source = block.source
+        if isinstance(source, Base64PdfSource):
+            url = _data_url("application/pdf", source.data)
+        else:
+            assert isinstance(source, PlainTextSource)
+            url = _data_url("text/plain", base64.b64encode(source.data.encode("utf-8")).decode("ascii"))
+        return {"type": "file", "file": {"file_data": url}, **_cache(block)}
+    raise TypeError(f"not a user content block: {type(block).__name__}")  # pragma: no cover
+
+
+def _tool_message(block: ToolResultBlock) -> dict[str, Any]:
+    content: Any = ""
+    if isinstance(block.content, str):
+        content = block.content
+    elif block.content is not None:
+        content = [_user_part(b) for b in block.content]
+    message: dict[str, Any] = {"role": "tool", "tool_call_id": block.tool_use_id, "content": content}
+    if block.is_error:
+        message["is_error"] = True  # Converse toolResult.status "error" (claude_proxy.llm)
+    return message | _cache(block)
+
+
+def _assistant_message(blocks: list[Any]) -> dict[str, Any]:
+    texts = [{"type": "text", "text": b.text, **_cache(b)} for b in blocks if isinstance(b, TextBlock)]
+    message: dict[str, Any] = {"role": "assistant", "content": texts or None}
+    calls = [
+        {"id": b.id, "type": "function", "function": {"name": b.name, "arguments": json.dumps(b.input)}}
+        for b in blocks
+        if isinstance(b, ToolUseBlock)
+    ]
+    if calls:
+        message["tool_calls"] = calls
+    thinking: list[dict[str, Any]] = []
+    for b in blocks:
+        if isinstance(b, ThinkingBlock):
+            thinking.append({"type": "thinking", "thinking": b.thinking, "signature": b.signature})
+        elif isinstance(b, RedactedThinkingBlock):
+            thinking.append({"type": "redacted_thinking", "data": b.data})
+    if thinking:
+        message["thinking_blocks"] = thinking
+    return message
+
+
 def _to_litellm_messages(request: ClaudeRequest) -> list[dict[str, Any]]:
+    """The request as LiteLLM chat messages, losing nothing Converse can carry.
+
+    Tool results become `tool` messages (LiteLLM merges them with the user turn they came in);
+    an assistant turn's thinking blocks keep their signatures so a tool conversation replays as is.
+    Order within a turn is the one request validation enforces (tool results first; thinking,
+    then text, then tool calls), which is the order Converse receives.
+    """
     messages: list[dict[str, Any]] = []
-    if request.system is not None:
+    if isinstance(request.system, str):
         messages.append({"role": "system", "content": request.system})
+    elif request.system:
+        blocks = [{"type": "text", "text": b.text, **_cache(b)} for b in request.system]
+        messages.append({"role": "system", "content": blocks})
     for m in request.messages:
-        content: Any = (
-            m.content if isinstance(m.content, str) else [{"type": "text", "text": b.text} for b in m.content]
-        )
-        messages.append({"role": m.role, "content": content})
+        if isinstance(m.content, str):
+            messages.append({"role": m.role, "content": m.content})
+            continue
+        if m.role == "assistant":
+            messages.append(_assistant_message(m.blocks))
+            continue
+        results = [b for b in m.blocks if isinstance(b, ToolResultBlock)]
+        messages.extend(_tool_message(b) for b in results)
+        parts = [_user_part(b) for b in m.blocks if not isinstance(b, ToolResultBlock)]
+        if parts:
+            messages.append({"role": "user", "content": parts})
     return messages
+
+
+def _call_fields(request: ClaudeRequest) -> dict[str, Any]:
+    """The LlmCall fields beyond messages: sampling, stops, tools, tool choice, thinking, cache TTL."""
+    fields: dict[str, Any] = {
+        "top_p": request.top_p,
+        "top_k": request.top_k,
+        "stop_sequences": list(request.stop_sequences) if request.stop_sequences else None,
+        "cache_ttl_1h": any(c.effective_ttl == "1h" for c in request.cache_controls),
+    }
+    choice = request.tool_choice
+    if request.tools and not isinstance(choice, ToolChoiceNone):
+        fields["tools"] = [
+            {
+                "type": "function",
+                "function": {
+                    "name": t.name,
+                    **({"description": t.description} if t.description else {}),
+                    "parameters": t.input_schema,
+                },
+                **_cache(t),
+            }
+            for t in request.tools
+        ]
+        if isinstance(choice, ToolChoiceAny):
+            fields["tool_choice"] = "required"
+        elif isinstance(choice, ToolChoiceTool):
+            fields["tool_choice"] = {"type": "function", "function": {"name": choice.name}}
+        elif choice is not None:
+            fields["tool_choice"] = "auto"
+    if isinstance(request.thinking, ThinkingEnabled):
+        fields["thinking"] = {"type": "enabled", "budget_tokens": request.thinking.budget_tokens}
+    elif isinstance(request.thinking, ThinkingAdaptive):
+        fields["thinking"] = {"type": "adaptive"}
+    return fields
+
+
+def _check_model_accepts(request: ClaudeRequest, model: ModelSettings, caps: ModelCapabilities) -> None:
+    """Refuse what this model would refuse at Bedrock (or LiteLLM would silently rewrite)."""
+
+    def refuse(message: str) -> None:
+        raise ProxyError(ErrorType.INVALID_REQUEST, f"{message} (model {model.alias})")
+
+    if request.sampling_params and not caps.sampling_params:
+        refuse(f"{', '.join(request.sampling_params)}: this model takes no sampling parameters")
+    if isinstance(request.thinking, ThinkingEnabled) and not caps.budget_thinking:
+        hint = '; use thinking {"type": "adaptive"}' if caps.adaptive_thinking else ""
+        refuse(f"thinking: this model does not take a thinking budget{hint}")
+    if isinstance(request.thinking, ThinkingAdaptive) and not caps.adaptive_thinking:
+        refuse("thinking: this model does not take adaptive thinking")
+    controls = request.cache_controls
+    if controls and not caps.prompt_caching:
+        refuse("cache_control: this model does not support prompt caching on Bedrock")
+    if any(c.effective_ttl == "1h" for c in controls) and not caps.cache_ttl_1h:
+        refuse("cache_control.ttl: this model does not take a 1h cache TTL on Bedrock")
+    blocks = [b for m in request.messages for b in m.blocks]
+    blocks += [
+        c for b in blocks if isinstance(b, ToolResultBlock) and isinstance(b.content, list) for c in b.content
+    ]
+    if any(isinstance(b, ImageBlock) for b in blocks) and not caps.vision:
+        refuse("messages: this model does not take images")
+    pdf = any(isinstance(b, DocumentBlock) and isinstance(b.source, Base64PdfSource) for b in blocks)
+    if pdf and not caps.pdf_input:
+        refuse("messages: this model does not take PDF documents")
 
 
 def _resolve(request: ClaudeRequest, settings: Settings) -> tuple[ModelSettings, int]:
@@ -260,6 +435,14 @@ def _resolve(request: ClaudeRequest, settings: Settings) -> tuple[ModelSettings,
             ErrorType.INVALID_REQUEST,
             f"max_tokens: {max_tokens} is over this project's limit of {project.max_tokens_limit}",
         )
+    thinking = request.thinking
+    if isinstance(thinking, ThinkingEnabled) and thinking.budget_tokens >= max_tokens:
+        raise ProxyError(
+            ErrorType.INVALID_REQUEST,
+            f"thinking.budget_tokens: {thinking.budget_tokens} must be less than max_tokens ({max_tokens}): "
+            "thinking tokens are output tokens within max_tokens",
+        )
+    _check_model_accepts(request, model, capabilities_for(model.litellm_model, model.base_id))
     return model, max_tokens
 
 
@@ -417,7 +600,14 @@ def invoke(
 
     def done(model: str | None, attempts: int, **fields: Any) -> InvokeResult:
         latency_ms = round((clock.monotonic() - started) * 1000, 3)
-        return InvokeResult(project=project, model=model, attempts=attempts, latency_ms=latency_ms, **fields)
+        return InvokeResult(
+            project=project,
+            model=model,
+            attempts=attempts,
+            latency_ms=latency_ms,
+            request_id=request_id,
+            **fields,
+        )
 
     try:
         model, max_tokens = _resolve(request, settings)
@@ -449,6 +639,7 @@ def invoke(
             region=settings.region,
             endpoint=settings.bedrock_endpoint,
             timeout_s=timeout_s,
+            **_call_fields(request),
         )
 
     messages = _to_litellm_messages(request)
@@ -500,11 +691,11 @@ def invoke(
         model.alias,
         attempts,
         content=result.text,
+        content_blocks=list(result.content_blocks),
         stop_reason=_STOP_REASONS.get(result.stop_reason, result.stop_reason),
         usage=result.usage,
         cost_usd=cost,
         profile_arn=model.profile_arn,
-        request_id=request_id,
         upstream_request_id=result.upstream_request_id,
         budget=budget,
         estimated_charge_usd=estimated_usd,

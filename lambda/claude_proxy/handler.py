@@ -97,13 +97,14 @@ def _prepare_ledger() -> None:
 _prepare_ledger()
 
 
-def _failure(error: ProxyError, started: float, settings: Settings | None) -> InvokeResult:
+def _failure(error: ProxyError, started: float, settings: Settings | None, request_id: str) -> InvokeResult:
     return InvokeResult(
         project=settings.project.project if settings else "",
         model=None,
         attempts=0,
         latency_ms=round((time.monotonic() - started) * 1000, 3),
         error=error,
+        request_id=request_id,
     )
 
 
@@ -181,15 +182,15 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
             "invalid function configuration", extra={"request_id": request_id, "error_message": str(exc)}
         )
         error = ProxyError(ErrorType.CONFIGURATION_ERROR, str(exc), retryable=False)
-        result = _failure(error, started, None)
+        result = _failure(error, started, None, request_id)
     except ProxyError as err:
-        result = _failure(err, started, settings)
+        result = _failure(err, started, settings, request_id)
     except Exception:
         logger.exception("unexpected error", extra={"request_id": request_id})
         error = ProxyError(
             ErrorType.INTERNAL_ERROR, f"internal error (request id {request_id})", retryable=False
         )
-        result = _failure(error, started, settings)
+        result = _failure(error, started, settings, request_id)
     if tracer is not None:
         _finish_trace(tracer, trace_token, result, request=request, request_id=request_id, settings=settings)
     try:

@@ -3,6 +3,12 @@
 LiteLLM decides route, request format and its own price from `model`; `model_id` (the application
 inference profile ARN) only replaces the model in the URL. We price calls ourselves, so LiteLLM's
 per-call bookkeeping that only feeds its callbacks and cost tracking is switched off in `tune()`.
+
+LiteLLM builds, signs and sends the Converse request over our own HTTP handler (its `client=`
+parameter), which keeps the raw Converse answer: the answer is read from it, so Bedrock's own
+`stopReason`, the order of text / toolUse / reasoningContent blocks, thinking signatures and the
+per-TTL cache-write split (`usage.cacheDetails`) all survive; LiteLLM's OpenAI-shaped view of the
+answer would flatten them.
 """
 
 from __future__ import annotations
@@ -12,9 +18,11 @@ import os
 # Before importing litellm: otherwise it fetches a price map from the internet at import.
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
+import base64
 import concurrent.futures
 import gc
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from claude_platform.prices import TokenUsage
@@ -29,6 +37,8 @@ gc.disable()
 try:
     import litellm
     from litellm import utils as litellm_utils
+    from litellm.litellm_core_utils.prompt_templates import factory as litellm_factory
+    from litellm.llms.custom_httpx.http_handler import HTTPHandler
 finally:
     if _gc_was_enabled:
         gc.enable()
@@ -79,7 +89,142 @@ def tune() -> dict[str, bool]:
     _tuned["response_metadata"] = fast and hasattr(utils, "update_response_metadata")
     if _tuned["response_metadata"]:
         utils.update_response_metadata = _update_response_metadata_without_cost
+    _tuned["tool_result_status"] = _patch_tool_result_status()
     return _tuned
+
+
+def _patch_tool_result_status() -> bool:
+    """Carry a tool result's `is_error` to Converse's `toolResult.status: "error"`.
+
+    LiteLLM 1.110.2's chat format has no error flag for tool messages, so its Converse conversion
+    (`factory._convert_to_bedrock_tool_call_result`, looked up as a module global) never sets the
+    status. The wrapper adds it for messages carrying `is_error: true`. A test asserts the function
+    still exists and the status reaches the wire, so an upgrade that moves it fails loudly.
+    """
+    original = getattr(litellm_factory, "_convert_to_bedrock_tool_call_result", None)
+    if original is None:
+        return False
+    if getattr(original, "_claude_proxy_wrapped", False):
+        return True
+
+    def with_error_status(message: Any) -> Any:
+        block = original(message)
+        if isinstance(message, Mapping) and message.get("is_error") is True:
+            block["toolResult"]["status"] = "error"
+        return block
+
+    with_error_status._claude_proxy_wrapped = True  # type: ignore[attr-defined]
+    litellm_factory._convert_to_bedrock_tool_call_result = with_error_status
+    return True
+
+
+class CapturingHttpHandler(HTTPHandler):
+    """LiteLLM's sync HTTP handler with one pooled connection set, a per-call timeout and the raw answer kept.
+
+    Per thread: the timeout for the next call, and the JSON body of the last successful response.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._local = threading.local()
+
+    def begin(self, timeout_s: float) -> None:
+        """Arm for one call."""
+        self._local.timeout_s = timeout_s
+        self._local.body = None
+
+    def last_body(self) -> dict[str, Any] | None:
+        """The parsed JSON of the last response, if it was one."""
+        return getattr(self._local, "body", None)
+
+    def post(self, url: str, *args: Any, **kwargs: Any) -> Any:
+        """HTTPHandler.post with this call's timeout; keeps the parsed body."""
+        timeout_s = getattr(self._local, "timeout_s", None)
+        if timeout_s is not None and kwargs.get("timeout") is None:
+            kwargs["timeout"] = timeout_s
+        response = super().post(url, *args, **kwargs)
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        self._local.body = body if isinstance(body, dict) else None
+        return response
+
+    def reset(self) -> None:
+        """Close pooled connections (after a SnapStart restore: they belong to the snapshot's past)."""
+        self.client.close()
+
+
+def content_blocks_from_converse(message: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    """Converse `output.message.content` as Anthropic content blocks, in order."""
+    blocks: list[dict[str, Any]] = []
+    for item in (message or {}).get("content") or []:
+        if "text" in item:
+            blocks.append({"type": "text", "text": item["text"]})
+        elif "toolUse" in item:
+            use = item["toolUse"]
+            blocks.append(
+                {
+                    "type": "tool_use",
+                    "id": use["toolUseId"],
+                    "name": use["name"],
+                    "input": use.get("input") or {},
+                }
+            )
+        elif "reasoningContent" in item:
+            reasoning = item["reasoningContent"]
+            if "reasoningText" in reasoning:
+                text = reasoning["reasoningText"]
+                blocks.append(
+                    {
+                        "type": "thinking",
+                        "thinking": text.get("text", ""),
+                        "signature": text.get("signature", ""),
+                    }
+                )
+            elif "redactedContent" in reasoning:
+                data = reasoning["redactedContent"]
+                if isinstance(data, bytes):
+                    data = base64.b64encode(data).decode("ascii")
+                blocks.append({"type": "redacted_thinking", "data": data})
+    return blocks
+
+
+def usage_from_converse(usage: Mapping[str, Any] | None, *, ttl_1h_requested: bool) -> TokenUsage:
+    """Bedrock's Converse usage; cache writes split by TTL from `cacheDetails`.
+
+    If Bedrock does not split the writes (or the split does not add up) and the request asked for
+    a 1-hour cache point, every write is counted at the 1-hour price: money is never under-counted.
+    """
+    if not isinstance(usage, Mapping):
+        raise ValueError("the response carries no usage")
+
+    def count(key: str) -> int:
+        value = usage.get(key, 0) or 0
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"usage.{key} is not a non-negative integer: {value!r}")
+        return value
+
+    writes = count("cacheWriteInputTokens")
+    details = usage.get("cacheDetails")
+    writes_1h = writes if ttl_1h_requested else 0
+    if isinstance(details, list) and details:
+        try:
+            by_ttl = {
+                ttl: sum(int(d["inputTokens"]) for d in details if d.get("ttl") == ttl)
+                for ttl in ("5m", "1h")
+            }
+        except (KeyError, TypeError, ValueError):
+            by_ttl = {}
+        if by_ttl and by_ttl["5m"] + by_ttl["1h"] == writes:
+            writes_1h = by_ttl["1h"]
+    return TokenUsage(
+        input_tokens=count("inputTokens"),
+        output_tokens=count("outputTokens"),
+        cache_read_input_tokens=count("cacheReadInputTokens"),
+        cache_write_input_tokens=writes,
+        cache_write_1h_input_tokens=writes_1h,
+    )
 
 
 def usage_from_litellm(usage: Any) -> TokenUsage:
@@ -218,10 +363,11 @@ def _connection_never_established(exc: BaseException) -> bool:
 
 
 class LiteLLMClient:
-    """LlmClient over litellm.completion (Bedrock Converse, SigV4)."""
+    """LlmClient over litellm.completion (Bedrock Converse, SigV4), reading Bedrock's own answer."""
 
     def __init__(self) -> None:
         tune()
+        self.http = CapturingHttpHandler()
 
     def complete(self, call: LlmCall) -> LlmResult:
         """One Converse call through the profile; raises LlmError."""
@@ -232,22 +378,40 @@ class LiteLLMClient:
             "max_tokens": call.max_tokens,
             "aws_region_name": call.region,
             "timeout": call.timeout_s,
+            "client": self.http,
         }
-        if call.temperature is not None:
-            kwargs["temperature"] = call.temperature
-        if call.request_metadata:
-            kwargs["requestMetadata"] = call.request_metadata
-        if call.endpoint:
-            kwargs["aws_bedrock_runtime_endpoint"] = call.endpoint
+        optional = {
+            "temperature": call.temperature,
+            "top_p": call.top_p,
+            "top_k": call.top_k,
+            "stop": call.stop_sequences,
+            "tools": call.tools,
+            "tool_choice": call.tool_choice,
+            "thinking": call.thinking,
+            "requestMetadata": call.request_metadata or None,
+            "aws_bedrock_runtime_endpoint": call.endpoint or None,
+        }
+        kwargs.update({k: v for k, v in optional.items() if v is not None})
+        self.http.begin(call.timeout_s)
         try:
             response = litellm.completion(**kwargs)
         except Exception as exc:
             raise classify(exc) from exc
+        raw = self.http.last_body()
         try:
-            choice = response.choices[0]
-            text = choice.message.content or ""
-            usage = usage_from_litellm(getattr(response, "usage", None))
-        except (AttributeError, IndexError, ValueError) as exc:
+            if raw is not None:
+                message = (raw.get("output") or {}).get("message")
+                blocks = content_blocks_from_converse(message)
+                text = "".join(b["text"] for b in blocks if b["type"] == "text")
+                stop_reason = str(raw.get("stopReason") or "")
+                usage = usage_from_converse(raw.get("usage"), ttl_1h_requested=call.cache_ttl_1h)
+            else:  # not a JSON answer we could read: LiteLLM's view (never expected on Converse)
+                choice = response.choices[0]
+                text = choice.message.content or ""
+                blocks = [{"type": "text", "text": text}]
+                stop_reason = str(choice.finish_reason or "")
+                usage = usage_from_litellm(getattr(response, "usage", None))
+        except (AttributeError, IndexError, KeyError, TypeError, ValueError) as exc:
             raise LlmError(
                 ErrorType.UPSTREAM_ERROR, f"unexpected response shape: {exc}", retryable=False
             ) from exc
@@ -255,7 +419,8 @@ class LiteLLMClient:
         headers = hidden.get("additional_headers") or {}
         return LlmResult(
             text=text,
-            stop_reason=str(choice.finish_reason or ""),
+            stop_reason=stop_reason,
             usage=usage,
             upstream_request_id=headers.get(_REQUEST_ID_HEADER),
+            content_blocks=blocks,
         )

@@ -203,7 +203,6 @@ class ToolUseBlock(BaseModel):
     id: str = Field(pattern=_TOOL_USE_ID)
     name: str = Field(pattern=_TOOL_NAME)
     input: dict[str, Any]
-    cache_control: CacheControl | None = None
 
 
 ToolResultContent = Annotated[
@@ -280,6 +279,9 @@ ContentBlock = Annotated[
 ]
 _USER_BLOCKS = (TextBlock, ImageBlock, DocumentBlock, ToolResultBlock)
 _ASSISTANT_BLOCKS = (TextBlock, ToolUseBlock, ThinkingBlock, RedactedThinkingBlock)
+# The order Converse receives a turn in (LiteLLM writes tool results, then content; thinking, text, tool calls).
+_USER_ORDER = {ToolResultBlock: 0, TextBlock: 1, ImageBlock: 1, DocumentBlock: 1}
+_ASSISTANT_ORDER = {ThinkingBlock: 0, RedactedThinkingBlock: 0, TextBlock: 1, ToolUseBlock: 2}
 
 
 def _content_kind(value: Any) -> str | None:
@@ -319,6 +321,16 @@ class Message(BaseModel):
             if not isinstance(block, allowed):
                 names = ", ".join(sorted(b.model_fields["type"].annotation.__args__[0] for b in allowed))
                 raise ValueError(f"content[{i}]: a {self.role} message may hold only {names} blocks")
+        order = _USER_ORDER if self.role == "user" else _ASSISTANT_ORDER
+        ranks = [order[type(b)] for b in self.content]
+        for i in range(1, len(ranks)):
+            if ranks[i] < ranks[i - 1]:
+                rule = (
+                    "tool_result blocks come first in a user message"
+                    if self.role == "user"
+                    else "an assistant message holds thinking, then text, then tool_use blocks"
+                )
+                raise ValueError(f"content[{i}]: out of order ({rule})")
         return self
 
     @property
@@ -449,7 +461,8 @@ class ClaudeRequest(BaseModel):
     messages: list[Message] = Field(min_length=1)
     system: (
         Annotated[
-            Annotated[str, Tag("<string>")] | Annotated[list[TextBlock], Field(min_length=1), Tag("<blocks>")],
+            Annotated[str, Tag("<string>")]
+            | Annotated[list[TextBlock], Field(min_length=1), Tag("<blocks>")],
             Discriminator(
                 _system_kind,
                 custom_error_type="system_type",
@@ -568,12 +581,12 @@ class ClaudeRequest(BaseModel):
         thinking = self.thinking
         if not isinstance(thinking, ThinkingEnabled | ThinkingAdaptive):
             return
-        if isinstance(thinking, ThinkingEnabled) and self.max_tokens is not None:
-            if thinking.budget_tokens >= self.max_tokens:
-                raise ValueError(
-                    f"thinking.budget_tokens: {thinking.budget_tokens} must be less than max_tokens "
-                    f"({self.max_tokens}): thinking tokens are output tokens within max_tokens"
-                )
+        budget = thinking.budget_tokens if isinstance(thinking, ThinkingEnabled) else None
+        if budget is not None and self.max_tokens is not None and budget >= self.max_tokens:
+            raise ValueError(
+                f"thinking.budget_tokens: {thinking.budget_tokens} must be less than max_tokens "
+                f"({self.max_tokens}): thinking tokens are output tokens within max_tokens"
+            )
         if self.temperature is not None and self.temperature != 1.0:
             raise ValueError("temperature: must be unset or 1 with thinking enabled")
         if self.top_k is not None:

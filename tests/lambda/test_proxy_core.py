@@ -305,6 +305,7 @@ def test_cost_uses_the_model_prices_and_usage():
         "output_tokens": 200,
         "cache_read_input_tokens": 3000,
         "cache_write_input_tokens": 400,
+        "cache_write_1h_input_tokens": 0,
     }
     assert response["cost_usd"] == result.cost_usd and response["ok"] is True
 

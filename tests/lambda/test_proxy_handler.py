@@ -76,6 +76,7 @@ def test_success_response_shape(lambda_env, server):
         "project",
         "model",
         "content",
+        "content_blocks",
         "stop_reason",
         "usage",
         "cost_usd",
@@ -89,12 +90,14 @@ def test_success_response_shape(lambda_env, server):
     assert response["project"] == "alpha"
     assert response["model"] == "claude-sonnet-4-5"
     assert response["content"] == "Hi there"
+    assert response["content_blocks"] == [{"type": "text", "text": "Hi there"}]
     assert response["stop_reason"] == "end_turn"
     assert response["usage"] == {
         "input_tokens": 10,
         "output_tokens": 4,
         "cache_read_input_tokens": 100,
         "cache_write_input_tokens": 50,
+        "cache_write_1h_input_tokens": 0,
     }
     assert response["cost_usd"] == pytest.approx(
         (10 * 3.3 + 4 * 16.5 + 100 * 0.33 + 50 * 4.125) / 1e6, rel=1e-12

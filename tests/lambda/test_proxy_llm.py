@@ -139,6 +139,7 @@ def test_usage_is_bedrocks_input_excludes_cache_tokens(server, client, usage):
         "output_tokens": sent["outputTokens"],
         "cache_read_input_tokens": sent["cacheReadInputTokens"],
         "cache_write_input_tokens": sent["cacheWriteInputTokens"],
+        "cache_write_1h_input_tokens": 0,
     }
     u = result.usage
     assert (
@@ -191,6 +192,7 @@ def test_error_types_retryability_and_request_counts(server, client, reply, erro
     assert response == {
         "ok": False,
         "error": {"type": error_type.value, "message": result.error.message, "retryable": retryable},
+        "request_id": "req-1",
     }
     assert "hello" not in result.error.message
 
@@ -232,7 +234,7 @@ def test_litellm_per_call_work_is_switched_off(client):
     from litellm import utils
 
     applied = tune()
-    assert applied == {"executor": True, "response_metadata": True}
+    assert applied == {"executor": True, "response_metadata": True, "tool_result_status": True}
     assert isinstance(utils.executor, _DiscardingExecutor)
     assert utils.update_response_metadata.__module__ == "claude_proxy.llm"
     assert litellm.suppress_debug_info is True and litellm.telemetry is False

@@ -141,6 +141,7 @@ def test_invalid_events_never_reach_bedrock(lambda_env, server, event, error_typ
     assert response == {
         "ok": False,
         "error": {"type": error_type, "message": response["error"]["message"], "retryable": False},
+        "request_id": FakeContext().aws_request_id,
     }
     assert server.requests == []
 
