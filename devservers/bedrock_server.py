@@ -54,6 +54,7 @@ class Usage:
     output_tokens: int = 7
     cache_read_input_tokens: int = 0
     cache_write_input_tokens: int = 0
+    cache_details: tuple[tuple[str, int], ...] | None = None  # (ttl, inputTokens): Converse cacheDetails
 
     @property
     def total_tokens(self) -> int:
@@ -65,15 +66,18 @@ class Usage:
             + self.cache_write_input_tokens
         )
 
-    def to_converse(self) -> dict[str, int]:
+    def to_converse(self) -> dict[str, Any]:
         """The Converse `usage` object."""
-        return {
+        usage: dict[str, Any] = {
             "inputTokens": self.input_tokens,
             "outputTokens": self.output_tokens,
             "totalTokens": self.total_tokens,
             "cacheReadInputTokens": self.cache_read_input_tokens,
             "cacheWriteInputTokens": self.cache_write_input_tokens,
         }
+        if self.cache_details is not None:
+            usage["cacheDetails"] = [{"ttl": ttl, "inputTokens": n} for ttl, n in self.cache_details]
+        return usage
 
 
 @dataclass(frozen=True)
@@ -88,6 +92,7 @@ class Reply:
     error_type: str | None = None
     message: str | None = None
     latency_ms: int = 42
+    content: tuple[dict[str, Any], ...] | None = None  # raw Converse content blocks (overrides text)
 
     @classmethod
     def ok(
@@ -95,6 +100,30 @@ class Reply:
     ) -> Reply:
         """A successful Converse answer (defaults from the server)."""
         return cls(text=text, usage=usage, stop_reason=stop_reason)
+
+    @classmethod
+    def blocks(
+        cls, *content: dict[str, Any], usage: Usage | None = None, stop_reason: str = "end_turn"
+    ) -> Reply:
+        """An answer made of these Converse content blocks (see text_block, tool_use_block, thinking_block)."""
+        return cls(content=tuple(content), usage=usage, stop_reason=stop_reason)
+
+    @classmethod
+    def tool_use(
+        cls,
+        name: str,
+        tool_input: dict[str, Any],
+        *,
+        tool_use_id: str = "tooluse_1",
+        text: str | None = None,
+        thinking: str | None = None,
+        usage: Usage | None = None,
+    ) -> Reply:
+        """A `stopReason: tool_use` answer: optional thinking and text, then one toolUse block."""
+        content = [thinking_block(thinking)] if thinking is not None else []
+        content += [text_block(text)] if text is not None else []
+        content.append(tool_use_block(name, tool_input, tool_use_id=tool_use_id))
+        return cls.blocks(*content, usage=usage, stop_reason="tool_use")
 
     @classmethod
     def error(cls, status: int, *, error_type: str | None = None, message: str | None = None) -> Reply:
@@ -115,6 +144,29 @@ class Reply:
     def slow(cls, delay_s: float, reply: Reply | None = None) -> Reply:
         """`reply` (default: success) after sleeping `delay_s` seconds."""
         return replace(reply or cls(), delay_s=delay_s)
+
+
+def text_block(text: str) -> dict[str, Any]:
+    """A Converse text content block."""
+    return {"text": text}
+
+
+def tool_use_block(
+    name: str, tool_input: dict[str, Any], *, tool_use_id: str = "tooluse_1"
+) -> dict[str, Any]:
+    """A Converse toolUse content block."""
+    return {"toolUse": {"toolUseId": tool_use_id, "name": name, "input": tool_input}}
+
+
+def thinking_block(text: str, signature: str | None = None) -> dict[str, Any]:
+    """A Converse reasoningContent block (signature derived from the text unless given)."""
+    sig = signature or "sig-" + binascii.hexlify(text.encode()[:16]).decode()
+    return {"reasoningContent": {"reasoningText": {"text": text, "signature": sig}}}
+
+
+def redacted_thinking_block(data: str) -> dict[str, Any]:
+    """A Converse reasoningContent block with redacted (encrypted) content, base64 on the wire."""
+    return {"reasoningContent": {"redactedContent": data}}
 
 
 @dataclass(frozen=True)
@@ -370,10 +422,11 @@ class BedrockServer:
 
     def _send_converse(self, h: _Handler, reply: Reply) -> None:
         usage = reply.usage or self.default_usage
+        content = (
+            list(reply.content) if reply.content is not None else [{"text": reply.text or self.default_text}]
+        )
         payload = {
-            "output": {
-                "message": {"role": "assistant", "content": [{"text": reply.text or self.default_text}]}
-            },
+            "output": {"message": {"role": "assistant", "content": content}},
             "stopReason": reply.stop_reason,
             "usage": usage.to_converse(),
             "metrics": {"latencyMs": reply.latency_ms},

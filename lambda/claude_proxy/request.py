@@ -320,7 +320,8 @@ class Message(BaseModel):
         for i, block in enumerate(self.content):
             if not isinstance(block, allowed):
                 names = ", ".join(sorted(b.model_fields["type"].annotation.__args__[0] for b in allowed))
-                raise ValueError(f"content[{i}]: a {self.role} message may hold only {names} blocks")
+                article = "an" if self.role == "assistant" else "a"
+                raise ValueError(f"content[{i}]: {article} {self.role} message may hold only {names} blocks")
         order = _USER_ORDER if self.role == "user" else _ASSISTANT_ORDER
         ranks = [order[type(b)] for b in self.content]
         for i in range(1, len(ranks)):
