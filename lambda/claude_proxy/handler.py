@@ -8,6 +8,7 @@ import random
 import time
 from typing import TYPE_CHECKING, Any, Protocol
 
+from claude_proxy import snapstart
 from claude_proxy.core import InvokeResult, SpendLedger, invoke
 from claude_proxy.errors import ErrorType, ProxyError
 from claude_proxy.llm import LiteLLMClient
@@ -95,6 +96,23 @@ def _prepare_ledger() -> None:
 
 
 _prepare_ledger()
+
+
+def _init_snapstart() -> dict[str, Any]:
+    """Prime the first call's work and register SnapStart hooks; never fails init."""
+    try:
+        try:
+            settings = load_settings(os.environ)
+            model = settings.project.find_model(settings.project.default_model)
+        except SettingsError:
+            model = None  # reported on each invocation instead
+        return snapstart.init(_LLM, model)
+    except Exception:
+        logger.exception("priming failed (the first call will do the work)")
+        return {"primed_s": None, "hooks": False}
+
+
+_SNAPSTART = _init_snapstart()
 
 
 def _failure(error: ProxyError, started: float, settings: Settings | None, request_id: str) -> InvokeResult:

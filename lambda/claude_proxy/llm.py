@@ -25,6 +25,8 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import httpx
+
 from claude_platform.prices import TokenUsage
 from claude_proxy.core import LlmCall, LlmError, LlmResult
 from claude_proxy.errors import ErrorType
@@ -38,6 +40,7 @@ try:
     import litellm
     from litellm import utils as litellm_utils
     from litellm.litellm_core_utils.prompt_templates import factory as litellm_factory
+    from litellm.llms.bedrock.base_aws_llm import BaseAWSLLM
     from litellm.llms.custom_httpx.http_handler import HTTPHandler
 finally:
     if _gc_was_enabled:
@@ -46,6 +49,9 @@ gc.freeze()
 
 FAST_PATH_ENV = "CLAUDE_PROXY_LITELLM_FAST_PATH"  # "0" keeps LiteLLM's per-call logging and cost work
 _REQUEST_ID_HEADER = "llm_provider-x-amzn-requestid"
+_CANNED_HEADERS = {"content-type": "application/json", "x-amzn-requestid": "primed"}
+# Static dummy keys for priming: LiteLLM signs with them and never looks credentials up.
+_PRIME_CREDENTIALS = {"aws_access_key_id": "AKIAPRIMEPRIMEPRIME0", "aws_secret_access_key": "prime"}
 
 
 class _DiscardingExecutor:
@@ -128,10 +134,11 @@ class CapturingHttpHandler(HTTPHandler):
         super().__init__()
         self._local = threading.local()
 
-    def begin(self, timeout_s: float) -> None:
-        """Arm for one call."""
+    def begin(self, timeout_s: float, canned: bytes | None = None) -> None:
+        """Arm for one call; with `canned`, answer with that JSON body instead of sending (priming)."""
         self._local.timeout_s = timeout_s
         self._local.body = None
+        self._local.canned = canned
 
     def last_body(self) -> dict[str, Any] | None:
         """The parsed JSON of the last response, if it was one."""
@@ -142,7 +149,13 @@ class CapturingHttpHandler(HTTPHandler):
         timeout_s = getattr(self._local, "timeout_s", None)
         if timeout_s is not None and kwargs.get("timeout") is None:
             kwargs["timeout"] = timeout_s
-        response = super().post(url, *args, **kwargs)
+        canned = getattr(self._local, "canned", None)
+        if canned is not None:
+            self._local.canned = None
+            request = httpx.Request("POST", url, headers=kwargs.get("headers"))
+            response = httpx.Response(200, content=canned, headers=_CANNED_HEADERS, request=request)
+        else:
+            response = super().post(url, *args, **kwargs)
         try:
             body = response.json()
         except ValueError:
@@ -371,6 +384,15 @@ class LiteLLMClient:
 
     def complete(self, call: LlmCall) -> LlmResult:
         """One Converse call through the profile; raises LlmError."""
+        self.http.begin(call.timeout_s)
+        return self._send(self._kwargs(call), call)
+
+    def complete_offline(self, call: LlmCall, canned_answer: bytes) -> LlmResult:
+        """The whole call path with a canned Converse answer: no network, no credential lookup (priming)."""
+        self.http.begin(call.timeout_s, canned=canned_answer)
+        return self._send(self._kwargs(call) | _PRIME_CREDENTIALS, call)
+
+    def _kwargs(self, call: LlmCall) -> dict[str, Any]:
         kwargs: dict[str, Any] = {
             "model": call.litellm_model,
             "model_id": call.profile_arn,
@@ -392,7 +414,9 @@ class LiteLLMClient:
             "aws_bedrock_runtime_endpoint": call.endpoint or None,
         }
         kwargs.update({k: v for k, v in optional.items() if v is not None})
-        self.http.begin(call.timeout_s)
+        return kwargs
+
+    def _send(self, kwargs: dict[str, Any], call: LlmCall) -> LlmResult:
         try:
             response = litellm.completion(**kwargs)
         except Exception as exc:
@@ -424,3 +448,10 @@ class LiteLLMClient:
             upstream_request_id=headers.get(_REQUEST_ID_HEADER),
             content_blocks=blocks,
         )
+
+
+def forget_credentials() -> None:
+    """Drop AWS credentials LiteLLM cached process-wide (they must not outlive a SnapStart snapshot)."""
+    cache = getattr(BaseAWSLLM, "_shared_iam_cache", None)
+    if cache is not None:
+        cache.flush_cache()
