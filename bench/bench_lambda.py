@@ -105,11 +105,77 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered) + 0.5) - 1))]
 
 
+def bench_priming(python: str, *, bundle: Path, sdk: Path, endpoint: str, env: dict, runs: int) -> dict:
+    """SnapStart priming: first-call latency after init, primed (default) vs CLAUDE_PROXY_PRIME=0, vs boto3.
+
+    Fresh processes, interleaved; `init` is the handler import (Lambda's init phase, what a SnapStart
+    snapshot captures), `first call` the first lambda_handler call after it.
+    """
+    variants = {
+        "primed": {
+            "mode": "handler",
+            "front": [bundle],
+            "back": [sdk],
+            "env": env | {"CLAUDE_PROXY_PRIME": "1"},
+        },
+        "unprimed": {
+            "mode": "handler",
+            "front": [bundle],
+            "back": [sdk],
+            "env": env | {"CLAUDE_PROXY_PRIME": "0"},
+        },
+        "boto3": {"mode": "boto3", "front": [sdk], "env": env},
+    }
+    samples: dict[str, list[dict]] = {name: [] for name in variants}
+    for i in range(runs):
+        for name, spec in variants.items():
+            result = run_child(python, endpoint=endpoint, **spec)
+            if not result.get("ok"):
+                raise SystemExit(f"priming {name} run {i}: call failed: {result}")
+            samples[name].append(result)
+            print(
+                f"  priming {name:<9} run {i + 1}: init {result['import_s']:.2f} s, "
+                f"first call {result['first_call_s'] * 1e3:.1f} ms",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    def med(name: str, key: str) -> float:
+        return statistics.median(r[key] for r in samples[name])
+
+    out = {
+        name: {
+            "median_init_s": round(med(name, "import_s"), 3),
+            "median_first_call_ms": round(med(name, "first_call_s") * 1e3, 1),
+            "runs_first_call_ms": [round(r["first_call_s"] * 1e3, 1) for r in samples[name]],
+        }
+        for name in variants
+    }
+    boto3_ms = out["boto3"]["median_first_call_ms"]
+    for name in ("primed", "unprimed"):
+        out[name]["first_call_vs_boto3_ms"] = round(out[name]["median_first_call_ms"] - boto3_ms, 1)
+    out["first_call_saved_ms"] = round(
+        out["unprimed"]["median_first_call_ms"] - out["primed"]["median_first_call_ms"], 1
+    )
+    print(f"\nSnapStart priming (fresh process, median of {runs}; init = handler import)")
+    print(f"  {'variant':<10} {'init s':>7} {'1st call ms':>12} {'vs boto3 ms':>12}")
+    for name in variants:
+        row = out[name]
+        delta = row.get("first_call_vs_boto3_ms")
+        shown = f"{delta:>+12.1f}" if delta is not None else f"{'':>12}"
+        print(f"  {name:<10} {row['median_init_s']:>7.2f} {row['median_first_call_ms']:>12.1f} {shown}")
+    print(f"  priming saves {out['first_call_saved_ms']:.1f} ms on the first call")
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=5, help="cold-start runs per variant")
     parser.add_argument("--calls", type=int, default=200, help="warm calls per client")
     parser.add_argument("--warmup", type=int, default=20)
+    parser.add_argument(
+        "--only-priming", action="store_true", help="run only the SnapStart priming benchmark"
+    )
     args = parser.parse_args()
 
     target = Target.from_names("python3.13", "x86_64")
@@ -129,6 +195,15 @@ def main() -> int:
                 "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": server.url,
             }
         )
+        priming = bench_priming(
+            python, bundle=bundle.path, sdk=sdk, endpoint=server.url, env=env, runs=args.runs
+        )
+        if args.only_priming:
+            RESULTS.parent.mkdir(parents=True, exist_ok=True)
+            RESULTS.with_name("lambda_priming.json").write_text(
+                json.dumps(priming, indent=1), encoding="utf-8"
+            )
+            return 0
         variants = {
             "handler": {"mode": "handler", "front": [bundle.path], "back": [sdk]},
             "litellm": {"mode": "litellm", "front": [naive]},
@@ -189,6 +264,7 @@ def main() -> int:
         "cold_start": cold_summary,
         "cold_target_s": TARGET_COLD_S,
         "warm": warm_summary,
+        "snapstart_priming": priming,
         "size": sizes,
         "bench_seconds": round(time.monotonic() - started, 1),
     }
