@@ -30,12 +30,25 @@ class _Stdout:
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or DEFAULT_SERVICE_NAME, stream=_Stdout())
 
 
+def _without_media(value: Any) -> Any:
+    """A dumped request with base64 image/PDF data replaced by its size (logs stay small)."""
+    if isinstance(value, dict):
+        if value.get("type") == "base64" and isinstance(value.get("data"), str):
+            return {**value, "data": f"<{len(value['data']) * 3 // 4} bytes>"}
+        return {k: _without_media(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_media(v) for v in value]
+    return value
+
+
 def _prompt_fields(request: ClaudeRequest | None) -> dict[str, Any]:
     if request is None:
         return {}
+    dumped = request.model_dump(mode="json", include={"system", "messages", "tools"}, exclude_none=True)
     return {
-        "system": request.system,
-        "messages": [m.model_dump(mode="json") for m in request.messages],
+        "system": dumped.get("system"),
+        "messages": _without_media(dumped["messages"]),
+        **({"tools": dumped["tools"]} if "tools" in dumped else {}),
     }
 
 
@@ -78,6 +91,7 @@ def log_outcome(
         fields |= _prompt_fields(request)
         if result.error is None:
             fields["completion"] = result.content
+            fields["completion_blocks"] = result.content_blocks
     if result.error is None:
         logger.info("claude request served", extra=fields)
     else:

@@ -609,3 +609,27 @@ def test_worked_example_cost_formula():
     assert cost_usd(PRICES, usage) == pytest.approx(
         (100 * 3 + 200 * 15 + 300 * 0.3 + 300 * 3.75 + 100 * 6) / 1e6
     )
+
+
+# --- logs -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("log_prompts", [False, True])
+def test_logs_keep_media_bytes_out_and_tool_data_only_with_log_prompts(
+    monkeypatch, server, capsys, log_prompts
+):
+    from claude_proxy.handler import lambda_handler
+    from proxy_testkit import FakeContext, stdout_json_lines
+
+    monkeypatch.setenv("PROJECT_SETTINGS", json.dumps(project_settings(log_prompts=log_prompts)))
+    monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", server.url)
+    server.enqueue(Reply.tool_use("get_weather", {"city": "SECRET-CITY-7"}))
+    event = {"messages": [user(image(), {"type": "text", "text": "PROMPT-SENTINEL-3"})], "tools": [WEATHER]}
+    assert lambda_handler(event, FakeContext())["ok"] is True
+    out = capsys.readouterr().out
+    [line] = [x for x in stdout_json_lines(out) if x.get("message") == "claude request served"]
+    assert PNG not in out
+    assert ("SECRET-CITY-7" in out) is log_prompts and ("PROMPT-SENTINEL-3" in out) is log_prompts
+    if log_prompts:
+        assert line["messages"][0]["content"][0]["source"]["data"].endswith("bytes>")
+        assert line["completion_blocks"][0]["input"] == {"city": "SECRET-CITY-7"}
