@@ -19,7 +19,7 @@ import json
 import os
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from claude_platform.prices import cost_usd
@@ -29,7 +29,9 @@ from claude_proxy.llm import LiteLLMClient, forget_credentials
 from claude_proxy.request import parse_request
 from claude_proxy.settings import ModelSettings
 
-PRIME_ENV = "CLAUDE_PROXY_PRIME"  # "0" disables priming at init
+PRIME_ENV = "CLAUDE_PROXY_PRIME"  # "1" / "0" force priming at init on / off
+# Init types where init is done ahead of the first request, so priming is free for callers.
+PRIMED_INIT_TYPES = frozenset({"snap-start", "provisioned-concurrency"})
 _PRIME_ARN = "arn:aws:bedrock:us-east-1:000000000000:application-inference-profile/prime"
 _PRIME_EVENT: dict[str, Any] = {
     "system": [{"type": "text", "text": "Prime.", "cache_control": {"type": "ephemeral"}}],
@@ -121,9 +123,20 @@ def register_hooks(
     return True
 
 
+def should_prime(environ: Mapping[str, str]) -> bool:
+    """CLAUDE_PROXY_PRIME if set; else only where init happens before any request waits for it.
+
+    With SnapStart (or provisioned concurrency) init runs ahead of traffic, so priming is free. On an
+    on-demand cold start the caller waits for init and the first call together, and priming also
+    loads paths (documents, tools, thinking) the first request may not use: there it is left off.
+    """
+    forced = environ.get(PRIME_ENV)
+    if forced in ("0", "1"):
+        return forced == "1"
+    return environ.get("AWS_LAMBDA_INITIALIZATION_TYPE", "") in PRIMED_INIT_TYPES
+
+
 def init(llm: LiteLLMClient, model: ModelSettings | None = None) -> dict[str, Any]:
-    """At module init: prime (unless CLAUDE_PROXY_PRIME=0) and register the hooks."""
-    primed_s = None
-    if os.environ.get(PRIME_ENV, "1") != "0":
-        primed_s = prime(llm, model)
+    """At module init: prime (see should_prime) and register the SnapStart hooks."""
+    primed_s = prime(llm, model) if should_prime(os.environ) else None
     return {"primed_s": primed_s, "hooks": register_hooks(llm)}

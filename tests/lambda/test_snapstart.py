@@ -86,6 +86,21 @@ def test_without_the_runtime_hooks_module_nothing_is_registered(llm):
     assert snapstart.register_hooks(llm) is False  # snapshot_restore_py exists only in Lambda
 
 
+@pytest.mark.parametrize(
+    ("environ", "primes"),
+    [
+        ({"AWS_LAMBDA_INITIALIZATION_TYPE": "snap-start"}, True),
+        ({"AWS_LAMBDA_INITIALIZATION_TYPE": "provisioned-concurrency"}, True),
+        ({"AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand"}, False),
+        ({}, False),
+        ({"AWS_LAMBDA_INITIALIZATION_TYPE": "snap-start", "CLAUDE_PROXY_PRIME": "0"}, False),
+        ({"AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand", "CLAUDE_PROXY_PRIME": "1"}, True),
+    ],
+)
+def test_priming_by_default_only_where_init_runs_ahead_of_traffic(environ, primes):
+    assert snapstart.should_prime(environ) is primes
+
+
 def test_init_honours_the_switch(llm, monkeypatch):
     monkeypatch.setenv(snapstart.PRIME_ENV, "0")
     assert snapstart.init(llm) == {"primed_s": None, "hooks": False}
