@@ -106,7 +106,7 @@ def _init_snapstart() -> dict[str, Any]:
             model = settings.project.find_model(settings.project.default_model)
         except SettingsError:
             model = None  # reported on each invocation instead
-        return snapstart.init(_LLM, model)
+        return snapstart.init(_LLM, model, resets=(ledger_for.cache_clear,))
     except Exception:
         logger.exception("priming failed (the first call will do the work)")
         return {"primed_s": None, "hooks": False}

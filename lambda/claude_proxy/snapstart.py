@@ -96,21 +96,31 @@ def prime(llm: LiteLLMClient, model: ModelSettings | None = None) -> float:
     return time.perf_counter() - started
 
 
-def _before_snapshot(llm: LiteLLMClient) -> None:
+def _before_snapshot(llm: LiteLLMClient, resets: tuple[Callable[[], Any], ...]) -> None:
     llm.http.reset()
     forget_credentials()
+    for reset in resets:
+        reset()
 
 
-def _after_restore(llm: LiteLLMClient) -> None:
+def _after_restore(llm: LiteLLMClient, resets: tuple[Callable[[], Any], ...]) -> None:
     random.seed()
     llm.http.reset()
     forget_credentials()
+    for reset in resets:
+        reset()
 
 
 def register_hooks(
-    llm: LiteLLMClient, register: tuple[Callable[..., Any], Callable[..., Any]] | None = None
+    llm: LiteLLMClient,
+    register: tuple[Callable[..., Any], Callable[..., Any]] | None = None,
+    resets: tuple[Callable[[], Any], ...] = (),
 ) -> bool:
-    """Register the SnapStart hooks (if the runtime has them); returns whether they were registered."""
+    """Register the SnapStart hooks (if the runtime has them); returns whether they were registered.
+
+    `resets` are called by both hooks too: e.g. dropping cached boto3 clients (their connections and
+    credentials), so a restored copy builds its own on first use.
+    """
     if register is None:
         try:
             from snapshot_restore_py import register_after_restore, register_before_snapshot
@@ -118,8 +128,8 @@ def register_hooks(
             return False
         register = (register_before_snapshot, register_after_restore)
     before, after = register
-    before(_before_snapshot, llm)
-    after(_after_restore, llm)
+    before(_before_snapshot, llm, resets)
+    after(_after_restore, llm, resets)
     return True
 
 
@@ -136,7 +146,10 @@ def should_prime(environ: Mapping[str, str]) -> bool:
     return environ.get("AWS_LAMBDA_INITIALIZATION_TYPE", "") in PRIMED_INIT_TYPES
 
 
-def init(llm: LiteLLMClient, model: ModelSettings | None = None) -> dict[str, Any]:
-    """At module init: prime (see should_prime) and register the SnapStart hooks."""
+def init(
+    llm: LiteLLMClient, model: ModelSettings | None = None, resets: tuple[Callable[[], Any], ...] = ()
+) -> dict[str, Any]:
+    """At module init: load the model map (every call needs it), prime (see should_prime), register hooks."""
+    capabilities.prime()
     primed_s = prime(llm, model) if should_prime(os.environ) else None
-    return {"primed_s": primed_s, "hooks": register_hooks(llm)}
+    return {"primed_s": primed_s, "hooks": register_hooks(llm, resets=resets)}

@@ -57,12 +57,14 @@ def test_primed_result_is_parsed_like_a_real_answer(llm, monkeypatch):
 
 def test_hooks_drop_credentials_close_connections_and_reseed(llm):
     registered = {}
+    resets = []
     assert snapstart.register_hooks(
         llm,
         (
             lambda fn, *a: registered.__setitem__("before", (fn, a)),
             lambda fn, *a: registered.__setitem__("after", (fn, a)),
         ),
+        resets=(lambda: resets.append(1),),
     )
     pool = llm.http.client
     BaseAWSLLM._shared_iam_cache.in_memory_cache.set_cache("creds", "stale")
@@ -80,6 +82,19 @@ def test_hooks_drop_credentials_close_connections_and_reseed(llm):
     assert random.getstate() != snapshot_state
     assert pool.is_closed
     assert BaseAWSLLM._shared_iam_cache.in_memory_cache.get_cache("creds") is None
+    assert resets == [1, 1]  # e.g. the spend ledger's cached boto3 clients, dropped by both hooks
+
+
+def test_handler_drops_the_ledger_clients_in_its_hooks(monkeypatch):
+    import claude_proxy.handler as handler
+
+    calls = []
+    monkeypatch.setattr(
+        snapstart, "register_hooks", lambda llm, register=None, resets=(): calls.append(resets)
+    )
+    monkeypatch.setenv(snapstart.PRIME_ENV, "0")
+    handler._init_snapstart()
+    assert calls == [(handler.ledger_for.cache_clear,)]
 
 
 def test_without_the_runtime_hooks_module_nothing_is_registered(llm):
