@@ -7,6 +7,7 @@ separate folder after it (devservers/lambda_runner.py), against the local Bedroc
 
 from __future__ import annotations
 
+import base64
 import json
 import struct
 from pathlib import Path
@@ -202,3 +203,69 @@ def test_target_names():
     assert Target.from_names("python3.13", "arm64").pip_platforms[0] == "manylinux_2_28_aarch64"
     with pytest.raises(BundleError):
         Target.from_names("nodejs20.x", "x86_64")
+
+
+@pytest.mark.bundle
+def test_bundle_serves_every_gateway_block_type(python, bundle):
+    """Images, PDF and text documents, tools, a tool_result with is_error, thinking and 1h cache points:
+    through the bundle as deployed (dropped distributions must not be needed on any of these paths)."""
+    png = base64.b64encode(b"\x89PNG\r\n\x1a\n" + bytes(32)).decode()
+    pdf = base64.b64encode(b"%PDF-1.7\n%%EOF").decode()
+    tool = {"name": "lookup", "input_schema": {"type": "object", "properties": {"q": {"type": "string"}}}}
+    event = {
+        "system": [{"type": "text", "text": "sys", "cache_control": {"type": "ephemeral", "ttl": "1h"}}],
+        "messages": [
+            {"role": "user", "content": [
+                {"type": "text", "text": "look"},
+                {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": png}},
+                {"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": pdf}},
+                {"type": "document", "source": {"type": "text", "media_type": "text/plain", "data": "notes"}},
+            ]},
+            {"role": "assistant", "content": [
+                {"type": "thinking", "thinking": "t", "signature": "c2ln"},
+                {"type": "tool_use", "id": "tu_1", "name": "lookup", "input": {"q": "x"}},
+            ]},
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "tu_1", "content": "no", "is_error": True}]},
+        ],
+        "tools": [tool],
+        "max_tokens": 2048,
+        "thinking": {"type": "enabled", "budget_tokens": 1024},
+    }  # fmt: skip
+    code = (
+        "import json, sys\n"
+        "from claude_proxy.handler import lambda_handler\n"
+        "class Ctx:\n"
+        "    aws_request_id = 'bundle-gw'\n"
+        "    def get_remaining_time_in_millis(self): return 60_000\n"
+        f"response = lambda_handler(json.loads({json.dumps(event)!r}), Ctx())\n"
+        "VALUE = {'response': response, 'modules': sorted({m.split('.')[0] for m in sys.modules})}\n"
+    )
+    with BedrockServer() as server:
+        server.enqueue(Reply.tool_use("lookup", {"q": "y"}, thinking="again", usage=Usage(30, 40, 0, 100)))
+        env = lambda_env(
+            {
+                "PROJECT_SETTINGS": json.dumps(project_settings()),
+                "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": server.url,
+            }
+        )
+        result = run_child(
+            python,
+            "exec",
+            front=[bundle.path],
+            back=[sdk_dir(TARGET)],
+            endpoint=server.url,
+            env=env,
+            code=code,
+        )
+        [request] = server.requests
+    response = result["value"]["response"]
+    assert response["ok"] is True, response
+    assert [b["type"] for b in response["content_blocks"]] == ["thinking", "tool_use"]
+    assert response["stop_reason"] == "tool_use"
+    assert response["usage"]["cache_write_1h_input_tokens"] == 100  # unsplit writes, 1h asked: priced at 1h
+    body = request.body
+    kinds = [next(iter(block)) for block in body["messages"][0]["content"]]
+    assert kinds == ["text", "image", "document", "document"]
+    assert body["messages"][2]["content"][0]["toolResult"]["status"] == "error"
+    assert body["system"][1] == {"cachePoint": {"type": "default", "ttl": "1h"}}
+    assert not DROPPED_IMPORT_NAMES & set(result["value"]["modules"])
