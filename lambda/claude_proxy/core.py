@@ -331,8 +331,10 @@ def _to_litellm_messages(request: ClaudeRequest) -> list[dict[str, Any]]:
 
     Tool results become `tool` messages (LiteLLM merges them with the user turn they came in);
     an assistant turn's thinking blocks keep their signatures so a tool conversation replays as is.
-    Order within a turn is the one request validation enforces (tool results first; thinking,
-    then text, then tool calls), which is the order Converse receives.
+    Request validation puts tool results first in a user turn and thinking first in an assistant
+    turn, the order Converse receives; an assistant turn's text blocks reach Converse before its
+    tool calls even where the answer interleaved them (LiteLLM's chat format has one content list
+    and one tool-call list per turn).
     """
     messages: list[dict[str, Any]] = []
     if isinstance(request.system, str):

@@ -281,7 +281,8 @@ _USER_BLOCKS = (TextBlock, ImageBlock, DocumentBlock, ToolResultBlock)
 _ASSISTANT_BLOCKS = (TextBlock, ToolUseBlock, ThinkingBlock, RedactedThinkingBlock)
 # The order Converse receives a turn in (LiteLLM writes tool results, then content; thinking, text, tool calls).
 _USER_ORDER = {ToolResultBlock: 0, TextBlock: 1, ImageBlock: 1, DocumentBlock: 1}
-_ASSISTANT_ORDER = {ThinkingBlock: 0, RedactedThinkingBlock: 0, TextBlock: 1, ToolUseBlock: 2}
+# Text and tool calls may interleave (Claude's own answers do); Converse then gets the texts first.
+_ASSISTANT_ORDER = {ThinkingBlock: 0, RedactedThinkingBlock: 0, TextBlock: 1, ToolUseBlock: 1}
 
 
 def _content_kind(value: Any) -> str | None:
@@ -329,7 +330,7 @@ class Message(BaseModel):
                 rule = (
                     "tool_result blocks come first in a user message"
                     if self.role == "user"
-                    else "an assistant message holds thinking, then text, then tool_use blocks"
+                    else "thinking blocks come first in an assistant message"
                 )
                 raise ValueError(f"content[{i}]: out of order ({rule})")
         return self

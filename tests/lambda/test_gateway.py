@@ -272,6 +272,56 @@ def test_text_blocks_keep_their_order_around_tool_calls(server, client):
     assert result.content == "First.Second."
 
 
+def test_an_interleaved_answer_can_be_sent_back(server, client):
+    answer = [
+        {"type": "text", "text": "First."},
+        {"type": "tool_use", "id": "t1", "name": "get_time", "input": {}},
+        {"type": "text", "text": "Second."},
+        {"type": "tool_use", "id": "t2", "name": "get_weather", "input": {"city": "Oslo"}},
+    ]
+    event = {
+        "messages": [
+            user(text="go"),
+            {"role": "assistant", "content": answer},
+            user(
+                {"type": "tool_result", "tool_use_id": "t1", "content": "noon"},
+                {"type": "tool_result", "tool_use_id": "t2", "content": "rain"},
+            ),
+        ],
+        "tools": [WEATHER, CLOCK_TOOL],
+    }
+    assert run(server, client, event).ok
+    sent = server.requests[0].body["messages"][1]["content"]
+    assert sent == [
+        {"text": "First."},
+        {"text": "Second."},
+        tool_use_block("get_time", {}, tool_use_id="t1"),
+        tool_use_block("get_weather", {"city": "Oslo"}, tool_use_id="t2"),
+    ]
+
+
+def test_thinking_must_lead_an_assistant_turn():
+    from claude_proxy.errors import ProxyError
+
+    with pytest.raises(
+        ProxyError, match=r"messages\[1\].content\[1\]: out of order \(thinking blocks come first"
+    ):
+        parse_request(
+            {
+                "messages": [
+                    user(text="q"),
+                    {
+                        "role": "assistant",
+                        "content": [
+                            {"type": "text", "text": "a"},
+                            {"type": "thinking", "thinking": "t", "signature": "s"},
+                        ],
+                    },
+                ]
+            }
+        )
+
+
 def test_redacted_thinking_maps_back():
     blocks = content_blocks_from_converse(
         {"content": [redacted_thinking_block("ZW5jcnlwdGVk"), text_block("ok")]}
