@@ -50,7 +50,7 @@ DOCUMENT_PDF_TOKEN_BOUND = 1_000_000  # a PDF's extracted text and page images h
 TOOL_SYSTEM_PROMPT_TOKEN_BOUND = 1_000  # Anthropic's tool-use system prompt (documented <= ~530)
 _TAG_CHARS = re.compile(r"^[a-zA-Z0-9\s:_@$#=/+,.\-]*$")
 _TOOL_NAME = r"^[a-zA-Z0-9_-]{1,64}$"
-_TOOL_USE_ID = r"^[a-zA-Z0-9_-]{1,128}$"
+_TOOL_USE_ID = r"^[a-zA-Z0-9_-]{1,64}$"  # Converse toolUseId
 _MAX_REPORTED_ERRORS = 5
 
 _STRICT = ConfigDict(extra="forbid", strict=True, frozen=True)

@@ -522,6 +522,19 @@ def test_three_turn_tool_conversation_end_to_end(server, client):
             },
             "messages[0].content[1]: out of order",
         ),
+        (
+            {
+                "messages": [
+                    user(text="q"),
+                    {
+                        "role": "assistant",
+                        "content": [{"type": "tool_use", "id": "x" * 65, "name": "get_weather", "input": {}}],
+                    },
+                ],
+                "tools": [WEATHER],
+            },
+            "messages[1].content[0].id",
+        ),
         ({"messages": [user(text="q")], "tool_choice": {"type": "auto"}}, "tool_choice: requires tools"),
         (
             {"messages": [user(text="q")], "tools": [WEATHER], "tool_choice": {"type": "tool", "name": "x"}},
