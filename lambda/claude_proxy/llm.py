@@ -20,9 +20,10 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 import base64
 import concurrent.futures
+import contextlib
 import gc
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import httpx
@@ -388,9 +389,14 @@ class LiteLLMClient:
         return self._send(self._kwargs(call), call)
 
     def complete_offline(self, call: LlmCall, canned_answer: bytes) -> LlmResult:
-        """The whole call path with a canned Converse answer: no network, no credential lookup (priming)."""
-        self.http.begin(call.timeout_s, canned=canned_answer)
-        return self._send(self._kwargs(call) | _PRIME_CREDENTIALS, call)
+        """The whole call path with a canned Converse answer: no network, no credential lookup (priming).
+
+        LiteLLM's callbacks (a traced project's OpenTelemetry logger) and its logging pool are set
+        aside meanwhile, so the primed call reaches no trace backend, now or deferred.
+        """
+        with _callbacks_set_aside():
+            self.http.begin(call.timeout_s, canned=canned_answer)
+            return self._send(self._kwargs(call) | _PRIME_CREDENTIALS, call)
 
     def _kwargs(self, call: LlmCall) -> dict[str, Any]:
         kwargs: dict[str, Any] = {
@@ -448,6 +454,35 @@ class LiteLLMClient:
             upstream_request_id=headers.get(_REQUEST_ID_HEADER),
             content_blocks=blocks,
         )
+
+
+_CALLBACK_LISTS = (
+    "callbacks",
+    "success_callback",
+    "failure_callback",
+    "input_callback",
+    "_async_success_callback",
+    "_async_failure_callback",
+    "_async_input_callback",
+)
+
+
+@contextlib.contextmanager
+def _callbacks_set_aside() -> Iterator[None]:
+    """Empty LiteLLM's callback lists and discard its logging tasks; restore both afterwards."""
+    saved = {name: getattr(litellm, name) for name in _CALLBACK_LISTS if hasattr(litellm, name)}
+    executor = getattr(litellm_utils, "executor", None)
+    try:
+        for name in saved:
+            setattr(litellm, name, [])
+        if executor is not None:
+            litellm_utils.executor = _DiscardingExecutor()
+        yield
+    finally:
+        for name, value in saved.items():
+            setattr(litellm, name, value)
+        if executor is not None:
+            litellm_utils.executor = executor
 
 
 def forget_credentials() -> None:

@@ -121,3 +121,37 @@ def test_init_honours_the_switch(llm, monkeypatch):
     assert snapstart.init(llm) == {"primed_s": None, "hooks": False}
     monkeypatch.setenv(snapstart.PRIME_ENV, "1")
     assert snapstart.init(llm)["primed_s"] > 0
+
+
+def test_priming_reaches_no_tracing_callback_now_or_later(llm, monkeypatch):
+    """A traced project registers LiteLLM callbacks and a deferring logging pool: priming must bypass both."""
+    import litellm
+    from litellm import utils as litellm_utils
+    from litellm.integrations.custom_logger import CustomLogger
+
+    class Recorder(CustomLogger):
+        def __init__(self):
+            super().__init__()
+            self.calls = []
+
+        def log_pre_api_call(self, *args, **kwargs):
+            self.calls.append("pre")
+
+        def log_success_event(self, *args, **kwargs):
+            self.calls.append("success")
+
+    class DeferringExecutor:
+        def __init__(self):
+            self.tasks = []
+
+        def submit(self, fn, *args, **kwargs):
+            self.tasks.append(fn)
+
+    recorder, executor = Recorder(), DeferringExecutor()
+    monkeypatch.setattr(litellm, "callbacks", [recorder])
+    monkeypatch.setattr(litellm, "success_callback", [recorder])
+    monkeypatch.setattr(litellm_utils, "executor", executor)
+    snapstart.prime(llm)
+    assert recorder.calls == [] and executor.tasks == []
+    assert litellm.callbacks == [recorder] and litellm.success_callback == [recorder]
+    assert litellm_utils.executor is executor
