@@ -26,6 +26,7 @@ from claude_platform.catalog import (
     override_problems,
     resolve_model,
 )
+from claude_platform.function_settings import FunctionSettings
 from claude_platform.limits import (
     FUNCTION_SAFETY_MARGIN_S,
     PLAUSIBLE_FIRST_TOKEN_S,
@@ -1075,7 +1076,7 @@ def runtime_settings(
     Each model's `prices` is `ModelPrices.to_dict()`: parse it with `ModelPrices.from_dict`.
     """
     config = project.config
-    return {
+    document = {
         "project": project.name,
         "default_model": project.models[0].alias,
         "max_tokens_default": config.max_tokens_default,
@@ -1104,3 +1105,32 @@ def runtime_settings(
             ),
         },
     }
+    _check_function_settings(document)
+    return document
+
+
+# Values that may be CDK tokens at synthesis, and a stand-in of the right shape for each.
+_TOKEN_STAND_INS = {
+    "profile_arn": "arn:aws:bedrock:us-east-1:000000000000:application-inference-profile/synthesis",
+    "alert_topic_arn": "arn:aws:sns:us-east-1:000000000000:synthesis",
+}
+
+
+def _with_token_stand_ins(value: Any, key: str | None = None) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _with_token_stand_ins(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_with_token_stand_ins(v) for v in value]
+    if isinstance(value, str) and "${Token[" in value and key in _TOKEN_STAND_INS:
+        return _TOKEN_STAND_INS[key]
+    return value
+
+
+def _check_function_settings(document: Mapping[str, Any]) -> None:
+    """What the stack writes must be what the function accepts: validate it with the function's model."""
+    try:
+        FunctionSettings.model_validate(json.loads(json.dumps(_with_token_stand_ins(document))))
+    except ValidationError as exc:
+        raise ValueError(
+            f"PROJECT_SETTINGS for {document.get('project')!r} would be refused by the function: {exc}"
+        ) from None

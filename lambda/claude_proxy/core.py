@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from claude_platform.function_settings import ModelSettings
 from claude_platform.limits import (
     FUNCTION_SAFETY_MARGIN_S,
     PLAUSIBLE_FIRST_TOKEN_S,
@@ -36,7 +37,7 @@ from claude_proxy.request import (
     ToolResultBlock,
     ToolUseBlock,
 )
-from claude_proxy.settings import ModelSettings, Settings
+from claude_proxy.settings import Settings
 
 # --- collaborators ----------------------------------------------------------------------------
 

@@ -22,12 +22,12 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from claude_platform.function_settings import ModelSettings
 from claude_platform.prices import cost_usd
 from claude_proxy import capabilities
 from claude_proxy.core import LlmCall, _call_fields, _to_litellm_messages
 from claude_proxy.llm import LiteLLMClient, forget_credentials
 from claude_proxy.request import parse_request
-from claude_proxy.settings import ModelSettings
 
 PRIME_ENV = "CLAUDE_PROXY_PRIME"  # "1" / "0" force priming at init on / off
 # Init types where init is done ahead of the first request, so priming is free for callers.

@@ -36,9 +36,9 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 from opentelemetry.trace import Span, Status, StatusCode
 
+from claude_platform.function_settings import TracingSettings
 from claude_proxy.core import InvokeResult
 from claude_proxy.request import ClaudeRequest
-from claude_proxy.settings import TracingSettings
 
 ROOT_SPAN_NAME = "claude_proxy.invoke"
 SERVICE_NAME = "claude-proxy"

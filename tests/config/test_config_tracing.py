@@ -37,7 +37,10 @@ def only_problem(raw: dict[str, Any]) -> str:
 def settings_of(raw: dict[str, Any]) -> dict[str, Any]:
     (project,) = load_config(raw).projects
     arn = "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/abcdefabcdef"
-    return json.loads(json.dumps(runtime_settings(project, {m.alias: arn for m in project.models})))
+    doc = runtime_settings(
+        project, {m.alias: arn for m in project.models}, ledger_table="claude-spend-ledger"
+    )
+    return json.loads(json.dumps(doc))
 
 
 def test_off_by_default_and_absent_from_the_function_settings():

@@ -12,7 +12,7 @@ from claude_proxy.core import RetryPolicy, invoke
 from claude_proxy.errors import ErrorType
 from claude_proxy.llm import LiteLLMClient, content_blocks_from_converse, usage_from_converse
 from claude_proxy.request import IMAGE_TOKEN_BOUND, MAX_IMAGE_BYTES, parse_request
-from claude_proxy.settings import ProjectSettings, Settings
+from claude_proxy.settings import Settings
 from proxy_testkit import (
     Deadline,
     FakeClock,
@@ -23,6 +23,7 @@ from proxy_testkit import (
     project_settings,
 )
 
+from claude_platform.function_settings import FunctionSettings
 from claude_platform.prices import ModelPrices, RateCard, TokenUsage, cost_usd
 from devservers.bedrock_server import (
     Reply,
@@ -60,7 +61,7 @@ def settings_for(server) -> Settings:
         model_entry("claude-3-5-haiku", arn=profile_arn("haiku35")),
     ]
     return Settings(
-        project=ProjectSettings.model_validate(project_settings(models)),
+        project=FunctionSettings.model_validate(project_settings(models)),
         region="us-east-1",
         bedrock_endpoint=server.url,
     )

@@ -12,7 +12,7 @@ from claude_proxy.core import (
 )
 from claude_proxy.errors import ErrorType
 from claude_proxy.request import parse_request
-from claude_proxy.settings import ProjectSettings, Settings
+from claude_proxy.settings import Settings
 from proxy_testkit import (
     Deadline,
     FakeClock,
@@ -24,6 +24,7 @@ from proxy_testkit import (
 )
 
 from claude_platform.catalog import Geography
+from claude_platform.function_settings import FunctionSettings
 from claude_platform.prices import ModelPrices, PriceTier, RateCard, TokenUsage, worst_case_cost_usd
 
 POLICY = RetryPolicy(
@@ -38,7 +39,7 @@ POLICY = RetryPolicy(
 
 def settings(**overrides) -> Settings:
     return Settings(
-        project=ProjectSettings.model_validate(
+        project=FunctionSettings.model_validate(
             project_settings(
                 [
                     model_entry("claude-sonnet-4-5", Geography.US),
@@ -355,7 +356,7 @@ def test_long_context_tiers_apply_above_their_thresholds_with_1h_writes_apart():
         ),
     )
     cfg = Settings(
-        project=ProjectSettings.model_validate(project_settings([model_entry(prices=prices)])),
+        project=FunctionSettings.model_validate(project_settings([model_entry(prices=prices)])),
         region="us-east-1",
     )
     assert cfg.project.models[0].prices == prices  # through the compact settings form

@@ -10,11 +10,12 @@ from claude_proxy.core import RetryPolicy, invoke
 from claude_proxy.errors import ErrorType
 from claude_proxy.llm import LiteLLMClient, _DiscardingExecutor, tune
 from claude_proxy.request import parse_request
-from claude_proxy.settings import ProjectSettings, Settings
+from claude_proxy.settings import Settings
 from proxy_testkit import Deadline, FakeClock, MaxRng, model_entry, profile_arn, project_settings
 
 from claude_platform import catalog
 from claude_platform.catalog import Geography
+from claude_platform.function_settings import FunctionSettings
 from claude_platform.prices import RateCard
 from devservers.bedrock_server import Reply, Usage
 
@@ -35,7 +36,7 @@ def client() -> LiteLLMClient:
 
 def make_settings(server, models=None, **overrides) -> Settings:
     return Settings(
-        project=ProjectSettings.model_validate(project_settings(models, **overrides)),
+        project=FunctionSettings.model_validate(project_settings(models, **overrides)),
         region="us-east-1",
         bedrock_endpoint=server.url,
     )

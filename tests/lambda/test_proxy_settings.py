@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-from claude_proxy.settings import ProjectSettings, SettingsError, load_settings, resolve_bedrock_endpoint
+from claude_proxy.settings import SettingsError, load_settings, resolve_bedrock_endpoint
 from proxy_testkit import profile_arn
 
 from claude_platform.config import load_config, runtime_settings
+from claude_platform.function_settings import FunctionSettings
 from claude_platform.prices import ModelPrices
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,7 +28,7 @@ def test_synthesised_settings_parse_in_the_lambda(project):
     arns = {m.alias: profile_arn(f"p{i:02d}abc") for i, m in enumerate(project.models)}
     topic = f"arn:aws:sns:us-east-1:123456789012:claude-{project.name}-alerts"
     doc = runtime_settings(project, arns, ledger_table="claude-spend-ledger", alert_topic_arn=topic)
-    parsed = ProjectSettings.model_validate(json.loads(json.dumps(doc)))  # through JSON, as in the env var
+    parsed = FunctionSettings.model_validate(json.loads(json.dumps(doc)))  # through JSON, as in the env var
     assert parsed.project == project.name
     config = project.config
     assert (parsed.spend.enforcement, parsed.spend.cap_usd) == (config.enforcement, config.cap_usd)
@@ -65,7 +66,7 @@ def test_long_context_tiers_reach_the_lambda():
     project = _haiku_55_project()
     doc = _with_prices(project.models[0].prices.to_dict())
     assert doc["models"][0]["prices"]["tiers"] == [[100000, 0.55, 2.75, 0.6875, 0.055, 1.1]]
-    parsed = ProjectSettings.model_validate(doc)
+    parsed = FunctionSettings.model_validate(doc)
     assert parsed.models[0].prices == project.models[0].prices
 
 
@@ -100,7 +101,7 @@ def test_long_context_tiers_reach_the_lambda():
 )
 def test_malformed_prices_are_a_settings_error_naming_the_problem(prices, needle):
     with pytest.raises(ValueError, match=re.escape(needle)):
-        ProjectSettings.model_validate(_with_prices(prices))
+        FunctionSettings.model_validate(_with_prices(prices))
 
 
 def test_endpoint_precedence_resolution():
@@ -116,3 +117,25 @@ def test_missing_region_is_a_settings_error():
     doc = json.dumps({"project": "x"})
     with pytest.raises(SettingsError, match="AWS_REGION"):
         load_settings({"PROJECT_SETTINGS": doc})
+
+
+def test_the_stack_writes_only_what_the_function_accepts():
+    from claude_platform import config as config_module
+
+    project = load_config(yaml.safe_load((ROOT / "projects.yaml").read_text())).projects[0]
+    tokens = {m.alias: "${Token[TOKEN.101]}" for m in project.models}  # CDK tokens at synthesis
+    doc = runtime_settings(project, tokens, ledger_table="t-ledger", alert_topic_arn="${Token[TOKEN.102]}")
+    assert doc["models"][0]["profile_arn"] == "${Token[TOKEN.101]}"  # written as given
+    with pytest.raises(ValueError, match="would be refused by the function"):
+        config_module._check_function_settings({**doc, "max_tokens_default": 0})
+    with pytest.raises(ValueError, match="would be refused by the function"):
+        config_module._check_function_settings({**doc, "unknown": 1})
+
+
+def test_one_settings_model_serves_both_sides():
+    import claude_proxy.settings as function_side
+
+    from claude_platform import config as stack_side
+
+    assert function_side.FunctionSettings is stack_side.FunctionSettings
+    assert not hasattr(function_side, "ProjectSettings")

@@ -8,9 +8,10 @@ import socket
 import pytest
 from claude_proxy import snapstart
 from claude_proxy.llm import LiteLLMClient
-from claude_proxy.settings import ModelSettings
 from litellm.llms.bedrock.base_aws_llm import BaseAWSLLM
 from proxy_testkit import model_entry
+
+from claude_platform.function_settings import ModelSettings
 
 
 @pytest.fixture(scope="module")
