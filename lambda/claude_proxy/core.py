@@ -593,7 +593,7 @@ def invoke(
 
     Spend: one reservation of the worst case is held while attempts run. An attempt that failed
     before Bedrock did any work (throttled, 4xx, refused connection) keeps the hold for the retry;
-    one whose outcome is unknown (timeout, 5xx other than 503, broken connection) is charged its
+    one whose outcome is unknown (timeout, a 5xx other than ServiceUnavailable, broken connection) is charged its
     worst case, marked estimated, and a retry reserves again. What is still held at the end is
     settled to the actual cost, or released when no attempt did any work.
     """
