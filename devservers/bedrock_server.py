@@ -14,20 +14,18 @@ and benchmarks may measure against it.
 from __future__ import annotations
 
 import binascii
-import contextlib
 import json
-import socket
 import struct
-import threading
 import uuid
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from email.utils import formatdate
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote
+
+from devservers._http import LocalHttpServer, StandInHandler
 
 MAX_BODY_BYTES = 64 * 1024 * 1024
 MAX_RECORDED_REQUESTS = 10_000
@@ -207,51 +205,21 @@ def _event(event_type: str, body: dict[str, Any]) -> bytes:
     )
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server: _Server
-
-    def setup(self) -> None:
-        super().setup()
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.server.bedrock.track(self.connection)
-
-    def finish(self) -> None:
-        try:
-            super().finish()
-        finally:
-            self.server.bedrock.untrack(self.connection)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet: tests read `requests` instead."""
-
-    def do_POST(self) -> None:
-        self.server.bedrock.handle(self)
-
-    def do_GET(self) -> None:
-        self.server.bedrock.handle(self)
-
+class _Handler(StandInHandler):
     def send_all(self, status: int, headers: dict[str, str], body: bytes) -> None:
         """Status line, headers and body in one write."""
         reason = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Unknown"
         lines = [f"HTTP/1.1 {status} {reason}"]
         lines += [f"{k}: {v}" for k, v in headers.items()]
         lines.append(f"Content-Length: {len(body)}")
-        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-        try:
-            self.wfile.write(head + body)
-        except (BrokenPipeError, ConnectionResetError):  # client gave up (timeout test)
-            self.close_connection = True
+        self.write_all(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = False
-    bedrock: BedrockServer
-
-
-class BedrockServer:
+class BedrockServer(LocalHttpServer):
     """Threaded local Bedrock-runtime server; a context manager."""
+
+    handler_class = _Handler
+    thread_name = "bedrock-server"
 
     def __init__(
         self,
@@ -260,64 +228,11 @@ class BedrockServer:
         usage: Usage | None = None,
         host: str = "127.0.0.1",
     ) -> None:
+        super().__init__(host=host)
         self.default_text = text
         self.default_usage = usage or Usage()
-        self._host = host
-        self._lock = threading.Lock()
         self._queue: deque[Reply] = deque()
         self._requests: deque[RecordedRequest] = deque(maxlen=MAX_RECORDED_REQUESTS)
-        self._sockets: set[socket.socket] = set()
-        self._stopping = threading.Event()
-        self._httpd: _Server | None = None
-        self._thread: threading.Thread | None = None
-
-    # lifecycle -------------------------------------------------------------------------------
-    def start(self) -> BedrockServer:
-        """Bind an ephemeral port and serve in a background thread."""
-        if self._httpd is not None:
-            return self
-        httpd = _Server((self._host, 0), _Handler)
-        httpd.bedrock = self
-        self._httpd = httpd
-        self._thread = threading.Thread(
-            target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="bedrock-server", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving, close open connections and wait for the server thread."""
-        httpd, self._httpd = self._httpd, None
-        if httpd is None:
-            return
-        self._stopping.set()
-        httpd.shutdown()
-        with self._lock:
-            sockets = list(self._sockets)
-        for sock in sockets:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-        httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def __enter__(self) -> BedrockServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        """The bound port."""
-        if self._httpd is None:
-            raise RuntimeError("server is not running")
-        return self._httpd.server_address[1]
-
-    @property
-    def url(self) -> str:
-        """Base URL, e.g. http://127.0.0.1:54321 (use as endpoint override)."""
-        return f"http://{self._host}:{self.port}"
 
     # scripting -------------------------------------------------------------------------------
     def enqueue(self, *replies: Reply) -> None:
@@ -340,26 +255,12 @@ class BedrockServer:
             return list(self._requests)
 
     @property
-    def open_connections(self) -> list[socket.socket]:
-        """Server-side sockets of connections currently open."""
-        with self._lock:
-            return list(self._sockets)
-
-    @property
     def pending_replies(self) -> int:
         """Scripted replies not yet used."""
         with self._lock:
             return len(self._queue)
 
     # internals -------------------------------------------------------------------------------
-    def track(self, sock: socket.socket) -> None:
-        with self._lock:
-            self._sockets.add(sock)
-
-    def untrack(self, sock: socket.socket) -> None:
-        with self._lock:
-            self._sockets.discard(sock)
-
     def _next_reply(self) -> Reply:
         with self._lock:
             return self._queue.popleft() if self._queue else Reply()

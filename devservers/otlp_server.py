@@ -14,16 +14,14 @@ OTLP vendor's key) or Basic auth plus a fixed path (Langfuse's `/api/public/otel
 from __future__ import annotations
 
 import base64
-import contextlib
 import gzip
 import json
-import socket
 import struct
-import threading
 from collections import deque
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from devservers._http import LocalHttpServer, StandInHandler
 
 MAX_BODY_BYTES = 16 * 1024 * 1024
 MAX_RECORDED_REQUESTS = 10_000
@@ -199,54 +197,26 @@ class ReceivedRequest:
         return next((v for k, v in self.headers.items() if k.lower() == lowered), None)
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server: _Server
-
-    def setup(self) -> None:
-        super().setup()
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.server.owner.track(self.connection)
-
-    def finish(self) -> None:
-        try:
-            super().finish()
-        finally:
-            self.server.owner.untrack(self.connection)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet: tests read `requests` instead."""
-
-    def do_POST(self) -> None:
-        self.server.owner.handle(self)
-
-    def do_GET(self) -> None:
-        self.server.owner.handle(self)
-
+class _Handler(StandInHandler):
     def reply(self, status: int, body: bytes, content_type: str) -> None:
+        """Status, headers and body in one write."""
         head = (
             f"HTTP/1.1 {status} {'OK' if status == 200 else 'Error'}\r\n"
             f"Content-Type: {content_type}\r\nContent-Length: {len(body)}\r\n\r\n"
         ).encode("latin-1")
-        try:
-            self.wfile.write(head + body)
-        except (BrokenPipeError, ConnectionResetError):  # the exporter gave up (timeout test)
-            self.close_connection = True
+        self.write_all(head + body)
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = False
-    owner: OtlpServer
-
-
-class OtlpServer:
+class OtlpServer(LocalHttpServer):
     """Threaded local OTLP/HTTP collector; a context manager.
 
     `path`: the only path accepted (404 elsewhere); `basic_auth`: (user, password) required (401
     otherwise); `required_headers`: header values required (401 otherwise). `status` and `delay_s`
     script every answer (a failing or slow backend).
     """
+
+    handler_class = _Handler
+    thread_name = "otlp-server"
 
     def __init__(
         self,
@@ -256,66 +226,18 @@ class OtlpServer:
         required_headers: dict[str, str] | None = None,
         host: str = "127.0.0.1",
     ) -> None:
+        super().__init__(host=host)
         self.path = path
         self.basic_auth = basic_auth
         self.required_headers = dict(required_headers or {})
         self.status = 200
         self.delay_s = 0.0
-        self._host = host
-        self._lock = threading.Lock()
         self._requests: deque[ReceivedRequest] = deque(maxlen=MAX_RECORDED_REQUESTS)
-        self._sockets: set[socket.socket] = set()
-        self._stopping = threading.Event()
-        self._httpd: _Server | None = None
-        self._thread: threading.Thread | None = None
 
     @classmethod
     def langfuse(cls, public_key: str, secret_key: str) -> OtlpServer:
         """Langfuse's OTLP ingestion endpoint: Basic auth with the project's key pair."""
         return cls(path=LANGFUSE_TRACES_PATH, basic_auth=(public_key, secret_key))
-
-    # lifecycle -------------------------------------------------------------------------------
-    def start(self) -> OtlpServer:
-        """Bind an ephemeral port and serve in a background thread."""
-        if self._httpd is not None:
-            return self
-        httpd = _Server((self._host, 0), _Handler)
-        httpd.owner = self
-        self._httpd = httpd
-        self._thread = threading.Thread(
-            target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="otlp-server", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving, close open connections and wait for the server thread."""
-        httpd, self._httpd = self._httpd, None
-        if httpd is None:
-            return
-        self._stopping.set()
-        httpd.shutdown()
-        with self._lock:
-            sockets = list(self._sockets)
-        for sock in sockets:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-        httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def __enter__(self) -> OtlpServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        """Base URL, e.g. http://127.0.0.1:54321."""
-        if self._httpd is None:
-            raise RuntimeError("server is not running")
-        return f"http://{self._host}:{self._httpd.server_address[1]}"
 
     # scripting and inspection ----------------------------------------------------------------
     def reset(self) -> None:
@@ -335,14 +257,6 @@ class OtlpServer:
     def spans(self) -> list[ReceivedSpan]:
         """Spans of every accepted request, in arrival order."""
         return [s for r in self.requests if r.status == 200 for s in r.spans]
-
-    def track(self, sock: socket.socket) -> None:
-        with self._lock:
-            self._sockets.add(sock)
-
-    def untrack(self, sock: socket.socket) -> None:
-        with self._lock:
-            self._sockets.discard(sock)
 
     # internals -------------------------------------------------------------------------------
     def _authorized(self, headers: dict[str, str]) -> bool:

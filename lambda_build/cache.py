@@ -17,7 +17,7 @@ from lambda_build.target import Target
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 #: Besides this package: the Bedrock stand-in the probe calls (it decides which modules get bytecode).
-RECIPE_EXTRA_FILES = ("devservers/bedrock_server.py",)
+RECIPE_EXTRA_FILES = ("devservers/bedrock_server.py", "devservers/_http.py")
 #: Written into a finished cache entry last; never shipped.
 COMPLETE_MARKER = ".complete"
 
