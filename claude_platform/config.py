@@ -522,38 +522,32 @@ class ProjectConfig(ProjectSettings):
 Rate = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 
 
-class PriceTierConfig(_Strict):
+class _Rates(_Strict):
+    """USD per million tokens of each kind."""
+
+    input: Annotated[Rate, Field(description="input tokens")]
+    output: Annotated[Rate, Field(description="output tokens")]
+    cache_write: Annotated[Rate, Field(description="prompt-cache write tokens (5-minute cache)")]
+    cache_read: Annotated[Rate, Field(description="prompt-cache read tokens")]
+    cache_write_1h: Annotated[
+        Rate | None,
+        Field(
+            description="1-hour cache write tokens",
+            json_schema_extra=_doc_default("2x `input`, at least `cache_write`"),
+        ),
+    ] = None
+
+
+class PriceTierConfig(_Rates):
     """A long-context tier: these rates bill a whole request whose prompt exceeds `above_tokens`."""
 
     above_tokens: Annotated[int, Field(ge=1, description="prompt tokens above which the tier's rates apply")]
-    input: Annotated[Rate, Field(description="input tokens")]
-    output: Annotated[Rate, Field(description="output tokens")]
-    cache_write: Annotated[Rate, Field(description="prompt-cache write tokens (5-minute cache)")]
-    cache_read: Annotated[Rate, Field(description="prompt-cache read tokens")]
-    cache_write_1h: Annotated[
-        Rate | None,
-        Field(
-            description="1-hour cache write tokens",
-            json_schema_extra=_doc_default("2x `input`, at least `cache_write`"),
-        ),
-    ] = None
 
 
-class PriceOverrideConfig(_Strict):
+class PriceOverrideConfig(_Rates):
     """USD per million tokens. `cache_write` is the 5-minute cache write; `cache_write_1h` (the 1-hour
     write) defaults to 2x input, at least `cache_write`. `tiers`: long-context rates by threshold."""
 
-    input: Annotated[Rate, Field(description="input tokens")]
-    output: Annotated[Rate, Field(description="output tokens")]
-    cache_write: Annotated[Rate, Field(description="prompt-cache write tokens (5-minute cache)")]
-    cache_read: Annotated[Rate, Field(description="prompt-cache read tokens")]
-    cache_write_1h: Annotated[
-        Rate | None,
-        Field(
-            description="1-hour cache write tokens",
-            json_schema_extra=_doc_default("2x `input`, at least `cache_write`"),
-        ),
-    ] = None
     tiers: Annotated[
         list[PriceTierConfig],
         Field(
