@@ -25,8 +25,9 @@ $(VENV)/.app-installed: requirements.txt pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet --no-deps -e .  # the claude-finops command
 	touch $@
 
-$(VENV)/.dev-installed: requirements.txt requirements-dev.txt lambda/requirements.txt | $(BIN)/python
+$(VENV)/.dev-installed: requirements.txt requirements-dev.txt lambda/requirements.txt pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-dev.txt
+	$(BIN)/pip install --quiet --no-deps -e .  # the claude-finops command
 	touch $(VENV)/.app-installed $@
 
 node_modules/.installed: package.json package-lock.json

@@ -77,3 +77,13 @@ def test_no_credentials_is_one_line_naming_the_command(tmp_path):
         result.stderr.strip()
         == "claude-finops report: no AWS credentials found; set AWS_PROFILE or run `aws sso login`"
     )
+
+
+def test_make_setup_installs_the_cli_whichever_target_runs_first():
+    # README: `make synth` or `make test` installs `claude-finops`; both stamps must run the install.
+    from pathlib import Path
+
+    makefile = (Path(__file__).resolve().parents[2] / "Makefile").read_text()
+    for stamp in ("$(VENV)/.app-installed:", "$(VENV)/.dev-installed:"):
+        recipe = makefile[makefile.index(stamp) :].split("\n\n", 1)[0]
+        assert "pip install --quiet --no-deps -e ." in recipe, stamp
