@@ -322,7 +322,14 @@ class ProjectSettings(_Strict):
     lambda_memory_mb: Annotated[
         int, Field(ge=128, le=10240, description="function memory; 1769 MB is one full vCPU (see Costs)")
     ] = 1769
-    lambda_timeout_seconds: Annotated[int, Field(ge=5, le=900, description="function timeout")] = 120
+    lambda_timeout_seconds: Annotated[
+        int,
+        Field(
+            ge=5,
+            le=900,
+            description="function timeout; must fit `max_tokens_limit` at 100 tokens/s (2 s + limit / 100 + 1 s)",
+        ),
+    ] = 120
     max_concurrency: Annotated[
         int | None,
         Field(
