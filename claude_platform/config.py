@@ -1100,6 +1100,11 @@ def runtime_settings(
             "alert_thresholds": list(config.alert_thresholds),
             **({"ledger_table": ledger_table} if ledger_table and config.enforcement != "off" else {}),
             **(
+                {"stale_after_s": config.lambda_timeout_seconds + STALE_HOLD_GRACE_S}
+                if config.enforcement != "off"
+                else {}
+            ),
+            **(
                 {"alert_topic_arn": alert_topic_arn}
                 if alert_topic_arn and config.enforcement != "off"
                 else {}
@@ -1109,6 +1114,9 @@ def runtime_settings(
     _check_function_settings(document)
     return document
 
+
+# A hold older than the function's timeout plus this cannot belong to a running invocation.
+STALE_HOLD_GRACE_S = 60
 
 # Values that may be CDK tokens at synthesis, and a stand-in of the right shape for each.
 _TOKEN_STAND_INS = {

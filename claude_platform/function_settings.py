@@ -92,6 +92,9 @@ class SpendSettings(BaseModel):
     alert_topic_arn: str | None = Field(
         default=None, pattern=r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$"
     )
+    # A hold older than this outlived its invocation (the function was killed mid-call): the next
+    # reservation charges it as estimated spend. The stack writes the function timeout plus a minute.
+    stale_after_s: int | None = Field(default=None, ge=60)
 
     @model_validator(mode="after")
     def _table_when_metered(self) -> SpendSettings:

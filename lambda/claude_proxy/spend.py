@@ -70,8 +70,10 @@ class ProjectSpendLedger:
         publisher: AlertPublisher | None,
         now: Callable[[], datetime],
         log_warning: Callable[[str, dict[str, Any]], None],
+        stale_after_s: int | None = None,
     ) -> None:
         self._table = table
+        self._stale_after_s = stale_after_s
         self._project = project
         self._hard = hard
         self._cap_micro = to_micro(cap_usd)
@@ -123,7 +125,31 @@ class ProjectSpendLedger:
                 ) from None
             return Reservation(request_id, period, amount, recorded=False)
         self._last_state = state
+        self._charge_stale_holds(state, moment)
         return Reservation(request_id, period, amount)
+
+    def _charge_stale_holds(self, state: MonthState, moment: datetime) -> None:
+        """Holds that outlived their invocation (function killed mid-call): charge them as estimated."""
+        if self._stale_after_s is None:
+            return
+        cutoff = int(moment.timestamp()) - self._stale_after_s
+        if not any(r.created_epoch < cutoff for r in state.open_reservations):
+            return
+        try:
+            charged = self._table.charge_stale_reservations(
+                project=self._project,
+                period=state.period,
+                older_than_epoch=cutoff,
+                now_epoch=int(moment.timestamp()),
+            )
+        except Exception as exc:
+            self._failed("stale hold charge", exc)
+            return
+        if charged:
+            self._warn(
+                "spend ledger charged holds left by killed invocations as estimated spend",
+                {"project": self._project, "request_ids": [r.request_id for r in charged]},
+            )
 
     def _undo_reserve(self, period: str, request_id: str, amount: int) -> None:
         """After a failed reserve, drop the hold in case the write was applied but its answer lost."""

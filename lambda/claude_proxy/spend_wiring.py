@@ -59,4 +59,5 @@ def ledger_for(settings: Settings) -> ProjectSpendLedger | UnmeteredLedger:
         publisher=publisher,
         now=_now,
         log_warning=_warn,
+        stale_after_s=spend.stale_after_s,
     )

@@ -86,6 +86,7 @@ def test_function_settings_carry_enforcement_cap_table_and_topic(example):
         "cap_usd": 1800,
         "alert_thresholds": [25, 50, 75, 90, 100, 120],
         "ledger_table": "claude-spend-ledger",
+        "stale_after_s": 660,  # the 600 s timeout plus a minute
         "alert_topic_arn": f"${{{topic_id}}}",
     }
     legacy = one_resource(example.template(LEGACY), "AWS::Lambda::Function")

@@ -157,3 +157,62 @@ def test_each_threshold_alerts_once_and_a_failed_publish_is_retried_by_a_later_c
     _subject, body = publisher.sent[1]
     assert "Spent: 1.00 USD (100.0% of the cap)" in body and "Threshold crossed: 100%" in body
     assert "further requests are refused" in body
+
+
+def test_a_hold_left_by_a_killed_invocation_is_charged_by_the_next_reservation(table):
+    warnings: list[str] = []
+    now = Now(datetime(2026, 11, 15, 12, 0, tzinfo=UTC))
+    # Killed mid-call 10 minutes ago: its hold was never settled. Another call is in flight.
+    for rid, minutes_ago in (("killed", 10), ("running", 1)):
+        table.reserve(
+            project="alpha",
+            period="2026-11",
+            request_id=rid,
+            amount_micro=200_000,
+            cap_micro=1_000_000,
+            model="m",
+            now_epoch=int(now.moment.timestamp()) - minutes_ago * 60,
+        )
+    ledger = ProjectSpendLedger(
+        table=table,
+        project="alpha",
+        hard=True,
+        cap_usd=1.0,
+        thresholds=(),
+        publisher=None,
+        now=now,
+        log_warning=lambda msg, fields: warnings.append(msg),
+        stale_after_s=180,  # a 2-minute function timeout plus a minute
+    )
+    ledger.reserve(model="m", request_id="new", amount_usd=0.1)
+    state = table.month("alpha", "2026-11")
+    assert sorted(r.request_id for r in state.open_reservations) == ["new", "running"]
+    assert (state.spent_micro, state.estimated_micro, state.estimated_requests) == (200_000, 200_000, 1)
+    assert state.committed_micro == 500_000  # the killed hold stays counted, now as estimated spend
+    assert warnings == ["spend ledger charged holds left by killed invocations as estimated spend"]
+
+
+def test_the_stack_tells_the_function_when_a_hold_is_stale():
+    import json
+
+    from claude_platform.config import STALE_HOLD_GRACE_S, load_config, runtime_settings
+    from claude_platform.function_settings import FunctionSettings
+
+    raw = {
+        "region": "us-east-1",
+        "projects": [
+            {
+                "name": "alpha",
+                "models": ["claude-haiku-4-5"],
+                "monthly_budget_usd": 10,
+                "lambda_timeout_seconds": 90,
+            }
+        ],
+    }
+    (project,) = load_config(raw).projects
+    arns = {"claude-haiku-4-5": "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/abc"}
+    doc = runtime_settings(project, arns, ledger_table="ledger")
+    assert (
+        FunctionSettings.model_validate(json.loads(json.dumps(doc))).spend.stale_after_s
+        == 90 + STALE_HOLD_GRACE_S
+    )
