@@ -148,6 +148,15 @@ class TracingSettings(BaseModel):
         return "langfuse" if self.langfuse else "otlp" if self.otlp else None
 
 
+class GatewaySettings(BaseModel):
+    """The project's HTTPS endpoint (Messages and Chat Completions APIs); see config `gateway`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # Client model names (e.g. a client's default model) mapped to one of the project's models.
+    model_aliases: dict[str, str] = Field(default_factory=dict)
+
+
 class FunctionSettings(BaseModel):
     """PROJECT_SETTINGS: what the stack writes (config.runtime_settings) and the function reads."""
 
@@ -161,6 +170,7 @@ class FunctionSettings(BaseModel):
     tracing: TracingSettings | None = None
     models: tuple[ModelSettings, ...] = Field(min_length=1)
     spend: SpendSettings
+    gateway: GatewaySettings | None = None  # set when the project has the HTTPS endpoint
 
     @model_validator(mode="after")
     def _consistent(self) -> FunctionSettings:

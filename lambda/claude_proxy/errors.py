@@ -19,6 +19,7 @@ class ErrorType(StrEnum):
     BUDGET_UNAVAILABLE = "budget_unavailable"
     CONFIGURATION_ERROR = "configuration_error"
     INTERNAL_ERROR = "internal_error"
+    AUTHENTICATION_FAILED = "authentication_failed"  # HTTPS endpoint: missing, unknown or revoked key
 
 
 # Retryable unless the error says otherwise (upstream_error is retryable only for 5xx).
