@@ -48,7 +48,14 @@ IMAGE_TOKEN_BOUND = 5_000  # (width x height) / 750 after Claude's resize: <= ~3
 DOCUMENT_PDF_TOKEN_BOUND = 1_000_000  # a PDF's extracted text and page images have no byte bound;
 # the largest Claude context window on Bedrock (1M tokens) is the only true upper bound
 TOOL_SYSTEM_PROMPT_TOKEN_BOUND = 1_000  # Anthropic's tool-use system prompt (documented <= ~530)
-_TAG_CHARS = re.compile(r"^[a-zA-Z0-9\s:_@$#=/+,.\-]*$")
+# Bedrock requestMetadata's pattern `[a-zA-Z0-9\s:_@$#=/+,.-]`, where `\s` is ASCII whitespace (a Java
+# pattern): Python's `\s` would also let NBSP, U+3000 and U+2028 through, which Bedrock refuses.
+_TAG_CHARS = re.compile(r"[a-zA-Z0-9 \t\n\x0b\f\r:_@$#=/+,.\-]*")
+# Free-form JSON (tool input_schema, tool_use input) is copied recursively on its way to Bedrock
+# (LiteLLM deep-copies the request; Python's recursion limit breaks near 300 levels): the whole
+# event is bounded in nesting depth, and each free-form value in its JSON size.
+MAX_JSON_DEPTH = 64
+MAX_FREE_JSON_BYTES = 1_000_000
 _TOOL_NAME = r"^[a-zA-Z0-9_-]{1,64}$"
 _TOOL_USE_ID = r"^[a-zA-Z0-9_-]{1,64}$"  # Converse toolUseId
 _MAX_REPORTED_ERRORS = 5
@@ -75,6 +82,14 @@ def _decoded_size(data: str, limit: int, what: str) -> int:
     if len(raw) > limit:
         raise ValueError(f"{what} is {len(raw)} bytes, over Bedrock's limit of {limit}")
     return len(raw)
+
+
+def _bounded_json(value: dict[str, Any]) -> dict[str, Any]:
+    """A free-form JSON object no larger than MAX_FREE_JSON_BYTES (UTF-8, compact)."""
+    size = len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+    if size > MAX_FREE_JSON_BYTES:
+        raise ValueError(f"is {size} bytes of JSON, over the limit of {MAX_FREE_JSON_BYTES}")
+    return value
 
 
 def _block_kind(value: Any) -> str | None:
@@ -203,6 +218,11 @@ class ToolUseBlock(BaseModel):
     id: str = Field(pattern=_TOOL_USE_ID)
     name: str = Field(pattern=_TOOL_NAME)
     input: dict[str, Any]
+
+    @field_validator("input")
+    @classmethod
+    def _input_size(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return _bounded_json(value)
 
 
 ToolResultContent = Annotated[
@@ -368,7 +388,7 @@ class Tool(BaseModel):
     def _object_schema(cls, value: dict[str, Any]) -> dict[str, Any]:
         if value.get("type") != "object":
             raise ValueError('must be a JSON schema with "type": "object"')
-        return value
+        return _bounded_json(value)
 
 
 class ToolChoiceAuto(BaseModel):
@@ -510,10 +530,14 @@ class ClaudeRequest(BaseModel):
                 raise ValueError(f"key {shown!r} must be 1-{MAX_TAG_KEY_CHARS} characters")
             if len(value) > MAX_TAG_VALUE_CHARS:
                 raise ValueError(f"value of {shown!r} must be at most {MAX_TAG_VALUE_CHARS} characters")
-            if not _TAG_CHARS.match(key):
-                raise ValueError(f"key {shown!r} has characters outside [a-zA-Z0-9 :_@$#=/+,.-]")
-            if not _TAG_CHARS.match(value):
-                raise ValueError(f"value of {shown!r} has characters outside [a-zA-Z0-9 :_@$#=/+,.-]")
+            if not _TAG_CHARS.fullmatch(key):
+                raise ValueError(
+                    f"key {shown!r} has characters outside [a-zA-Z0-9:_@$#=/+,.-] and ASCII whitespace"
+                )
+            if not _TAG_CHARS.fullmatch(value):
+                raise ValueError(
+                    f"value of {shown!r} has characters outside [a-zA-Z0-9:_@$#=/+,.-] and ASCII whitespace"
+                )
         return tags
 
     @model_validator(mode="after")
@@ -736,12 +760,67 @@ def _describe(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
+def _valid_unicode(text: str) -> bool:
+    """Whether `text` encodes as UTF-8 (JSON's `\\ud800` decodes to a lone surrogate, which does not)."""
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _json_path(path: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            name = part[:40].encode("utf-8", "backslashreplace").decode("utf-8")
+            out += f".{name}" if out else name
+    return out or "event"
+
+
+def check_json(event: Any) -> None:
+    """Refuse, naming the field, JSON nested deeper than MAX_JSON_DEPTH and text that is not valid
+    Unicode (a lone surrogate is valid JSON but cannot be sent). Iterative: no recursion limit."""
+    stack: list[tuple[Any, tuple[int | str, ...]]] = [(event, ())]
+    while stack:
+        value, path = stack.pop()
+        if isinstance(value, str):
+            if not _valid_unicode(value):
+                raise ProxyError(
+                    ErrorType.INVALID_REQUEST,
+                    f"{_json_path(path)}: text is not valid Unicode (a lone surrogate such as \\ud800)",
+                )
+            continue
+        if not isinstance(value, dict | list):
+            continue
+        if len(path) >= MAX_JSON_DEPTH:
+            raise ProxyError(
+                ErrorType.INVALID_REQUEST,
+                f"{_json_path(path)}: JSON nested deeper than {MAX_JSON_DEPTH} levels",
+            )
+        if isinstance(value, list):
+            stack.extend((item, (*path, i)) for i, item in enumerate(value))
+            continue
+        for key, item in value.items():
+            if isinstance(key, str) and not _valid_unicode(key):
+                raise ProxyError(
+                    ErrorType.INVALID_REQUEST,
+                    f"{_json_path(path)}: a key is not valid Unicode (a lone surrogate such as \\ud800)",
+                )
+            stack.append((item, (*path, key)))
+
+
 def parse_request(event: Any) -> ClaudeRequest:
     """The validated request, or ProxyError(invalid_request) naming the offending field."""
     if not isinstance(event, dict):
         raise ProxyError(
             ErrorType.INVALID_REQUEST, f"event must be a JSON object, got {type(event).__name__}"
         )
+    check_json(event)
     try:
         return ClaudeRequest.model_validate(event)
     except ValidationError as exc:

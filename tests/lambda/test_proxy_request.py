@@ -158,3 +158,94 @@ def test_input_token_bound_counts_bytes_not_characters():
     wide_bytes = len("総括".encode()) + len("日本🙂".encode())
     assert wide_req.input_token_bound == wide_bytes + framing + FRAMING_TOKENS_PER_BLOCK  # + system block
     assert wide_req.input_token_bound > wide_req.input_chars + framing
+
+
+# --- text that cannot be sent, nesting and size (issue 13 items 3 and 12) ----------------------------
+
+LONE = "\ud800"  # what json.loads makes of "\ud800": valid JSON, not encodable as UTF-8
+
+
+@pytest.mark.parametrize(
+    ("event", "field"),
+    [
+        ({"messages": [{"role": "user", "content": f"hi {LONE}"}]}, "messages[0].content:"),
+        (
+            {"messages": [USER, {"role": "assistant", "content": [{"type": "text", "text": LONE}]}]},
+            "messages[1].content[0].text:",
+        ),
+        ({"messages": [USER], "system": f"be {LONE}"}, "system:"),
+        ({"messages": [USER], "stop_sequences": ["ok", LONE]}, "stop_sequences[1]:"),
+        (
+            {
+                "messages": [USER],
+                "tools": [{"name": "t", "description": LONE, "input_schema": {"type": "object"}}],
+            },
+            "tools[0].description:",
+        ),
+        (
+            {
+                "messages": [USER],
+                "tools": [{"name": "t", "input_schema": {"type": "object", "properties": {LONE: {}}}}],
+            },
+            "tools[0].input_schema.properties: a key",
+        ),
+        ({"messages": [USER], "tags": {"team": LONE}}, "tags.team:"),
+    ],
+)
+def test_a_lone_surrogate_anywhere_is_refused_naming_the_field(event, field):
+    message = rejected(event)
+    assert message.startswith(field) and "not valid Unicode" in message
+    message.encode("utf-8")  # the message itself can be sent
+
+
+@pytest.mark.parametrize("space", ["\u00a0", "\u3000", "\u2028", "\u2009", "\u0085"])
+def test_tag_values_with_non_ascii_whitespace_are_refused(space):
+    # Bedrock's requestMetadata pattern [a-zA-Z0-9\s:_@$#=/+,.-] is a Java pattern: \s is ASCII only.
+    message = rejected({"messages": [USER], "tags": {"team": f"data{space}science"}})
+    assert message.startswith("tags: value of 'team' has characters outside")
+    assert "tags:" in rejected({"messages": [USER], "tags": {f"te{space}am": "x"}})
+
+
+def test_tag_values_with_ascii_whitespace_and_every_allowed_character_pass():
+    value = "aZ09 \t:_@$#=/+,.-"
+    assert parse_request({"messages": [USER], "tags": {"k": value}}).tags == {"k": value}
+
+
+def nested_schema(levels: int) -> dict:
+    """An object schema whose JSON nests 2 * levels + 1 objects."""
+    schema: dict = {"type": "object"}
+    for _ in range(levels):
+        schema = {"type": "object", "properties": {"a": schema}}
+    return schema
+
+
+def test_json_nested_deeper_than_the_bound_is_refused_naming_the_field():
+    from claude_proxy.request import MAX_JSON_DEPTH
+
+    event = {"messages": [USER], "tools": [{"name": "t", "input_schema": nested_schema(250)}]}
+    message = rejected(event)
+    assert message.startswith("tools[0].input_schema.properties.a.properties")
+    assert f"nested deeper than {MAX_JSON_DEPTH} levels" in message
+    # event > tools > [0] > input_schema: 3 containers above the schema, which nests 2n+1 deep.
+    fits = (MAX_JSON_DEPTH - 3 - 1) // 2
+    parse_request({"messages": [USER], "tools": [{"name": "t", "input_schema": nested_schema(fits)}]})
+    deep_input = {"messages": [{"role": "user", "content": [{"type": "tool_result", "tool_use_id": "x"}]}]}
+    deep: list = []
+    for _ in range(MAX_JSON_DEPTH):
+        deep = [deep]
+    deep_input["messages"][0]["content"][0]["content"] = deep
+    assert "nested deeper than" in rejected(deep_input)
+
+
+def test_free_form_json_is_bounded_in_size_naming_the_field():
+    from claude_proxy.request import MAX_FREE_JSON_BYTES
+
+    big = {"type": "object", "description": "x" * MAX_FREE_JSON_BYTES}
+    message = rejected({"messages": [USER], "tools": [{"name": "t", "input_schema": big}]})
+    assert (
+        message.startswith("tools[0].input_schema:") and f"over the limit of {MAX_FREE_JSON_BYTES}" in message
+    )
+    tool = {"name": "t", "input_schema": {"type": "object"}}
+    use = {"type": "tool_use", "id": "u1", "name": "t", "input": {"q": "y" * MAX_FREE_JSON_BYTES}}
+    event = {"messages": [USER, {"role": "assistant", "content": [use]}], "tools": [tool]}
+    assert rejected(event).startswith("messages[1].content[0].input:")
