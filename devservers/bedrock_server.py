@@ -91,6 +91,7 @@ class Reply:
     message: str | None = None
     latency_ms: int = 42
     content: tuple[dict[str, Any], ...] | None = None  # raw Converse content blocks (overrides text)
+    raw_usage: Any = None  # a raw Converse `usage` value (overrides usage), e.g. one that cannot be read
 
     @classmethod
     def ok(
@@ -127,6 +128,11 @@ class Reply:
     def error(cls, status: int, *, error_type: str | None = None, message: str | None = None) -> Reply:
         """An AWS JSON error with x-amzn-ErrorType."""
         return cls(status=status, error_type=error_type, message=message)
+
+    @classmethod
+    def unreadable_usage(cls, usage: Any = None) -> Reply:
+        """A 200 answer whose `usage` cannot be read (default: a count that is not a number)."""
+        return cls(raw_usage=usage if usage is not None else {"inputTokens": "many", "outputTokens": 3})
 
     @classmethod
     def throttle(cls) -> Reply:
@@ -329,7 +335,7 @@ class BedrockServer(LocalHttpServer):
         payload = {
             "output": {"message": {"role": "assistant", "content": content}},
             "stopReason": reply.stop_reason,
-            "usage": usage.to_converse(),
+            "usage": usage.to_converse() if reply.raw_usage is None else reply.raw_usage,
             "metrics": {"latencyMs": reply.latency_ms},
         }
         headers = {"Content-Type": "application/json", **self._request_id_headers()}

@@ -22,6 +22,7 @@ import base64
 import concurrent.futures
 import contextlib
 import gc
+import re
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
@@ -128,7 +129,9 @@ def _patch_tool_result_status() -> bool:
 class CapturingHttpHandler(HTTPHandler):
     """LiteLLM's sync HTTP handler with one pooled connection set, a per-call timeout and the raw answer kept.
 
-    Per thread: the timeout for the next call, and the JSON body of the last successful response.
+    Per thread: the timeout for the next call, whether the call's HTTP request was handed to the
+    connection (`request_sent`: the proof that a failure before it cost nothing), and the JSON body
+    of the last response.
     """
 
     def __init__(self) -> None:
@@ -140,6 +143,16 @@ class CapturingHttpHandler(HTTPHandler):
         self._local.timeout_s = timeout_s
         self._local.body = None
         self._local.canned = canned
+        self._local.sent = False
+        self._local.status = None
+
+    def answered_ok(self) -> bool:
+        """Whether the armed call's HTTP request was answered with a 200 (Bedrock did the work)."""
+        return getattr(self._local, "status", None) == 200
+
+    def request_sent(self) -> bool:
+        """Whether the armed call got as far as sending its HTTP request (or the canned answer)."""
+        return bool(getattr(self._local, "sent", False))
 
     def last_body(self) -> dict[str, Any] | None:
         """The parsed JSON of the last response, if it was one."""
@@ -151,12 +164,14 @@ class CapturingHttpHandler(HTTPHandler):
         if timeout_s is not None and kwargs.get("timeout") is None:
             kwargs["timeout"] = timeout_s
         canned = getattr(self._local, "canned", None)
+        self._local.sent = True  # from here on Bedrock may have received the request
         if canned is not None:
             self._local.canned = None
             request = httpx.Request("POST", url, headers=kwargs.get("headers"))
             response = httpx.Response(200, content=canned, headers=_CANNED_HEADERS, request=request)
         else:
             response = super().post(url, *args, **kwargs)
+        self._local.status = response.status_code
         try:
             body = response.json()
         except ValueError:
@@ -266,9 +281,55 @@ def usage_from_litellm(usage: Any) -> TokenUsage:
     )
 
 
-def _short(exc: BaseException, limit: int = 300) -> str:
-    text = str(exc).replace("litellm.", "").strip()
+_TRACEBACK = re.compile(r"\s*Traceback \(most recent call last\).*", re.DOTALL)
+_FILE_LINE = re.compile(r'File "[^"]*"(, line \d+)?(, in \S+)?')
+# A file path: a slash-separated run not preceded by a word character, colon, dot or slash (so a
+# URL's path, which follows its host, is kept).
+_FILE_PATH = re.compile(r"(?<![\w:/.])(?:[A-Za-z]:)?[/\\](?:[\w.\-]+[/\\])+[\w.\-]+")
+
+
+def caller_safe(text: str, limit: int = 300) -> str:
+    """An error text fit for a caller: no traceback, no file paths, at most `limit` characters."""
+    text = _TRACEBACK.sub("", text)
+    text = _FILE_LINE.sub("<file>", text)
+    text = _FILE_PATH.sub("<path>", text).replace("litellm.", "").strip()
     return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _short(exc: BaseException, limit: int = 300) -> str:
+    return caller_safe(str(exc), limit)
+
+
+def _root_cause(exc: BaseException) -> BaseException:
+    seen: set[int] = set()
+    current = exc
+    while id(current) not in seen:
+        seen.add(id(current))
+        nxt = current.__cause__ or current.__context__
+        if nxt is None:
+            break
+        current = nxt
+    return current
+
+
+def classify_unsent(exc: BaseException) -> LlmError:
+    """A failure raised before the HTTP request was sent: nothing reached Bedrock, nothing is billed.
+
+    LiteLLM's own request checks (BadRequestError) are the caller's fault (invalid_request);
+    anything else while building or signing the request is ours (internal_error). Neither is retried.
+    """
+    if isinstance(exc, litellm.BadRequestError):
+        return LlmError(
+            ErrorType.INVALID_REQUEST,
+            f"the request could not be prepared for Bedrock (nothing was sent): {_short(exc)}",
+            retryable=False,
+        )
+    cause = type(_root_cause(exc)).__name__
+    return LlmError(
+        ErrorType.INTERNAL_ERROR,
+        f"the request could not be prepared for Bedrock ({cause}); nothing was sent or charged",
+        retryable=False,
+    )
 
 
 def classify(exc: BaseException) -> LlmError:
@@ -308,6 +369,16 @@ def classify(exc: BaseException) -> LlmError:
             f"Bedrock could not find the model or inference profile: {detail}",
             retryable=False,
             status_code=status,
+        )
+    if status == 424 or bedrock_error_type(exc) == "ModelErrorException":
+        # ModelErrorException: the model failed while processing the request, after Bedrock took
+        # it (LiteLLM reports it as a BadRequestError). It may have been billed: outcome unknown.
+        return LlmError(
+            ErrorType.UPSTREAM_ERROR,
+            f"the model failed while processing the request: {detail}",
+            retryable=False,
+            status_code=status,
+            outcome_unknown=True,
         )
     if isinstance(exc, litellm.BadRequestError):
         return LlmError(
@@ -376,6 +447,16 @@ def _connection_never_established(exc: BaseException) -> bool:
     return False
 
 
+def _unreadable(exc: BaseException) -> LlmError:
+    """Bedrock answered 200, so it did (billed) work we cannot price: charged at worst case, estimated."""
+    return LlmError(
+        ErrorType.UPSTREAM_ERROR,
+        f"Bedrock's answer could not be read: {_short(exc)}",
+        retryable=False,
+        outcome_unknown=True,
+    )
+
+
 class LiteLLMClient:
     """LlmClient over litellm.completion (Bedrock Converse, SigV4), reading Bedrock's own answer."""
 
@@ -426,6 +507,10 @@ class LiteLLMClient:
         try:
             response = litellm.completion(**kwargs)
         except Exception as exc:
+            if not self.http.request_sent():
+                raise classify_unsent(exc) from exc
+            if self.http.answered_ok():  # LiteLLM could not read Bedrock's 200 answer
+                raise _unreadable(exc) from exc
             raise classify(exc) from exc
         raw = self.http.last_body()
         try:
@@ -442,9 +527,7 @@ class LiteLLMClient:
                 stop_reason = str(choice.finish_reason or "")
                 usage = usage_from_litellm(getattr(response, "usage", None))
         except (AttributeError, IndexError, KeyError, TypeError, ValueError) as exc:
-            raise LlmError(
-                ErrorType.UPSTREAM_ERROR, f"unexpected response shape: {exc}", retryable=False
-            ) from exc
+            raise _unreadable(exc) from exc
         hidden = getattr(response, "_hidden_params", None) or {}
         headers = hidden.get("additional_headers") or {}
         return LlmResult(

@@ -11,7 +11,15 @@ from claude_proxy.errors import ErrorType
 from claude_proxy.llm import LiteLLMClient, _DiscardingExecutor, tune
 from claude_proxy.request import parse_request
 from claude_proxy.settings import Settings
-from proxy_testkit import Deadline, FakeClock, MaxRng, model_entry, profile_arn, project_settings
+from proxy_testkit import (
+    Deadline,
+    FakeClock,
+    MaxRng,
+    RecordingLedger,
+    model_entry,
+    profile_arn,
+    project_settings,
+)
 
 from claude_platform import catalog
 from claude_platform.catalog import Geography
@@ -326,3 +334,115 @@ def test_long_context_tier_above_its_threshold_of_prompt_tokens(server, client, 
     assert cost_at == pytest.approx(by_hand(prices.standard, at), rel=1e-12)
     assert cost_above == pytest.approx(by_hand(tier.rates, above), rel=1e-12)
     assert cost_above > cost_at * 1.5
+
+
+# --- what is charged when Bedrock did work we cannot price, and when nothing was sent (issue 13) -------
+
+
+def ledgered_call(server, client, event, *, ledger, settings=None):
+    clock = FakeClock()
+    return invoke(
+        parse_request(event),
+        settings=settings or make_settings(server),
+        llm=client,
+        clock=clock,
+        remaining_ms=Deadline(clock, 30_000),
+        rng=MaxRng(),
+        request_id="req-1",
+        ledger=ledger,
+        policy=POLICY,
+    )
+
+
+HELLO = {"messages": [{"role": "user", "content": "hello"}], "max_tokens": 100}
+
+
+def assert_caller_safe(message: str) -> None:
+    assert "Traceback" not in message and 'File "' not in message
+    assert ".py" not in message and "site-packages" not in message and "/work/" not in message
+
+
+def test_a_model_error_424_keeps_the_worst_case_marked_estimated(server, client):
+    server.enqueue(Reply.error(424, message="The model failed to process the request."))
+    ledger = RecordingLedger()
+    result = ledgered_call(server, client, HELLO, ledger=ledger)
+    assert result.error.error_type is ErrorType.UPSTREAM_ERROR and result.error.retryable is False
+    assert "model failed" in result.error.message and "charged an estimated" in result.error.message
+    assert len(server.requests) == 1  # not retried: each attempt could be billed again
+    reserve, settle = ledger.events
+    assert reserve[0] == "reserve" and settle[0] == "settle"
+    assert settle[1]["estimated"] is True and settle[1]["amount_usd"] == reserve[1]["amount_usd"] > 0
+    assert result.estimated_charge_usd == reserve[1]["amount_usd"]
+
+
+@pytest.mark.parametrize(
+    "usage",
+    [
+        {"inputTokens": "many", "outputTokens": 3},
+        "none",
+        {"inputTokens": -5},
+        {"inputTokens": -5, "outputTokens": 3, "totalTokens": -2},
+    ],
+)
+def test_a_200_answer_whose_usage_cannot_be_read_keeps_the_worst_case_marked_estimated(server, client, usage):
+    server.enqueue(Reply.unreadable_usage(usage))
+    ledger = RecordingLedger()
+    result = ledgered_call(server, client, HELLO, ledger=ledger)
+    assert result.ok is False and result.error.error_type is ErrorType.UPSTREAM_ERROR
+    assert "answer could not be read" in result.error.message
+    assert [(e, d.get("estimated")) for e, d in ledger.events] == [("reserve", None), ("settle", True)]
+    assert ledger.events[1][1]["amount_usd"] == ledger.events[0][1]["amount_usd"]
+
+
+def test_a_failure_before_the_request_is_sent_is_released_not_charged(server, client, monkeypatch):
+    # A 250-level input_schema makes LiteLLM's deepcopy raise RecursionError (as APIConnectionError)
+    # before any byte is sent. Validation now refuses it; with the bound lifted the client's own
+    # proof (its HTTP handler never sent) decides: internal_error, released, no traceback.
+    from claude_proxy import request as request_module
+
+    monkeypatch.setattr(request_module, "MAX_JSON_DEPTH", 10_000)
+    schema: dict = {"type": "object"}
+    for _ in range(250):
+        schema = {"type": "object", "properties": {"a": schema}}
+    event = {**HELLO, "tools": [{"name": "deep", "input_schema": schema}]}
+    ledger = RecordingLedger()
+    result = ledgered_call(server, client, event, ledger=ledger)
+    assert server.requests == []
+    assert result.error.error_type is ErrorType.INTERNAL_ERROR and result.error.retryable is False
+    assert "RecursionError" in result.error.message and "nothing was sent" in result.error.message
+    assert_caller_safe(result.error.message)
+    assert [e for e, _ in ledger.events] == ["reserve", "release"]
+    assert result.estimated_charge_usd == 0 and result.attempts == 1
+
+
+def test_the_http_handler_knows_whether_the_request_went_out(server, client):
+    assert call(server, client).ok
+    assert client.http.request_sent() is True
+    client.http.begin(1.0)
+    assert client.http.request_sent() is False
+
+
+def test_error_texts_for_callers_carry_no_traceback_or_file_path():
+    from claude_proxy.llm import caller_safe
+
+    text = (
+        "litellm.APIConnectionError: BedrockException - maximum recursion depth exceeded\n"
+        "Traceback (most recent call last):\n"
+        '  File "/var/task/litellm/main.py", line 6576, in completion\n'
+        "    response = _complete_bedrock(ctx)\n"
+    )
+    assert caller_safe(text) == "APIConnectionError: BedrockException - maximum recursion depth exceeded"
+    assert caller_safe("could not open /var/task/claude_proxy/llm.py now") == "could not open <path> now"
+    url = "could not reach http://127.0.0.1:9/model/arn%3Aaws/converse"
+    assert caller_safe(url) == url
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [Reply.error(400, message="bad"), Reply.error(424), Reply.server_error(500), Reply.unreadable_usage()],
+)
+def test_no_error_message_carries_a_traceback_or_a_path(server, client, reply):
+    server.enqueue(*[reply] * 4)
+    result = call(server, client)
+    assert result.error is not None
+    assert_caller_safe(result.error.message)
