@@ -196,3 +196,24 @@ def test_throttled_and_rejected_calls_release_their_hold(spend, server):
     assert call("busy")["error"]["type"] == "throttled"
     state = spend.month()
     assert (state.spent_micro, state.reserved_micro, state.committed_micro, state.requests) == (0, 0, 0, 0)
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"messages": [{"role": "user", "content": "hi \ud800"}]}, "messages[0].content:"),
+        ({"tags": {"team": "data\u00a0science"}}, "tags:"),
+        ({"tags": {"team": "data\u3000science"}}, "tags:"),
+        ({"tags": {"team": "data\u2028science"}}, "tags:"),
+    ],
+)
+def test_unsendable_text_and_tags_are_refused_before_any_reserve(spend, server, capsys, fields, field):
+    spend.configure(cap_usd=5.0)
+    response = call("odd", **fields)
+    assert response["ok"] is False and response["error"]["type"] == "invalid_request"
+    assert response["error"]["message"].startswith(field)
+    assert server.requests == []
+    state = spend.month()
+    assert (state.spent_micro, state.reserved_micro, state.committed_micro, state.requests) == (0, 0, 0, 0)
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.out + captured.err
