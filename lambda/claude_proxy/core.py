@@ -622,8 +622,9 @@ def invoke(
     if implausible is not None:
         return done(model.alias, 0, error=implausible)
 
+    window = capabilities_for(model.litellm_model, model.base_id).max_input_tokens
     reserve_usd = worst_case_cost_usd(
-        model.prices, input_tokens=request.input_token_bound, max_output_tokens=max_tokens
+        model.prices, input_tokens=request.input_token_bound_for(window), max_output_tokens=max_tokens
     )
 
     spend = _Spend(ledger=ledger, model=model.alias, request_id=request_id, amount_usd=reserve_usd)

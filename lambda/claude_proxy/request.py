@@ -27,6 +27,7 @@ from pydantic import (
 )
 
 from claude_proxy.errors import ErrorType, ProxyError
+from claude_proxy.pdf import page_count
 
 MAX_INPUT_CHARS = 1_000_000
 MAX_TAGS = 16
@@ -45,8 +46,16 @@ MAX_TOOLS = 256
 MIN_THINKING_BUDGET = 1024  # Anthropic and Bedrock minimum
 # Input-token bounds for blocks that are not tokenized from their bytes (see input_token_bound):
 IMAGE_TOKEN_BOUND = 5_000  # (width x height) / 750 after Claude's resize: <= ~3.75 MP -> <= 5,000
-DOCUMENT_PDF_TOKEN_BOUND = 1_000_000  # a PDF's extracted text and page images have no byte bound;
-# the largest Claude context window on Bedrock (1M tokens) is the only true upper bound
+# A PDF page reaches Claude as its extracted text plus an image of the page (Anthropic, "PDF support":
+# text "typically 1,500-3,000 tokens per page", the page image priced like any image, at most 4,784
+# tokens at the largest native resolution, Claude Opus 4.7 and later; 1,568 for earlier models).
+# The text figure is a typical one, not a limit, so it is doubled here; docs/pricing.md.
+PDF_PAGE_TEXT_TOKEN_BOUND = 6_000
+PDF_PAGE_IMAGE_TOKEN_BOUND = 4_784
+PDF_PAGE_TOKEN_BOUND = PDF_PAGE_TEXT_TOKEN_BOUND + PDF_PAGE_IMAGE_TOKEN_BOUND
+# A PDF whose pages cannot be counted, on a model of unknown context window: the largest Claude
+# context window on Bedrock (1M tokens) is the only upper bound.
+DOCUMENT_PDF_TOKEN_BOUND = 1_000_000
 TOOL_SYSTEM_PROMPT_TOKEN_BOUND = 1_000  # Anthropic's tool-use system prompt (documented <= ~530)
 # Bedrock requestMetadata's pattern `[a-zA-Z0-9\s:_@$#=/+,.-]`, where `\s` is ASCII whitespace (a Java
 # pattern): Python's `\s` would also let NBSP, U+3000 and U+2028 through, which Bedrock refuses.
@@ -168,6 +177,16 @@ class Base64PdfSource(BaseModel):
         if not base64.b64decode(value)[:5] == b"%PDF-":
             raise ValueError("is not a PDF (no %PDF- header)")
         return value
+
+    @cached_property
+    def pages(self) -> int | None:
+        """The PDF's page count, conservatively (claude_proxy.pdf), or None if it cannot be counted."""
+        return page_count(base64.b64decode(self.data))
+
+    @property
+    def token_bound(self) -> int | None:
+        """Input tokens this PDF can cost at most (pages x PDF_PAGE_TOKEN_BOUND), or None if unknown."""
+        return None if self.pages is None else self.pages * PDF_PAGE_TOKEN_BOUND
 
 
 class PlainTextSource(BaseModel):
@@ -674,9 +693,10 @@ class ClaudeRequest(BaseModel):
         model as text is counted by its bytes: text blocks, plain-text documents, tool results, tool
         calls and tool definitions as JSON, earlier thinking. Images cost (width x height) / 750
         tokens after Claude's resize, at most IMAGE_TOKEN_BOUND each. A PDF has no byte bound (its
-        text is compressed, its pages are also seen as images), so each counts as the largest context
-        window. Each message, block and the system prompt add framing tokens, tools Anthropic's
-        tool-use system prompt.
+        text is compressed, its pages are also seen as images): it counts as its pages times
+        PDF_PAGE_TOKEN_BOUND, or the largest context window when its pages cannot be counted (see
+        input_token_bound_for, which also bounds PDFs by the model's context window). Each message,
+        block and the system prompt add framing tokens, tools Anthropic's tool-use system prompt.
         """
         total = FRAMING_TOKENS_PER_MESSAGE * (len(self.messages) + 1)
         total += sum(_utf8(b.text) + FRAMING_TOKENS_PER_BLOCK for b in self.system_blocks)
@@ -686,6 +706,31 @@ class ClaudeRequest(BaseModel):
             total += TOOL_SYSTEM_PROMPT_TOKEN_BOUND
             total += sum(_utf8(_json(t.model_dump(exclude={"cache_control"}))) for t in self.tools)
         return total
+
+    def input_token_bound_for(self, context_window: int | None) -> int:
+        """input_token_bound on a model whose context window is `context_window` tokens (None: unknown).
+
+        Bedrock refuses (unbilled) a prompt over the window, so the PDFs together, each bounded by its
+        pages, never count for more than the window; one whose pages cannot be counted counts as the
+        window. Other content keeps its own bound.
+        """
+        pdfs = _pdfs(self)
+        if not pdfs or context_window is None:
+            return self.input_token_bound
+        own = [DOCUMENT_PDF_TOKEN_BOUND if p.token_bound is None else p.token_bound for p in pdfs]
+        bounded = [
+            context_window if p.token_bound is None else min(p.token_bound, context_window) for p in pdfs
+        ]
+        return self.input_token_bound - sum(own) + min(sum(bounded), context_window)
+
+
+def _pdfs(request: ClaudeRequest) -> list[Base64PdfSource]:
+    return [
+        b.source
+        for m in request.messages
+        for b in m.blocks
+        if isinstance(b, DocumentBlock) and isinstance(b.source, Base64PdfSource)
+    ]
 
 
 def _utf8(text: str) -> int:
@@ -715,7 +760,8 @@ def _block_token_bound(block: Any) -> int:
     if isinstance(block, DocumentBlock):
         if isinstance(block.source, PlainTextSource):
             return _utf8(block.source.data) + framing
-        return DOCUMENT_PDF_TOKEN_BOUND + framing
+        bound = block.source.token_bound
+        return (DOCUMENT_PDF_TOKEN_BOUND if bound is None else bound) + framing
     if isinstance(block, ToolUseBlock):
         return _utf8(block.id) + _utf8(block.name) + _utf8(_json(block.input)) + framing
     if isinstance(block, ToolResultBlock):
