@@ -27,11 +27,7 @@ from claude_platform.catalog import (
     resolve_model,
 )
 from claude_platform.function_settings import FunctionSettings
-from claude_platform.limits import (
-    FUNCTION_SAFETY_MARGIN_S,
-    PLAUSIBLE_FIRST_TOKEN_S,
-    PLAUSIBLE_OUTPUT_TOKENS_PER_S,
-)
+from claude_platform.limits import FUNCTION_SAFETY_MARGIN_S, fastest_speed
 from claude_platform.naming import PROFILE_NAME_MAX, inference_profile_name
 from claude_platform.prices import ModelPrices, PriceTier, RateCard
 
@@ -327,7 +323,10 @@ class ProjectSettings(_Strict):
         Field(
             ge=5,
             le=900,
-            description="function timeout; must fit `max_tokens_limit` at 100 tokens/s (2 s + limit / 100 + 1 s)",
+            description=(
+                "function timeout; must fit `max_tokens_limit` at the fastest plausible rate of the "
+                "project's models (2 s + limit / rate + 1 s; rates per model family in docs/spend-ledger.md)"
+            ),
         ),
     ] = 120
     max_concurrency: Annotated[
@@ -476,16 +475,19 @@ class ProjectSettings(_Strict):
     @model_validator(mode="after")
     def _answers_fit_the_timeout(self) -> ProjectSettings:
         # The function refuses a request whose max_tokens cannot plausibly finish in its time
-        # (lambda/claude_proxy/core.py RetryPolicy); a limit no request could use is a config error.
-        seconds = PLAUSIBLE_FIRST_TOKEN_S + self.max_tokens_limit / PLAUSIBLE_OUTPUT_TOKENS_PER_S
+        # (lambda/claude_proxy/core.py RetryPolicy, per model family); a limit no request to any of
+        # the project's models could use is a config error.
+        speed = fastest_speed(self.models)
+        seconds = speed.best_seconds(self.max_tokens_limit)
         budget = self.lambda_timeout_seconds - FUNCTION_SAFETY_MARGIN_S
         if seconds > budget:
-            fits = int((budget - PLAUSIBLE_FIRST_TOKEN_S) * PLAUSIBLE_OUTPUT_TOKENS_PER_S)
+            fits = speed.tokens_in(budget)
             need = int(seconds + FUNCTION_SAFETY_MARGIN_S + 0.999)
             raise ValueError(
                 f"max_tokens_limit ({self.max_tokens_limit}) cannot plausibly be generated within "
                 f"lambda_timeout_seconds ({self.lambda_timeout_seconds}) even at "
-                f"{PLAUSIBLE_OUTPUT_TOKENS_PER_S:g} tokens/s; lower it to {fits} or raise the timeout to {need}"
+                f"{speed.best_tokens_per_s:g} tokens/s (the fastest plausible rate of its models, "
+                f"{speed.family}); lower it to {fits} or raise the timeout to {need}"
             )
         return self
 

@@ -9,14 +9,10 @@ import base64
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from claude_platform.function_settings import ModelSettings
-from claude_platform.limits import (
-    FUNCTION_SAFETY_MARGIN_S,
-    PLAUSIBLE_FIRST_TOKEN_S,
-    PLAUSIBLE_OUTPUT_TOKENS_PER_S,
-)
+from claude_platform.limits import FUNCTION_SAFETY_MARGIN_S, GenerationSpeed, speed_for
 from claude_platform.prices import TokenUsage, cost_usd, worst_case_cost_usd
 from claude_proxy.capabilities import ModelCapabilities, capabilities_for
 from claude_proxy.errors import ErrorType, ProxyError, failure_response
@@ -192,18 +188,20 @@ class RetryPolicy:
     safety_margin_ms: int = int(FUNCTION_SAFETY_MARGIN_S * 1000)  # left for ledger, logs, metrics, response
     min_attempt_ms: int = 500  # never start an attempt with less time than this
     max_attempt_timeout_s: float | None = None  # per-attempt cap; None: whatever time is left
-    # How fast an answer can plausibly be generated: a request whose max_tokens cannot finish in
-    # the time left at this rate is refused up front, and an attempt that is not the last gets
-    # only half the time left when that still fits, so a timed-out attempt leaves room for a retry.
-    # None turns both off (every attempt gets all the time left).
-    plausible_output_tokens_per_s: float | None = PLAUSIBLE_OUTPUT_TOKENS_PER_S
-    first_token_allowance_s: float = PLAUSIBLE_FIRST_TOKEN_S
+    # How fast the model generates (claude_platform/limits.py): "per_model" looks its family up; a
+    # GenerationSpeed applies to every model; None turns timing off (nothing is refused up front,
+    # every attempt gets all the time left, any retry needs only min_attempt_ms). With a speed, a
+    # request that cannot finish even at the best rate is refused up front; an attempt gets all the
+    # time left unless that leaves room for a whole retry at the slow rate after giving this
+    # attempt at least as much, so an attempt is only cut when it is slower than a working call;
+    # and a retry after an unknown outcome (timeout) is sent only if it can finish at the slow rate.
+    speed: GenerationSpeed | Literal["per_model"] | None = "per_model"
 
-    def plausible_seconds(self, max_tokens: int) -> float | None:
-        """Seconds a generation of `max_tokens` plausibly needs at best, or None (no estimate)."""
-        if self.plausible_output_tokens_per_s is None:
-            return None
-        return self.first_token_allowance_s + max_tokens / self.plausible_output_tokens_per_s
+    def speed_for(self, model_id: str) -> GenerationSpeed | None:
+        """The speed assumed for `model_id` (a base id), or None (timing off)."""
+        if self.speed == "per_model":
+            return speed_for(model_id)
+        return self.speed
 
 
 DEFAULT_RETRY_POLICY = RetryPolicy()
@@ -455,29 +453,56 @@ def _backoff_s(policy: RetryPolicy, rng: RandomSource, retry_number: int) -> flo
     return max(0.0, min(ceiling, rng.uniform(0.0, ceiling)))
 
 
-def _attempt_timeout_s(policy: RetryPolicy, budget_s: float, need_s: float | None, last: bool) -> float:
-    """All the time left for the last attempt; half of it for others when a plausible answer fits in half."""
+@dataclass(frozen=True)
+class _Timing:
+    """The speed assumption for one request: its model's speed (None: timing off) and max_tokens."""
+
+    speed: GenerationSpeed | None
+    max_tokens: int
+
+    @property
+    def best_s(self) -> float | None:
+        """Seconds the answer needs at the very least."""
+        return None if self.speed is None else self.speed.best_seconds(self.max_tokens)
+
+    @property
+    def slow_s(self) -> float | None:
+        """Seconds a working call may take."""
+        return None if self.speed is None else self.speed.slow_seconds(self.max_tokens)
+
+
+def _attempt_timeout_s(policy: RetryPolicy, budget_s: float, timing: _Timing, last: bool) -> float:
+    """All the time left, unless the attempt can keep what a working call needs and still leave
+    a whole retry (backoff plus a working call) behind: then all but that retry's share."""
     timeout_s = budget_s
-    if not last and need_s is not None and budget_s / 2 >= need_s:
-        timeout_s = budget_s / 2
+    slow_s = timing.slow_s
+    if not last and slow_s is not None:
+        retry_share = policy.max_delay_s + slow_s
+        if budget_s - retry_share >= slow_s:
+            timeout_s = budget_s - retry_share
     if policy.max_attempt_timeout_s is not None:
         timeout_s = min(timeout_s, policy.max_attempt_timeout_s)
     return timeout_s
 
 
-def _implausible(
-    policy: RetryPolicy, max_tokens: int, need_s: float | None, remaining: int
-) -> ProxyError | None:
+def _may_retry(timing: _Timing, budget_s: float, after_unknown_outcome: bool) -> bool:
+    """A retry after a timeout (or another unknown outcome) only if a working call fits in the time
+    left; after a no-work failure, if the answer can fit at best."""
+    need_s = timing.slow_s if after_unknown_outcome else timing.best_s
+    return need_s is None or need_s <= budget_s
+
+
+def _implausible(policy: RetryPolicy, timing: _Timing, remaining: int) -> ProxyError | None:
     """An invalid_request when `max_tokens` cannot plausibly be generated in the time left."""
     budget_s = (remaining - policy.safety_margin_ms) / 1000
-    if need_s is None or budget_s * 1000 < policy.min_attempt_ms or need_s <= budget_s:
+    speed, need_s = timing.speed, timing.best_s
+    if speed is None or need_s is None or budget_s * 1000 < policy.min_attempt_ms or need_s <= budget_s:
         return None
-    rate = policy.plausible_output_tokens_per_s or 0
-    fits = int(max(0.0, budget_s - policy.first_token_allowance_s) * rate)
     return ProxyError(
         ErrorType.INVALID_REQUEST,
-        f"max_tokens: {max_tokens} tokens cannot plausibly be generated in the {budget_s:.0f} s this "
-        f"function has left (at {rate:g} tokens/s); ask for at most {fits}, or raise the project's "
+        f"max_tokens: {timing.max_tokens} tokens cannot plausibly be generated in the {budget_s:.0f} s "
+        f"this function has left (at {speed.best_tokens_per_s:g} tokens/s, the best plausible rate of "
+        f"{speed.family} models); ask for at most {speed.tokens_in(budget_s)}, or raise the project's "
         "lambda_timeout_seconds",
         retryable=False,
     )
@@ -546,7 +571,7 @@ def _attempt(
     remaining_ms: Callable[[], int],
     rng: RandomSource,
     policy: RetryPolicy,
-    need_s: float | None,
+    timing: _Timing,
     spend: _Spend,
 ) -> tuple[LlmResult | None, int, LlmError | None, ProxyError | None]:
     """Attempts with backoff within the deadline: (result, attempts, last error, refusal of a retry)."""
@@ -554,7 +579,9 @@ def _attempt(
     last_error: LlmError | None = None
     while attempts < policy.max_attempts:
         budget_s = (remaining_ms() - policy.safety_margin_ms) / 1000
-        if budget_s * 1000 < policy.min_attempt_ms or (attempts and need_s is not None and need_s > budget_s):
+        if budget_s * 1000 < policy.min_attempt_ms:
+            break
+        if last_error is not None and not _may_retry(timing, budget_s, last_error.outcome_unknown):
             break
         refused = spend.hold()
         if refused is not None:
@@ -562,7 +589,7 @@ def _attempt(
             return None, attempts, last_error, refused
         attempts += 1
         try:
-            timeout_s = _attempt_timeout_s(policy, budget_s, need_s, attempts >= policy.max_attempts)
+            timeout_s = _attempt_timeout_s(policy, budget_s, timing, attempts >= policy.max_attempts)
             return llm.complete(make_call(timeout_s)), attempts, None, None
         except LlmError as err:
             last_error = err
@@ -617,8 +644,8 @@ def invoke(
     except ProxyError as err:
         return done(None, 0, error=err)
 
-    need_s = policy.plausible_seconds(max_tokens)
-    implausible = _implausible(policy, max_tokens, need_s, remaining_ms())
+    timing = _Timing(policy.speed_for(model.base_id), max_tokens)
+    implausible = _implausible(policy, timing, remaining_ms())
     if implausible is not None:
         return done(model.alias, 0, error=implausible)
 
@@ -655,7 +682,7 @@ def invoke(
             remaining_ms=remaining_ms,
             rng=rng,
             policy=policy,
-            need_s=need_s,
+            timing=timing,
             spend=spend,
         )
     except BaseException:

@@ -310,13 +310,26 @@ def test_max_tokens_limit_above_the_model_output_limit():
 
 
 def test_max_tokens_limit_that_cannot_finish_within_the_timeout():
-    # 2 s first token + 32000 / 100 tokens/s = 322 s, plus the 1 s margin: more than 300 s.
-    message = only_problem(config(max_tokens_limit=32_000, lambda_timeout_seconds=300))
-    assert message == (
+    # Opus at best: 2 s first token + 32000 / 100 tokens/s = 322 s, plus the 1 s margin: over 300 s.
+    opus = config(models=["claude-opus-4-5"], max_tokens_limit=32_000, lambda_timeout_seconds=300)
+    assert only_problem(opus) == (
         "projects[0] (alpha): max_tokens_limit (32000) cannot plausibly be generated within "
-        "lambda_timeout_seconds (300) even at 100 tokens/s; lower it to 29700 or raise the timeout to 323"
+        "lambda_timeout_seconds (300) even at 100 tokens/s (the fastest plausible rate of its models, "
+        "opus); lower it to 29700 or raise the timeout to 323"
     )
-    load_config(config(max_tokens_limit=29_700, lambda_timeout_seconds=300))
+    load_config(config(models=["claude-opus-4-5"], max_tokens_limit=29_700, lambda_timeout_seconds=300))
+
+
+def test_the_timeout_check_uses_the_fastest_model_of_the_project():
+    # Haiku at best: 2 s + 32000 / 250 tokens/s = 130 s: fits 300 s, not 120 s.
+    load_config(config(max_tokens_limit=32_000, lambda_timeout_seconds=300))
+    message = only_problem(config(max_tokens_limit=32_000, lambda_timeout_seconds=120))
+    assert "even at 250 tokens/s" in message and "lower it to 29250 or raise the timeout to 131" in message
+    # Opus alone cannot use the limit, but the project's Haiku can: valid.
+    mixed = config(
+        models=["claude-opus-4-5", "claude-haiku-4-5"], max_tokens_limit=32_000, lambda_timeout_seconds=300
+    )
+    load_config(mixed)
 
 
 # --- spend control -------------------------------------------------------------------------------

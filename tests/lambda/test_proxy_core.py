@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from claude_proxy.core import (
     BudgetExceededError,
@@ -25,6 +27,7 @@ from proxy_testkit import (
 
 from claude_platform.catalog import Geography
 from claude_platform.function_settings import FunctionSettings
+from claude_platform.limits import GenerationSpeed, speed_for
 from claude_platform.prices import ModelPrices, PriceTier, RateCard, TokenUsage, worst_case_cost_usd
 
 POLICY = RetryPolicy(
@@ -33,7 +36,7 @@ POLICY = RetryPolicy(
     max_delay_s=4.0,
     safety_margin_ms=1000,
     min_attempt_ms=500,
-    plausible_output_tokens_per_s=None,
+    speed=None,
 )
 
 
@@ -241,7 +244,7 @@ def test_never_starts_a_sleep_that_would_overrun_the_deadline():
         max_delay_s=10.0,
         safety_margin_ms=1000,
         min_attempt_ms=500,
-        plausible_output_tokens_per_s=None,
+        speed=None,
     )
     invoke(
         request(),
@@ -269,7 +272,7 @@ def test_attempt_timeout_is_what_is_left_minus_the_margin_capped_by_policy():
     run(
         llm=llm,
         budget_ms=12_000,
-        policy=RetryPolicy(max_attempt_timeout_s=2.5, plausible_output_tokens_per_s=None),
+        policy=RetryPolicy(max_attempt_timeout_s=2.5, speed=None),
     )
     assert llm.calls[0].timeout_s == 2.5
 
@@ -446,26 +449,105 @@ def test_an_unexpected_client_failure_mid_call_charges_the_worst_case():
     assert [(e, d.get("estimated")) for e, d in ledger.events] == [("reserve", None), ("settle", True)]
 
 
-# --- spend: time for the retry the policy promises -------------------------------------------------
+# --- attempt timing: per model, never cutting a call that can finish -----------------------------
 
-PLAUSIBLE = RetryPolicy(
+PER_MODEL = RetryPolicy(
     max_attempts=4, base_delay_s=0.25, max_delay_s=4.0, safety_margin_ms=1000, min_attempt_ms=500
 )
+FIXED = GenerationSpeed("test", best_tokens_per_s=100.0, slow_tokens_per_s=20.0)  # 2 s / 5 s first token
+FIXED_POLICY = replace(PER_MODEL, speed=FIXED)
 
 
-def test_an_attempt_that_is_not_the_last_leaves_half_the_time_for_a_retry():
-    # 61 s budget, 60 s after the margin; 500 tokens need 2 + 5 = 7 s: the first attempt gets 30 s.
+class GeneratingLlm(FakeLlm):
+    """An LLM whose answers take `need_s` (one per call, the last repeated) on the fake clock: a call
+    given less time runs until its timeout and fails with an unknown outcome."""
+
+    def __init__(self, *need_s: float, clock: FakeClock) -> None:
+        super().__init__(clock=clock)
+        self.need_s = list(need_s)
+
+    def complete(self, call):
+        self.calls.append(call)
+        need = self.need_s.pop(0) if len(self.need_s) > 1 else self.need_s[0]
+        if need > call.timeout_s:
+            self.clock.now += call.timeout_s
+            raise timeout_error()
+        self.clock.now += need
+        return ok()
+
+
+def opus_settings() -> Settings:
+    models = [model_entry("claude-opus-4-5", Geography.US), model_entry("claude-haiku-4-5", Geography.GLOBAL)]
+    return Settings(project=FunctionSettings.model_validate(project_settings(models)), region="us-east-1")
+
+
+def test_a_call_that_can_finish_in_the_time_left_is_not_cut_for_a_retry():
+    # The issue's case: an Opus answer needing 12 s with 20 s left used to get half (9.5 s), time
+    # out, be retried and time out again: two generations billed, a timeout returned.
     clock = FakeClock()
-    llm = FakeLlm(timeout_error(), ok(), clock=clock, call_seconds=30.0)
-    result = run(request(max_tokens=500), llm=llm, clock=clock, budget_ms=61_000, policy=PLAUSIBLE)
-    assert llm.calls[0].timeout_s == pytest.approx(30.0)
-    assert len(llm.calls) == 2 and result.ok
-    assert llm.calls[1].timeout_s < 30.0
+    llm = GeneratingLlm(12.0, clock=clock)
+    ledger = RecordingLedger()
+    result = run(
+        request(max_tokens=500),
+        llm=llm,
+        clock=clock,
+        budget_ms=20_000,
+        policy=PER_MODEL,
+        cfg=opus_settings(),
+        ledger=ledger,
+    )
+    assert result.ok and result.attempts == 1
+    assert llm.calls[0].timeout_s == pytest.approx(19.0)
+    assert [e for e, _ in ledger.events] == ["reserve", "settle"]
+    assert ledger.events[1][1]["estimated"] is False
+
+
+def test_an_attempt_keeps_what_a_working_call_needs_and_leaves_a_whole_retry():
+    # 300 s after the margin; 1000 tokens at the slow rate need 5 + 50 = 55 s: the first attempt may
+    # run 300 - (4 s backoff + 55 s) = 241 s; a stalled one is cut there and the retry still gets 55 s.
+    clock = FakeClock()
+    llm = GeneratingLlm(1000.0, 30.0, clock=clock)
+    result = run(request(max_tokens=1000), llm=llm, clock=clock, budget_ms=301_000, policy=FIXED_POLICY)
+    assert llm.calls[0].timeout_s == pytest.approx(241.0)
+    assert result.ok and result.attempts == 2
+    assert llm.calls[1].timeout_s >= FIXED.slow_seconds(1000)
+
+
+def test_no_retry_after_a_timeout_unless_a_working_call_fits_in_the_time_left():
+    # 100 s left, 1000 tokens need 55 s at the slow rate: no room for two, so the first attempt gets
+    # all 100 s; when it times out nothing is retried (a second generation would be billed too).
+    clock = FakeClock()
+    llm = GeneratingLlm(500.0, clock=clock)
+    ledger = RecordingLedger()
+    result = run(
+        request(max_tokens=1000), llm=llm, clock=clock, budget_ms=101_000, policy=FIXED_POLICY, ledger=ledger
+    )
+    assert llm.calls[0].timeout_s == pytest.approx(100.0)
+    assert len(llm.calls) == 1 and result.error.error_type is ErrorType.TIMEOUT
+    assert [(e, d.get("estimated")) for e, d in ledger.events] == [("reserve", None), ("settle", True)]
+
+
+def test_a_retry_after_a_timeout_needs_the_slow_rate_not_the_best():
+    # An attempt capped at 20 s times out with 60 s left; 1000 tokens need 12 s at best but 55 s slow:
+    # the retry is sent. With 40 s left it is not: it could only finish at an optimistic pace.
+    for budget_ms, calls in ((81_000, 2), (61_000, 1)):
+        clock = FakeClock()
+        llm = GeneratingLlm(500.0, 10.0, clock=clock)
+        policy = replace(FIXED_POLICY, max_attempt_timeout_s=20.0)
+        run(request(max_tokens=1000), llm=llm, clock=clock, budget_ms=budget_ms, policy=policy)
+        assert len(llm.calls) == calls, budget_ms
+
+
+def test_a_throttled_retry_needs_only_the_best_rate():
+    clock = FakeClock()
+    llm = FakeLlm(throttle(), ok(), clock=clock, call_seconds=1.0)
+    result = run(request(max_tokens=1000), llm=llm, clock=clock, budget_ms=16_000, policy=FIXED_POLICY)
+    assert result.ok and result.attempts == 2  # 12 s at best fits the ~14 s left; 55 s slow does not
 
 
 def test_a_max_tokens_that_cannot_finish_in_time_is_refused_up_front():
     llm = FakeLlm()
-    result = run(request(max_tokens=8000), llm=llm, budget_ms=30_000, policy=PLAUSIBLE)
+    result = run(request(max_tokens=8000), llm=llm, budget_ms=30_000, policy=FIXED_POLICY)
     assert llm.calls == []
     assert result.error.error_type is ErrorType.INVALID_REQUEST
     assert result.error.message.startswith(
@@ -474,10 +556,20 @@ def test_a_max_tokens_that_cannot_finish_in_time_is_refused_up_front():
     assert "ask for at most 2700" in result.error.message
 
 
-def test_no_timeout_retry_when_what_is_left_cannot_fit_a_plausible_answer():
-    # 8000 tokens need 82 s; 100 s budget: the first attempt gets it all, no retry after a timeout.
-    clock = FakeClock()
-    llm = FakeLlm(timeout_error(), ok(), clock=clock, call_seconds=95.0)
-    result = run(request(max_tokens=8000), llm=llm, clock=clock, budget_ms=101_000, policy=PLAUSIBLE)
-    assert llm.calls[0].timeout_s == pytest.approx(100.0)
-    assert len(llm.calls) == 1 and result.error.error_type is ErrorType.TIMEOUT
+def test_speed_is_per_model_family():
+    assert speed_for("anthropic.claude-opus-4-5-20251101-v1:0").family == "opus"
+    assert speed_for("us.anthropic.claude-sonnet-4-5-20250929-v1:0").family == "sonnet"
+    assert speed_for("claude-3-haiku").family == "haiku"
+    assert speed_for("anthropic.claude-mystery-9").family == "unknown"
+    # 4000 tokens in 29 s: Opus cannot (2 + 40 s at its best 100 tokens/s), Haiku can (2 + 16 s).
+    cfg = opus_settings()
+    opus = run(request(max_tokens=4000), llm=FakeLlm(ok()), budget_ms=30_000, policy=PER_MODEL, cfg=cfg)
+    assert opus.error.error_type is ErrorType.INVALID_REQUEST and "opus models" in opus.error.message
+    haiku = run(
+        request(max_tokens=4000, model="claude-haiku-4-5"),
+        llm=FakeLlm(ok()),
+        budget_ms=30_000,
+        policy=PER_MODEL,
+        cfg=cfg,
+    )
+    assert haiku.ok

@@ -33,7 +33,7 @@ POLICY = RetryPolicy(
     max_delay_s=0.05,
     safety_margin_ms=1000,
     min_attempt_ms=500,
-    plausible_output_tokens_per_s=None,
+    speed=None,
 )
 
 
@@ -208,7 +208,9 @@ def test_error_types_retryability_and_request_counts(server, client, reply, erro
 
 def test_slow_response_times_out_then_the_retry_succeeds(server, client):
     server.enqueue(Reply.slow(2.0))
-    policy = RetryPolicy(max_attempts=3, base_delay_s=0.01, max_delay_s=0.01, max_attempt_timeout_s=0.3)
+    policy = RetryPolicy(
+        max_attempts=3, base_delay_s=0.01, max_delay_s=0.01, max_attempt_timeout_s=0.3, speed=None
+    )
     result = call(server, client, policy=policy)
     assert result.ok, result.error
     assert result.attempts == 2 and len(server.requests) == 2
@@ -216,7 +218,9 @@ def test_slow_response_times_out_then_the_retry_succeeds(server, client):
 
 def test_persistent_slowness_is_a_retryable_timeout(server, client):
     server.enqueue(Reply.slow(2.0), Reply.slow(2.0))
-    policy = RetryPolicy(max_attempts=2, base_delay_s=0.01, max_delay_s=0.01, max_attempt_timeout_s=0.25)
+    policy = RetryPolicy(
+        max_attempts=2, base_delay_s=0.01, max_delay_s=0.01, max_attempt_timeout_s=0.25, speed=None
+    )
     result = call(server, client, policy=policy)
     assert result.error.error_type is ErrorType.TIMEOUT and result.error.retryable is True
     assert len(server.requests) == 2

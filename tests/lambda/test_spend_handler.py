@@ -176,9 +176,9 @@ def test_soft_fails_open_when_the_ledger_is_unreachable_and_counts_it(spend, ser
 
 def test_a_timed_out_call_keeps_its_worst_case_charge_marked_estimated(spend, server):
     spend.configure(cap_usd=5.0)
-    # 50 tokens need 2.5 s; 7 s after the margin: the first attempt gets half (3.5 s) and times
-    # out, the retry gets what is left and times out too (on a loaded machine it may not start).
-    server.enqueue(Reply.slow(6.0), Reply.slow(6.0))
+    # 7 s after the margin; 50 Haiku tokens take up to 7 s at the slow rate, so there is no room
+    # for a retry: the attempt gets all 7 s, and an answer that takes 9 s times out once.
+    server.enqueue(Reply.slow(9.0), Reply.slow(9.0))
     response = call(remaining_ms=8_000)
     assert response["ok"] is False and response["error"]["type"] == "timeout"
     assert "charged an estimated" in response["error"]["message"]

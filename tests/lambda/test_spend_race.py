@@ -49,7 +49,7 @@ def test_concurrent_processes_never_push_recorded_spend_past_the_cap(server, loc
         *[Reply.throttle()] * 4,
         Reply.server_error(500),  # outcome unknown: charged as estimated, then retried
         Reply.error(400),
-        Reply.slow(6.0),  # longer than the attempt's timeout: charged as estimated
+        Reply.slow(9.0),  # longer than the 7 s the attempt gets: charged as estimated
         Reply.server_error(500),
         *[Reply.throttle()] * 2,
     )
