@@ -27,6 +27,7 @@ from pydantic import (
 )
 
 from claude_proxy.errors import ErrorType, ProxyError
+from claude_proxy.json_limits import bounded_json, check_json
 from claude_proxy.pdf import page_count
 
 MAX_INPUT_CHARS = 1_000_000
@@ -60,11 +61,6 @@ TOOL_SYSTEM_PROMPT_TOKEN_BOUND = 1_000  # Anthropic's tool-use system prompt (do
 # Bedrock requestMetadata's pattern `[a-zA-Z0-9\s:_@$#=/+,.-]`, where `\s` is ASCII whitespace (a Java
 # pattern): Python's `\s` would also let NBSP, U+3000 and U+2028 through, which Bedrock refuses.
 _TAG_CHARS = re.compile(r"[a-zA-Z0-9 \t\n\x0b\f\r:_@$#=/+,.\-]*")
-# Free-form JSON (tool input_schema, tool_use input) is copied recursively on its way to Bedrock
-# (LiteLLM deep-copies the request; Python's recursion limit breaks near 300 levels): the whole
-# event is bounded in nesting depth, and each free-form value in its JSON size.
-MAX_JSON_DEPTH = 64
-MAX_FREE_JSON_BYTES = 1_000_000
 _TOOL_NAME = r"^[a-zA-Z0-9_-]{1,64}$"
 _TOOL_USE_ID = r"^[a-zA-Z0-9_-]{1,64}$"  # Converse toolUseId
 _MAX_REPORTED_ERRORS = 5
@@ -91,14 +87,6 @@ def _decoded_size(data: str, limit: int, what: str) -> int:
     if len(raw) > limit:
         raise ValueError(f"{what} is {len(raw)} bytes, over Bedrock's limit of {limit}")
     return len(raw)
-
-
-def _bounded_json(value: dict[str, Any]) -> dict[str, Any]:
-    """A free-form JSON object no larger than MAX_FREE_JSON_BYTES (UTF-8, compact)."""
-    size = len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
-    if size > MAX_FREE_JSON_BYTES:
-        raise ValueError(f"is {size} bytes of JSON, over the limit of {MAX_FREE_JSON_BYTES}")
-    return value
 
 
 def _block_kind(value: Any) -> str | None:
@@ -241,7 +229,7 @@ class ToolUseBlock(BaseModel):
     @field_validator("input")
     @classmethod
     def _input_size(cls, value: dict[str, Any]) -> dict[str, Any]:
-        return _bounded_json(value)
+        return bounded_json(value)
 
 
 ToolResultContent = Annotated[
@@ -407,7 +395,7 @@ class Tool(BaseModel):
     def _object_schema(cls, value: dict[str, Any]) -> dict[str, Any]:
         if value.get("type") != "object":
             raise ValueError('must be a JSON schema with "type": "object"')
-        return _bounded_json(value)
+        return bounded_json(value)
 
 
 class ToolChoiceAuto(BaseModel):
@@ -804,60 +792,6 @@ def _describe(exc: ValidationError) -> str:
     if more > 0:
         parts.append(f"... and {more} more")
     return "; ".join(parts)
-
-
-def _valid_unicode(text: str) -> bool:
-    """Whether `text` encodes as UTF-8 (JSON's `\\ud800` decodes to a lone surrogate, which does not)."""
-    if text.isascii():
-        return True
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def _json_path(path: tuple[int | str, ...]) -> str:
-    out = ""
-    for part in path:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            name = part[:40].encode("utf-8", "backslashreplace").decode("utf-8")
-            out += f".{name}" if out else name
-    return out or "event"
-
-
-def check_json(event: Any) -> None:
-    """Refuse, naming the field, JSON nested deeper than MAX_JSON_DEPTH and text that is not valid
-    Unicode (a lone surrogate is valid JSON but cannot be sent). Iterative: no recursion limit."""
-    stack: list[tuple[Any, tuple[int | str, ...]]] = [(event, ())]
-    while stack:
-        value, path = stack.pop()
-        if isinstance(value, str):
-            if not _valid_unicode(value):
-                raise ProxyError(
-                    ErrorType.INVALID_REQUEST,
-                    f"{_json_path(path)}: text is not valid Unicode (a lone surrogate such as \\ud800)",
-                )
-            continue
-        if not isinstance(value, dict | list):
-            continue
-        if len(path) >= MAX_JSON_DEPTH:
-            raise ProxyError(
-                ErrorType.INVALID_REQUEST,
-                f"{_json_path(path)}: JSON nested deeper than {MAX_JSON_DEPTH} levels",
-            )
-        if isinstance(value, list):
-            stack.extend((item, (*path, i)) for i, item in enumerate(value))
-            continue
-        for key, item in value.items():
-            if isinstance(key, str) and not _valid_unicode(key):
-                raise ProxyError(
-                    ErrorType.INVALID_REQUEST,
-                    f"{_json_path(path)}: a key is not valid Unicode (a lone surrogate such as \\ud800)",
-                )
-            stack.append((item, (*path, key)))
 
 
 def parse_request(event: Any) -> ClaudeRequest:

@@ -402,9 +402,9 @@ def test_a_failure_before_the_request_is_sent_is_released_not_charged(server, cl
     # A 250-level input_schema makes LiteLLM's deepcopy raise RecursionError (as APIConnectionError)
     # before any byte is sent. Validation now refuses it; with the bound lifted the client's own
     # proof (its HTTP handler never sent) decides: internal_error, released, no traceback.
-    from claude_proxy import request as request_module
+    from claude_proxy import json_limits
 
-    monkeypatch.setattr(request_module, "MAX_JSON_DEPTH", 10_000)
+    monkeypatch.setattr(json_limits, "MAX_JSON_DEPTH", 10_000)
     schema: dict = {"type": "object"}
     for _ in range(250):
         schema = {"type": "object", "properties": {"a": schema}}

@@ -220,7 +220,7 @@ def nested_schema(levels: int) -> dict:
 
 
 def test_json_nested_deeper_than_the_bound_is_refused_naming_the_field():
-    from claude_proxy.request import MAX_JSON_DEPTH
+    from claude_proxy.json_limits import MAX_JSON_DEPTH
 
     event = {"messages": [USER], "tools": [{"name": "t", "input_schema": nested_schema(250)}]}
     message = rejected(event)
@@ -238,7 +238,7 @@ def test_json_nested_deeper_than_the_bound_is_refused_naming_the_field():
 
 
 def test_free_form_json_is_bounded_in_size_naming_the_field():
-    from claude_proxy.request import MAX_FREE_JSON_BYTES
+    from claude_proxy.json_limits import MAX_FREE_JSON_BYTES
 
     big = {"type": "object", "description": "x" * MAX_FREE_JSON_BYTES}
     message = rejected({"messages": [USER], "tools": [{"name": "t", "input_schema": big}]})
