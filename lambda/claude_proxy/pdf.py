@@ -33,9 +33,14 @@ def _unescape_names(data: bytes) -> bytes:
 
 
 def _object_streams(data: bytes) -> list[bytes] | None:
-    """The decompressed object streams (PDF 1.5+ keeps page objects there), or None if one can't be read."""
+    """The decompressed object streams (PDF 1.5+ keeps page objects there), or None if one can't be read.
+
+    Only a single FlateDecode filter without a predictor is read; the stream must end (zlib's end
+    of stream) within the file, so a truncated or padded stream cannot hide pages.
+    """
     out: list[bytes] = []
     budget = MAX_INFLATED_BYTES
+    view = memoryview(data)
     for match in _OBJSTM.finditer(data):
         start = data.rfind(b"obj", 0, match.start())
         stream = _STREAM.search(data, match.end())
@@ -46,16 +51,13 @@ def _object_streams(data: bytes) -> list[bytes] | None:
             return None
         if re.search(rb"/Filter" + _WS + rb"\[[^\]]*/[A-Za-z]+[^\]]*/[A-Za-z]", header):
             return None  # a filter chain
-        end = data.find(b"endstream", stream.end())
-        if end < 0:
-            return None
         inflater = zlib.decompressobj()
         try:
-            inflated = inflater.decompress(data[stream.end() : end], budget + 1)
+            inflated = inflater.decompress(view[stream.end() :], budget + 1)
         except zlib.error:
             return None
         budget -= len(inflated)
-        if budget < 0:
+        if budget < 0 or not inflater.eof:
             return None
         out.append(inflated)
     return out
@@ -63,16 +65,18 @@ def _object_streams(data: bytes) -> list[bytes] | None:
 
 def page_count(data: bytes) -> int | None:
     """Pages in the PDF `data`, counted conservatively (never fewer than it has), or None if unknown."""
-    data = _unescape_names(data)
-    if _ENCRYPT.search(data):
+    names = _unescape_names(data)
+    if _ENCRYPT.search(names):
         return None
+    if len(_OBJSTM.findall(names)) != len(_OBJSTM.findall(data)):
+        return None  # an object stream named with escapes: not read, so its pages could hide
     streams = _object_streams(data)
     if streams is None:
         return None
     pages = 0
     tree_count = 0
     has_tree = False
-    for part in (data, *(_unescape_names(s) for s in streams)):
+    for part in (names, *(_unescape_names(s) for s in streams)):
         pages += len(_PAGE.findall(part))
         has_tree = has_tree or _PAGES.search(part) is not None
         tree_count = max([tree_count, *(int(n) for n in _COUNT.findall(part))])

@@ -34,7 +34,12 @@ def classic_pdf(pages: int, *, count: int | None = None, page_type: bytes = b"/P
 
 
 def object_stream_pdf(
-    pages: int, *, filter_name: bytes = b"/FlateDecode", inflated: bytes | None = None
+    pages: int,
+    *,
+    filter_name: bytes = b"/FlateDecode",
+    inflated: bytes | None = None,
+    truncate: bool = False,
+    type_name: bytes = b"/ObjStm",
 ) -> bytes:
     """A PDF 1.5 file whose page tree and pages live only in one compressed object stream."""
     objects = [
@@ -50,7 +55,9 @@ def object_stream_pdf(
     first = b" ".join(header) + b"\n"
     raw = inflated if inflated is not None else first + body
     data = zlib.compress(raw)
-    stream = b"<< /Type /ObjStm /N %d /First %d /Filter %s /Length %d >>\nstream\n%s\nendstream" % (
+    data = data[: len(data) // 2] if truncate else data
+    stream = b"<< /Type %s /N %d /First %d /Filter %s /Length %d >>\nstream\n%s\nendstream" % (
+        type_name,
         len(objects),
         len(first),
         filter_name,

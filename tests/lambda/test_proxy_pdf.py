@@ -50,6 +50,8 @@ def test_the_count_is_never_below_what_the_file_holds():
         object_stream_pdf(2, filter_name=b"/LZWDecode"),
         object_stream_pdf(2, filter_name=b"[/ASCII85Decode /FlateDecode]"),
         classic_pdf(1).replace(b"/Type /Page", b"/Type /Pag"),
+        object_stream_pdf(4, truncate=True),  # pages cut off with the stream's end
+        object_stream_pdf(4, type_name=b"/ObjSt#6d"),  # an object stream named to hide it
     ],
 )
 def test_pages_that_cannot_be_counted_are_unknown(data):
