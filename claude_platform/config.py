@@ -475,7 +475,7 @@ class ProjectSettings(_Strict):
     @model_validator(mode="after")
     def _answers_fit_the_timeout(self) -> ProjectSettings:
         # The function refuses a request whose max_tokens cannot plausibly finish in its time
-        # (lambda/claude_proxy/core.py RetryPolicy, per model family); a limit no request to any of
+        # (lambda/claude_proxy/attempt_timing.py, per model family); a limit no request to any of
         # the project's models could use is a config error.
         speed = fastest_speed(self.models)
         seconds = speed.best_seconds(self.max_tokens_limit)

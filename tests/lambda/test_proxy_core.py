@@ -573,3 +573,19 @@ def test_speed_is_per_model_family():
         cfg=cfg,
     )
     assert haiku.ok
+
+
+def test_a_failure_on_our_side_before_the_client_is_called_is_released_not_charged(monkeypatch):
+    from claude_proxy import core
+
+    def broken(request):
+        raise RecursionError("maximum recursion depth exceeded")
+
+    monkeypatch.setattr(core, "_call_fields", broken)
+    llm, ledger = FakeLlm(ok()), RecordingLedger()
+    result = run(llm=llm, ledger=ledger)
+    assert llm.calls == []
+    assert result.error.error_type is ErrorType.INTERNAL_ERROR and result.error.retryable is False
+    assert "nothing was sent" in result.error.message
+    assert [e for e, _ in ledger.events] == ["reserve", "release"]
+    assert result.estimated_charge_usd == 0
