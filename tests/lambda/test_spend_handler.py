@@ -61,7 +61,9 @@ def spend(local_aws, server, monkeypatch):
 
         def month(self):
             return self.ledger.month(
-                "alpha", period_of(__import__("datetime").datetime.now(__import__("datetime").UTC))
+                "alpha",
+                period_of(__import__("datetime").datetime.now(__import__("datetime").UTC)),
+                with_holds=True,
             )
 
         def prices(self):
