@@ -36,10 +36,11 @@ T = TypeVar("T")
 
 # Every ledger request is one try of at most connect + read timeout (botocore retries are off:
 # `total_max_attempts` 1), retried here only while the invocation has time for another try and
-# still ANSWER_ROOM_MS to answer. One try plus that room fits in the FUNCTION_SAFETY_MARGIN_S the
-# core keeps after its last attempt (claude_platform/limits.py), so the settle always gets a try.
-LEDGER_CONNECT_TIMEOUT_S = 0.2
-LEDGER_READ_TIMEOUT_S = 0.5
+# still ANSWER_ROOM_MS to answer. The settle or release after a call (its money is at stake: a
+# hold left open is charged at its worst case) gets its first try whenever one try still fits;
+# one try plus the room fits in the FUNCTION_SAFETY_MARGIN_S the core keeps after its last attempt.
+LEDGER_CONNECT_TIMEOUT_S = 0.15
+LEDGER_READ_TIMEOUT_S = 0.35
 LEDGER_TRIES = 3  # per ledger write or read, time permitting
 LEDGER_TRY_MS = int((LEDGER_CONNECT_TIMEOUT_S + LEDGER_READ_TIMEOUT_S) * 1000)
 ANSWER_ROOM_MS = 200  # logs, metrics and the response after the last ledger request
@@ -178,14 +179,21 @@ class ProjectSpendLedger:
             {"project": self._project, "error": f"{type(exc).__name__}: {exc}"[:300], **fields},
         )
 
-    def _has_time(self, remaining_ms: Callable[[], int] | None, tries: int = 1) -> bool:
-        return remaining_ms is None or remaining_ms() >= tries * self._try_ms + ANSWER_ROOM_MS
+    def _has_time(
+        self, remaining_ms: Callable[[], int] | None, tries: int = 1, room_ms: int = ANSWER_ROOM_MS
+    ) -> bool:
+        return remaining_ms is None or remaining_ms() >= tries * self._try_ms + room_ms
 
-    def _call(self, request: Callable[[], T], remaining_ms: Callable[[], int] | None) -> T:
-        """`request`, tried again after a retryable failure while the invocation has time for it."""
+    def _call(
+        self, request: Callable[[], T], remaining_ms: Callable[[], int] | None, *, closing: bool = False
+    ) -> T:
+        """`request`, tried again after a retryable failure while the invocation has time for it.
+
+        `closing` (a settle or release after the call): the first try needs only the try's own time.
+        """
         last: Exception | None = None
         for n in range(self._tries):
-            if not self._has_time(remaining_ms):
+            if not self._has_time(remaining_ms, room_ms=0 if closing and n == 0 else ANSWER_ROOM_MS):
                 break
             try:
                 return request()
@@ -316,7 +324,7 @@ class ProjectSpendLedger:
             )
 
         try:
-            applied = self._call(write, remaining_ms)
+            applied = self._call(write, remaining_ms, closing=True)
         except Exception as exc:
             # The hold stays open: the stale-hold rule charges it as estimated spend, never as zero.
             self._failed("settle", exc, request_id=reservation.request_id)
@@ -350,6 +358,7 @@ class ProjectSpendLedger:
             self._call(
                 lambda: self._table.release(reservation.hold, now_epoch=int(self._now().timestamp())),
                 reservation.remaining_ms,
+                closing=True,
             )
         except Exception as exc:
             self._failed("release", exc, request_id=reservation.request_id)

@@ -345,3 +345,19 @@ def test_an_alert_claimed_by_a_call_that_crashed_before_publishing_is_sent_after
     )
     assert len(publisher.sent) == 1  # confirmed: never again this month
     assert table.month("alpha", PERIOD).alerted == (50.0,)
+
+
+def test_a_settle_after_the_call_gets_its_try_whenever_one_try_fits(flaky):
+    # The core keeps 1 s after its last attempt; a slow answer can eat into it. The settle still
+    # tries while one try fits (a hold left open is charged at its worst case later, not lost).
+    ledger = make_ledger(flaky)
+    left = [60_000]
+    held = ledger.reserve(model="m", request_id="r", amount_usd=0.5, remaining_ms=lambda: left[0])
+    left[0] = LEDGER_TRY_MS  # below one try plus the answer room
+    ledger.settle(held, amount_usd=0.1, usage=None, estimated=False)
+    assert month(flaky).spent_micro == 100_000
+    other = ledger.reserve(model="m", request_id="r2", amount_usd=0.5, remaining_ms=lambda: 60_000)
+    late = type(other)(other.hold, remaining_ms=lambda: LEDGER_TRY_MS - 1)
+    ledger.settle(late, amount_usd=0.1, usage=None, estimated=False)
+    state = month(flaky)
+    assert state.spent_micro == 100_000 and [h.request_id for h in state.open_reservations] == ["r2"]
