@@ -26,6 +26,7 @@ from claude_platform.ledger import (
     new_hold,
     period_end,
     period_of,
+    shift_period,
     to_micro,
     to_usd,
 )
@@ -251,22 +252,27 @@ class ProjectSpendLedger:
     ) -> None:
         """Holds that outlived their invocation (killed mid-call, or settle failed): charge them as estimated.
 
-        One Query on the sort-key range of holds older than `stale_after_s`, at most once per
+        One Query on the sort-key range of holds older than `stale_after_s`, in this month and the
+        previous one (a call killed just before midnight at a month's end), at most once per
         STALE_CHECK_INTERVAL_S per container, and only with time to spare.
         """
-        if self._stale_after_s is None or not self._has_time(remaining_ms, tries=2):
+        if self._stale_after_s is None or not self._has_time(remaining_ms, tries=4):
             return
         clock = moment.timestamp()
         if clock < self._next_stale_check:
             return
         self._next_stale_check = clock + STALE_CHECK_INTERVAL_S
         try:
-            charged = self._table.charge_stale_reservations(
-                project=self._project,
-                period=period,
-                older_than_epoch=int(clock) - self._stale_after_s,
-                now_epoch=int(clock),
-            )
+            charged = [
+                hold
+                for month in (shift_period(period, -1), period)
+                for hold in self._table.charge_stale_reservations(
+                    project=self._project,
+                    period=month,
+                    older_than_epoch=int(clock) - self._stale_after_s,
+                    now_epoch=int(clock),
+                )
+            ]
         except Exception as exc:
             self._failed("stale hold charge", exc)
             return

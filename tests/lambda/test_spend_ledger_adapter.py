@@ -185,7 +185,19 @@ def test_a_hold_left_by_a_killed_invocation_is_charged_by_the_next_reservation(t
         log_warning=lambda msg, fields: warnings.append(msg),
         stale_after_s=180,  # a 2-minute function timeout plus a minute
     )
+    # And one killed just before midnight at the end of October.
+    table.reserve(
+        project="alpha",
+        period="2026-10",
+        request_id="october",
+        amount_micro=50_000,
+        cap_micro=1_000_000,
+        model="m",
+        now_epoch=int(datetime(2026, 10, 31, 23, 59, tzinfo=UTC).timestamp()),
+    )
     ledger.reserve(model="m", request_id="new", amount_usd=0.1)
+    october = table.month("alpha", "2026-10", with_holds=True)
+    assert (october.open_reservations, october.estimated_micro, october.reserved_micro) == ((), 50_000, 0)
     state = table.month("alpha", "2026-11", with_holds=True)
     assert sorted(r.request_id for r in state.open_reservations) == ["new", "running"]
     assert (state.spent_micro, state.estimated_micro, state.estimated_requests) == (200_000, 200_000, 1)
