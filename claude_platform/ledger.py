@@ -165,9 +165,14 @@ def _threshold_number(threshold: float) -> str:
     return format(Decimal(str(threshold)).normalize(), "f")
 
 
-def request_token(operation: str, hold: Hold) -> str:
-    """The ClientRequestToken of one write of one hold: the same on every try of that write."""
-    return str(uuid.uuid5(_TOKEN_NAMESPACE, f"{operation}:{hold.project}:{hold.sk}"))
+def request_token(operation: str, hold: Hold, now_epoch: int, generation: int = 0) -> str:
+    """The ClientRequestToken of one write of one hold at `now_epoch`: the same on every try of it.
+
+    `generation` moves on after a cancelled try (a conflict), so the next try is a new request
+    rather than a repeat of the cancelled one.
+    """
+    text = f"{operation}:{hold.project}:{hold.sk}:{now_epoch}:{generation}"
+    return str(uuid.uuid5(_TOKEN_NAMESPACE, text))
 
 
 def new_hold(
@@ -251,8 +256,18 @@ class LedgerTable:
         )
         return self.reserve_hold(hold, cap_micro=cap_micro, also=also)
 
-    def reserve_hold(self, hold: Hold, *, cap_micro: int | None, also: Sequence[CounterCharge] = ()) -> Hold:
-        """Write `hold` (from `new_hold`) and charge its counters in one transaction; see `reserve`."""
+    def reserve_hold(
+        self,
+        hold: Hold,
+        *,
+        cap_micro: int | None,
+        also: Sequence[CounterCharge] = (),
+        token: str | None = None,
+    ) -> Hold:
+        """Write `hold` (from `new_hold`) and charge its counters in one transaction; see `reserve`.
+
+        `token`: the ClientRequestToken (default `request_token("reserve", hold, created)`).
+        """
         if hold.amount_micro < 0:
             raise ValueError("amount_micro must not be negative")
         charges = (CounterCharge(month_sk(hold.period), cap_micro), *also)
@@ -261,7 +276,7 @@ class LedgerTable:
                 raise self._refused(hold, charge)
         items = [self._put_hold(hold)]
         items += [self._charge(hold.project, c, hold.amount_micro, hold.created_epoch) for c in charges]
-        codes = self._transact(items, request_token("reserve", hold))
+        codes = self._transact(items, token or request_token("reserve", hold, hold.created_epoch))
         if codes is None:
             return hold
         if codes[0] == "ConditionalCheckFailed":
@@ -328,6 +343,7 @@ class LedgerTable:
         estimated: bool,
         now_epoch: int,
         operation: str = "settle",
+        token: str | None = None,
     ) -> bool:
         """Replace the hold with the actual cost; False if it was already settled or released."""
         if actual_micro < 0:
@@ -355,9 +371,10 @@ class LedgerTable:
             other_values=values,
             now_epoch=now_epoch,
             operation=operation,
+            token=token,
         )
 
-    def release(self, hold: Hold, *, now_epoch: int) -> bool:
+    def release(self, hold: Hold, *, now_epoch: int, token: str | None = None) -> bool:
         """Drop the hold: nothing was spent. False if it was already settled or released."""
         values = {":unreserve": _n(-hold.amount_micro), ":now": _n(now_epoch)}
         update = "ADD committed_micro :unreserve, reserved_micro :unreserve"
@@ -369,6 +386,7 @@ class LedgerTable:
             other_values=values,
             now_epoch=now_epoch,
             operation="release",
+            token=token,
         )
 
     def _close(
@@ -381,6 +399,7 @@ class LedgerTable:
         other_values: dict[str, Any],
         now_epoch: int,
         operation: str,
+        token: str | None = None,
     ) -> bool:
         """Remove the hold and apply `month_update` (other counters: `other_update`), atomically, once."""
         if hold.legacy:
@@ -406,7 +425,7 @@ class LedgerTable:
                     }
                 }
             )
-        codes = self._transact(items, request_token(operation, hold))
+        codes = self._transact(items, token or request_token(operation, hold, now_epoch))
         if codes is None:
             return True
         if codes[0] == "ConditionalCheckFailed":

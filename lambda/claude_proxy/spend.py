@@ -26,6 +26,7 @@ from claude_platform.ledger import (
     new_hold,
     period_end,
     period_of,
+    request_token,
     shift_period,
     to_micro,
     to_usd,
@@ -76,6 +77,17 @@ def retryable(exc: BaseException) -> bool:
         return True
     status = (getattr(exc, "response", None) or {}).get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
     return error_code(exc) in _RETRYABLE_CODES or int(status or 0) >= 500
+
+
+class _Token:
+    """The ClientRequestToken for the tries of one write: the same after a lost answer (DynamoDB
+    then answers the repeat without applying it again), a new one after a cancelled try."""
+
+    def __init__(self, operation: str, hold: Hold, now_epoch: int) -> None:
+        self._operation, self._hold, self._now, self.generation = operation, hold, now_epoch, 0
+
+    def __call__(self) -> str:
+        return request_token(self._operation, self._hold, self._now, self.generation)
 
 
 class LedgerOutOfTimeError(Exception):
@@ -186,7 +198,12 @@ class ProjectSpendLedger:
         return remaining_ms is None or remaining_ms() >= tries * self._try_ms + room_ms
 
     def _call(
-        self, request: Callable[[], T], remaining_ms: Callable[[], int] | None, *, closing: bool = False
+        self,
+        request: Callable[[], T],
+        remaining_ms: Callable[[], int] | None,
+        *,
+        closing: bool = False,
+        token: _Token | None = None,
     ) -> T:
         """`request`, tried again after a retryable failure while the invocation has time for it.
 
@@ -201,6 +218,8 @@ class ProjectSpendLedger:
             except Exception as exc:
                 if not retryable(exc):
                     raise
+                if token is not None and isinstance(exc, LedgerBusyError):
+                    token.generation += 1
                 last = exc
             delay = BACKOFF_BASE_S * (2**n) * (0.5 + secrets.randbelow(1000) / 2000)
             if remaining_ms is not None and remaining_ms() < delay * 1000 + self._try_ms + ANSWER_ROOM_MS:
@@ -230,7 +249,12 @@ class ProjectSpendLedger:
         )
         cap = self._cap_micro if self._hard else None
         try:
-            self._call(lambda: self._table.reserve_hold(hold, cap_micro=cap), remaining_ms)
+            token = _Token("reserve", hold, now_epoch)
+            self._call(
+                lambda: self._table.reserve_hold(hold, cap_micro=cap, token=token()),
+                remaining_ms,
+                token=token,
+            )
         except CapExceededError as exc:
             self._last_state = exc.state
             self._cap_reached(exc.state, hold, remaining_ms)
@@ -312,6 +336,8 @@ class ProjectSpendLedger:
         usage = usage or TokenUsage()
         remaining_ms = reservation.remaining_ms
         tries = 0
+        now_epoch = int(self._now().timestamp())  # the same on every try: one request, one token
+        token = _Token("settle", reservation.hold, now_epoch)
 
         def write() -> bool:
             nonlocal tries
@@ -326,11 +352,12 @@ class ProjectSpendLedger:
                     cache_write_tokens=usage.cache_write_input_tokens,
                 ),
                 estimated=estimated,
-                now_epoch=int(self._now().timestamp()),
+                now_epoch=now_epoch,
+                token=token(),
             )
 
         try:
-            applied = self._call(write, remaining_ms, closing=True)
+            applied = self._call(write, remaining_ms, closing=True, token=token)
         except Exception as exc:
             # The hold stays open: the stale-hold rule charges it as estimated spend, never as zero.
             self._failed("settle", exc, request_id=reservation.request_id)
@@ -361,10 +388,13 @@ class ProjectSpendLedger:
         if not reservation.recorded:
             return
         try:
+            now_epoch = int(self._now().timestamp())
+            token = _Token("release", reservation.hold, now_epoch)
             self._call(
-                lambda: self._table.release(reservation.hold, now_epoch=int(self._now().timestamp())),
+                lambda: self._table.release(reservation.hold, now_epoch=now_epoch, token=token()),
                 reservation.remaining_ms,
                 closing=True,
+                token=token,
             )
         except Exception as exc:
             self._failed("release", exc, request_id=reservation.request_id)

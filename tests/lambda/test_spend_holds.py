@@ -52,12 +52,15 @@ class FlakyClient:
         self.lose: dict[str, int] = {}
         self.conflict: dict[str, int] = {}
         self.calls: list[str] = []
+        self.tokens: list[str] = []
 
     def __getattr__(self, name: str) -> Any:
         method = getattr(self._inner, name)
 
         def call(**kwargs: Any) -> Any:
             self.calls.append(name)
+            if "ClientRequestToken" in kwargs:
+                self.tokens.append(kwargs["ClientRequestToken"])
             if self.fail.get(name):
                 self.fail[name] -= 1
                 raise _throttled(name)
@@ -253,6 +256,19 @@ def test_a_transaction_conflict_is_retried(flaky):
     held = ledger.reserve(model="m", request_id="r", amount_usd=0.5)
     assert held.recorded and month(flaky).committed_micro == 500_000
     assert flaky.calls.count("transact_write_items") == 3
+    assert len(set(flaky.tokens)) == 3  # a cancelled try is not repeated: each retry is a new request
+
+
+def test_the_tries_of_one_write_after_a_lost_answer_carry_the_same_request_token(flaky):
+    # Real DynamoDB answers a repeat with the same ClientRequestToken without applying it again.
+    ledger = make_ledger(flaky)
+    flaky.lose["transact_write_items"] = 1
+    held = ledger.reserve(model="m", request_id="r", amount_usd=0.5)
+    flaky.lose["transact_write_items"] = 1
+    ledger.settle(held, amount_usd=0.1, usage=None, estimated=False)
+    reserve_tokens, settle_tokens = flaky.tokens[:2], flaky.tokens[2:]
+    assert len(set(reserve_tokens)) == 1 and len(set(settle_tokens)) == 1
+    assert reserve_tokens[0] != settle_tokens[0] and all(len(t) == 36 for t in flaky.tokens)
 
 
 def test_a_ledger_try_and_the_answer_fit_in_the_time_the_core_keeps_after_the_last_attempt():
