@@ -576,21 +576,27 @@ class LedgerTable:
             kwargs["ExclusiveStartKey"] = token
 
     def charge_stale_reservations(
-        self, *, project: str, period: str, older_than_epoch: int, now_epoch: int
+        self,
+        *,
+        project: str,
+        period: str,
+        older_than_epoch: int,
+        now_epoch: int,
+        max_holds: int | None = None,
     ) -> list[Hold]:
         """Turn holds older than `older_than_epoch` into estimated spend (their call's outcome is unknown).
 
         A hold outlives its invocation only when the function was killed between reserve and
         settle, or its settle failed; the call may have been billed, so its worst case is charged,
         marked estimated, for reconciliation to correct. Found with a Query on the sort-key range
-        of old holds (plus any hold the previous layout kept in the month item). Returns the holds
-        charged.
+        of old holds (plus any hold the previous layout kept in the month item); at most
+        `max_holds` of them (the oldest) when given. Returns the holds charged.
         """
         legacy = self.month(project, period).open_reservations
         candidates = [h for h in legacy if h.created_epoch < older_than_epoch]
         candidates += list(self.holds(project, period, older_than_epoch=older_than_epoch))
         charged = []
-        for hold in candidates:
+        for hold in candidates[:max_holds]:
             if self.settle(
                 hold,
                 actual_micro=hold.amount_micro,

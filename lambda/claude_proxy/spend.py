@@ -50,6 +50,7 @@ BACKOFF_BASE_S = 0.05
 CAP_THRESHOLD = 100.0  # the claim the "cap reached" message shares with a 100% alert
 DEFAULT_ALERT_LEASE_S = 900  # a claim not confirmed this long after is taken over
 STALE_CHECK_INTERVAL_S = 60  # how often a container looks for stale holds (one Query)
+STALE_HOLDS_PER_CHECK = 10  # at most this many charged per check (the rest by the next ones)
 
 _RETRYABLE_CODES = frozenset(
     {
@@ -280,12 +281,16 @@ class ProjectSpendLedger:
         previous one (a call killed just before midnight at a month's end), at most once per
         STALE_CHECK_INTERVAL_S per container, and only with time to spare.
         """
-        if self._stale_after_s is None or not self._has_time(remaining_ms, tries=4):
+        if self._stale_after_s is None or not self._has_time(remaining_ms, tries=5):
             return
         clock = moment.timestamp()
         if clock < self._next_stale_check:
             return
         self._next_stale_check = clock + STALE_CHECK_INTERVAL_S
+        # Two reads per month, then one transaction per hold: as many as the time left allows.
+        left = (
+            (remaining_ms() - ANSWER_ROOM_MS) // self._try_ms - 4 if remaining_ms else STALE_HOLDS_PER_CHECK
+        )
         try:
             charged = [
                 hold
@@ -295,6 +300,7 @@ class ProjectSpendLedger:
                     period=month,
                     older_than_epoch=int(clock) - self._stale_after_s,
                     now_epoch=int(clock),
+                    max_holds=max(1, min(STALE_HOLDS_PER_CHECK, left) // 2),
                 )
             ]
         except Exception as exc:

@@ -314,3 +314,13 @@ def test_correcting_estimates_replaces_them_with_the_billed_amount(ledger):
         0,
         -480,
     )
+
+
+def test_the_stale_rule_charges_at_most_the_holds_it_is_given_time_for_oldest_first(ledger):
+    for i in range(3):
+        reserve(ledger, f"dead{i}", 100, now=10 + i)
+    charged = ledger.charge_stale_reservations(
+        project="alpha", period=P, older_than_epoch=100, now_epoch=600, max_holds=2
+    )
+    assert [h.request_id for h in charged] == ["dead0", "dead1"]
+    assert [h.request_id for h in ledger.month("alpha", P, with_holds=True).open_reservations] == ["dead2"]
