@@ -30,6 +30,7 @@ Standard library and boto3 only: the project Lambda ships this module, and the C
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
@@ -235,20 +236,20 @@ class LedgerTable:
         cap_micro: int | None,
         model: str,
         now_epoch: int,
-        nonce: str = "",
+        nonce: str | None = None,
         also: Sequence[CounterCharge] = (),
     ) -> Hold:
         """Hold `amount_micro` as a new hold; with `cap_micro`, refuse (CapExceededError) if it would pass.
 
-        `nonce` makes the hold's identity (`<request id>#<nonce>`): a caller gives a fresh one per
-        reservation, and the same one when it repeats this very write. `also`: further counter
+        `nonce` makes the hold's identity (`<request id>#<nonce>`): a fresh random one unless
+        given; a caller repeating this very write gives the same one again. `also`: further counter
         items charged in the same transaction, each refusing past its own cap.
         """
         hold = new_hold(
             project=project,
             period=period,
             request_id=request_id,
-            nonce=nonce,
+            nonce=secrets.token_hex(8) if nonce is None else nonce,
             amount_micro=amount_micro,
             now_epoch=now_epoch,
             model=model,
