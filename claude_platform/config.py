@@ -49,6 +49,12 @@ REGION_RE = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
 ACCOUNT_RE = re.compile(r"^\d{12}$")
 CUR_EXPORT_REGION = "us-east-1"  # Billing and Cost Management Data Exports lives there
 MAX_BUDGET_NOTIFICATIONS = 10  # AWS Budgets: notifications per budget
+# What `alert_thresholds` are percent of, said once (config reference, README, errors).
+ALERT_THRESHOLDS_MEANING = (
+    "percent: the ledger's real-time alerts to the project's topic are percent of the cap "
+    "(`spend_cap_usd`, else `monthly_budget_usd`), the AWS Budget's ACTUAL alerts the same numbers "
+    "as percent of `monthly_budget_usd`"
+)
 MAX_BUDGET_EMAIL_SUBSCRIBERS = 10  # AWS Budgets: email subscribers per notification
 MAX_MODELS_PER_PROJECT = 8  # keeps the Lambda environment (4 KB) and the role policy small
 # PROJECT_SETTINGS at its longest (profile ARNs resolved): with the function's other variables and
@@ -280,9 +286,10 @@ class ProjectSettings(_Strict):
         list[float],
         Field(
             description=(
-                "percent of the budget, each in (0, 1000], at most "
-                f"{MAX_BUDGET_NOTIFICATIONS - 1} (plus the forecast alert at 100%: Budgets allows "
-                f"{MAX_BUDGET_NOTIFICATIONS}); a change replaces the budget (new name)"
+                f"{ALERT_THRESHOLDS_MEANING}; each in (0, 1000], at most 100 under `enforcement: hard` "
+                f"(spend never passes the cap), at most {MAX_BUDGET_NOTIFICATIONS - 1} (plus the "
+                f"forecast alert at 100%: Budgets allows {MAX_BUDGET_NOTIFICATIONS}); a change replaces "
+                "the budget (new name)"
             )
         ),
     ] = [50.0, 80.0, 100.0]
@@ -400,7 +407,9 @@ class ProjectSettings(_Strict):
     @classmethod
     def _thresholds(cls, value: list[float]) -> list[float]:
         if not value:
-            raise ValueError("give at least one threshold (percent of the monthly budget)")
+            raise ValueError(
+                "give at least one threshold (percent of the cap for the ledger, of the budget for the AWS Budget)"
+            )
         for i, t in enumerate(value):
             if not 0 < t <= 1000:
                 raise ValueError(f"[{i}] = {t:g} is outside (0, 1000] percent")
@@ -516,6 +525,19 @@ class ProjectConfig(ProjectSettings):
             )
         ),
     ]
+
+    @model_validator(mode="after")
+    def _thresholds_can_fire(self) -> ProjectConfig:
+        # Under hard the ledger refuses calls before spend passes the cap: such an alert never fires.
+        if self.enforcement == "hard":
+            never = [t for t in self.alert_thresholds if t > 100]
+            if never:
+                raise ValueError(
+                    f"alert_thresholds: {', '.join(f'{t:g}' for t in never)} can never fire under "
+                    "enforcement: hard (the ledger's alerts are percent of the cap, and spend never "
+                    "passes the cap): use thresholds up to 100, or enforcement: soft"
+                )
+        return self
 
     @field_validator("name")
     @classmethod

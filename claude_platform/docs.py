@@ -21,6 +21,7 @@ from pydantic.fields import FieldInfo
 
 from claude_platform.catalog import Geography, resolve_model
 from claude_platform.config import (
+    ALERT_THRESHOLDS_MEANING,
     AlarmThresholds,
     CurExportConfig,
     LangfuseTracing,
@@ -206,9 +207,23 @@ def names_reference() -> str:
     return header + "\n" + "\n".join(f"| {a} | {b} | {c} |" for a, b, c in rows)
 
 
+def alert_thresholds_sentence() -> str:
+    """What `alert_thresholds` mean, from the config model (the same words as the config reference)."""
+    default = ProjectConfig.model_fields["alert_thresholds"].default
+    return (
+        f"`alert_thresholds` (default `{_value(default)}`) are {ALERT_THRESHOLDS_MEANING}. Each ledger "
+        "threshold sends one message per month to the project's topic (a claim that is not confirmed "
+        "as sent is taken over by a later call after the function's timeout plus a minute). Under "
+        "`enforcement: hard` a threshold above 100 is a config error, and the first call of the month "
+        'refused by the cap sends one "cap reached, calls are refused until <reset>" message, which '
+        "stands for the 100% alert (a request whose worst case alone is over the cap does not count)."
+    )
+
+
 SECTIONS: dict[str, Callable[[], str]] = {
     "config-reference": config_reference,
     "names": names_reference,
+    "alert-thresholds": alert_thresholds_sentence,
 }
 
 

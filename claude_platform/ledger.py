@@ -1,54 +1,104 @@
 """The spend ledger: what each project spent and holds in reserve, per UTC calendar month.
 
-One DynamoDB item per project and month (`pk` = project, `sk` = `month#YYYY-MM`) holds integer
-micro-dollars and counters, so twelve months of history are one Query. Every write is a single
-conditional UpdateItem on that item, which DynamoDB applies atomically:
+All of a project's items share its partition (`pk` = project name, so IAM's `dynamodb:LeadingKeys`
+confines each function to them):
 
-- reserve: `committed += amount`, `reserved += amount`, and an open-reservation attribute
-  `res#<request id>`; with a cap, only if `committed <= cap - amount` (DynamoDB conditions cannot
-  add, so `committed` = spent + open reservations is kept as its own counter).
-- settle: moves the reservation to `spent` (actual amount, tokens, requests), only if the
-  reservation attribute still exists, so a repeated settle never counts twice.
-- release: drops the reservation (nothing was spent), under the same condition.
-- alerts: a threshold's claim (`alert#<threshold>` = the claimant's request id, and the threshold in
-  the `alerted` set) is written only if no claim exists, so exactly one caller wins the right to
-  publish each threshold's alert per month.
+- `sk` = `month#YYYY-MM`: the month's counters in integer micro-dollars (spent, reserved,
+  committed = spent + reserved, estimated, tokens, requests, refusals) and its alert claims. Its
+  size does not depend on how many calls are in flight.
+- `sk` = `hold#YYYY-MM#<created epoch, 10 digits>#<hold id>`: one open hold (a call in flight).
+  The hold id is the request id plus a nonce drawn for each reservation, so every attempt's hold
+  is its own. Sorted by creation time, so holds older than a moment are one Query on a sort-key
+  range (the stale-hold rule), never a scan.
 
-Every write is safe to repeat (botocore retries a write whose answer was lost): a reservation,
-settlement, release or claim that was already applied is recognised, never counted twice.
+Writes (each a single TransactWriteItems, which DynamoDB applies atomically, or a single UpdateItem):
+
+- reserve: Put the hold (only if it does not exist) + Update the month's counters (with a cap,
+  only if `committed <= cap - amount`; DynamoDB conditions cannot add).
+- settle: Delete the hold (only if it exists) + move its amount to `spent` (actual amount, tokens).
+- release: Delete the hold (only if it exists) + give its amount back.
+- alerts: a threshold's claim in the month item, with a lease; confirmed once sent.
+
+Every write is safe to repeat (botocore or the caller retries a write whose answer was lost): a
+hold id is never reused, so a reserve that finds its own hold was applied, and a settle or release
+that finds no hold counts nothing. The same ClientRequestToken is sent on every try of one write.
+`reserve` takes further counter items to charge in the same transaction (`CounterCharge`), so a
+per-key month cap or a rate bucket can be enforced in the same atomic write as the project cap.
 
 Standard library and boto3 only: the project Lambda ships this module, and the CLI uses it too.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from decimal import ROUND_CEILING, Decimal
+import secrets
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
+from decimal import Decimal
 from typing import Any, Protocol
 
-MICRO_PER_USD = 1_000_000
-MONTH_PREFIX = "month#"
-RESERVATION_PREFIX = "res#"
-ALERT_CLAIM_PREFIX = "alert#"
-PERIOD_FORMAT = "%Y-%m"
-
-# Integer counters of a month item, in the order MonthState lists them.
-COUNTERS = (
-    "spent_micro",
-    "reserved_micro",
-    "committed_micro",
-    "estimated_micro",
-    "input_tokens",
-    "output_tokens",
-    "cache_read_tokens",
-    "cache_write_tokens",
-    "requests",
-    "estimated_requests",
-    "refusals",
-    "corrections_micro",
+from claude_platform.ledger_model import (
+    ALERT_CLAIM_PREFIX,
+    COUNTERS,
+    EPOCH_DIGITS,
+    HOLD_PREFIX,
+    LEGACY_RESERVATION_PREFIX,
+    MICRO_PER_USD,
+    MONTH_PREFIX,
+    PERIOD_FORMAT,
+    AlertClaim,
+    CounterCharge,
+    Hold,
+    MonthState,
+    OpenReservation,
+    SettledUsage,
+    hold_sk,
+    month_key,
+    month_sk,
+    period_end,
+    period_of,
+    period_start,
+    shift_period,
+    to_micro,
+    to_usd,
 )
+
+__all__ = [
+    "ALERT_CLAIM_PREFIX",
+    "COUNTERS",
+    "EPOCH_DIGITS",
+    "HOLD_PREFIX",
+    "LEGACY_RESERVATION_PREFIX",
+    "MICRO_PER_USD",
+    "MONTH_PREFIX",
+    "PERIOD_FORMAT",
+    "AlertClaim",
+    "CapExceededError",
+    "CounterCharge",
+    "DynamoDBClient",
+    "Hold",
+    "LedgerBusyError",
+    "LedgerConflictError",
+    "LedgerTable",
+    "MonthState",
+    "OpenReservation",
+    "SettledUsage",
+    "crossed_thresholds",
+    "error_code",
+    "hold_sk",
+    "month_key",
+    "month_sk",
+    "new_hold",
+    "period_end",
+    "period_of",
+    "period_start",
+    "request_token",
+    "shift_period",
+    "to_micro",
+    "to_usd",
+]
+
+_TOKEN_NAMESPACE = uuid.UUID("6f1d3c52-5d0e-4c1b-9a43-7d2f0b7f1e55")
 
 
 class DynamoDBClient(Protocol):
@@ -66,156 +116,46 @@ class DynamoDBClient(Protocol):
         """Query."""
         ...
 
-
-def period_of(moment: datetime) -> str:
-    """The UTC calendar month of `moment`, `YYYY-MM`."""
-    return moment.astimezone(UTC).strftime(PERIOD_FORMAT)
-
-
-def period_start(period: str) -> datetime:
-    """First instant (UTC) of a `YYYY-MM` period."""
-    return datetime.strptime(period, PERIOD_FORMAT).replace(tzinfo=UTC)
-
-
-def period_end(period: str) -> datetime:
-    """First instant (UTC) of the month after `period`: when its spend resets."""
-    start = period_start(period)
-    return (
-        start.replace(year=start.year + 1, month=1)
-        if start.month == 12
-        else start.replace(month=start.month + 1)
-    )
-
-
-def shift_period(period: str, months: int) -> str:
-    """`period` moved by a whole number of months."""
-    start = period_start(period)
-    index = start.year * 12 + start.month - 1 + months
-    return f"{index // 12:04d}-{index % 12 + 1:02d}"
-
-
-def to_micro(usd: Decimal | float | int) -> int:
-    """USD to whole micro-dollars, rounded up: the ledger never under-counts."""
-    value = Decimal(str(usd)) if isinstance(usd, float) else Decimal(usd)
-    if not value.is_finite() or value < 0:
-        raise ValueError(f"amount must be a finite non-negative number of USD, got {usd!r}")
-    return int((value * MICRO_PER_USD).to_integral_value(rounding=ROUND_CEILING))
-
-
-def to_usd(micro: int) -> Decimal:
-    """Micro-dollars to exact USD."""
-    return Decimal(micro) / MICRO_PER_USD
-
-
-def month_key(project: str, period: str) -> dict[str, dict[str, str]]:
-    """The DynamoDB key of a project's month item."""
-    return {"pk": {"S": project}, "sk": {"S": f"{MONTH_PREFIX}{period}"}}
-
-
-@dataclass(frozen=True)
-class OpenReservation:
-    """A hold not yet settled or released."""
-
-    request_id: str
-    amount_micro: int
-    created_epoch: int
-    model: str
-
-
-@dataclass(frozen=True)
-class MonthState:
-    """A project's month as the ledger holds it (zeros for a month with no item)."""
-
-    project: str
-    period: str
-    spent_micro: int = 0
-    reserved_micro: int = 0
-    committed_micro: int = 0
-    estimated_micro: int = 0
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cache_read_tokens: int = 0
-    cache_write_tokens: int = 0
-    requests: int = 0
-    estimated_requests: int = 0
-    refusals: int = 0
-    corrections_micro: int = 0  # net change made by reconciliation (correct_estimates)
-    cap_micro: int | None = None
-    alerted: tuple[float, ...] = ()
-    open_reservations: tuple[OpenReservation, ...] = field(default=())
-
-    @property
-    def spent_usd(self) -> Decimal:
-        """Settled spend, exact (estimated charges included)."""
-        return to_usd(self.spent_micro)
-
-    @property
-    def reserved_usd(self) -> Decimal:
-        """Open reservations, exact."""
-        return to_usd(self.reserved_micro)
-
-    @property
-    def resets_at(self) -> datetime:
-        """When this period ends."""
-        return period_end(self.period)
-
-    @classmethod
-    def from_item(cls, project: str, period: str, item: Mapping[str, Any] | None) -> MonthState:
-        """Parse a DynamoDB item (low-level attribute values); None gives an empty month."""
-        if not item:
-            return cls(project=project, period=period)
-        counters = {name: int(item[name]["N"]) if name in item else 0 for name in COUNTERS}
-        cap = item.get("cap_micro")
-        alerted = tuple(sorted(float(v) for v in item.get("alerted", {}).get("NS", [])))
-        reservations = []
-        for name, value in item.items():
-            if name.startswith(RESERVATION_PREFIX) and "M" in value:
-                fields = value["M"]
-                reservations.append(
-                    OpenReservation(
-                        request_id=name.removeprefix(RESERVATION_PREFIX),
-                        amount_micro=int(fields["a"]["N"]),
-                        created_epoch=int(fields["t"]["N"]),
-                        model=fields.get("m", {}).get("S", ""),
-                    )
-                )
-        return cls(
-            project=project,
-            period=period,
-            cap_micro=int(cap["N"]) if cap else None,
-            alerted=alerted,
-            open_reservations=tuple(sorted(reservations, key=lambda r: r.created_epoch)),
-            **counters,
-        )
-
-
-@dataclass(frozen=True)
-class SettledUsage:
-    """Token counts recorded with a settlement."""
-
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cache_read_tokens: int = 0
-    cache_write_tokens: int = 0
+    def transact_write_items(self, **kwargs: Any) -> dict[str, Any]:
+        """TransactWriteItems."""
+        ...
 
 
 class CapExceededError(Exception):
     """A reservation would pass the cap; `state` is the month as it stands (refusal counted)."""
 
-    def __init__(self, state: MonthState, amount_micro: int, cap_micro: int) -> None:
+    def __init__(self, state: MonthState, amount_micro: int, cap_micro: int, counter: str = "") -> None:
         super().__init__(f"reservation of {amount_micro} micro-USD would pass the cap of {cap_micro}")
         self.state = state
         self.amount_micro = amount_micro
         self.cap_micro = cap_micro
+        self.counter = counter or month_sk(state.period)  # which counter item's cap refused it
 
 
 class LedgerConflictError(Exception):
     """A write's condition failed for a reason other than the cap (should not happen)."""
 
 
-def _is_conditional_failure(exc: Exception) -> bool:
+class LedgerBusyError(Exception):
+    """DynamoDB cancelled a transaction because another one touched the same item: retry it."""
+
+
+def error_code(exc: Exception) -> str:
+    """The AWS error code of a botocore ClientError ('' for anything else)."""
     response = getattr(exc, "response", None) or {}
-    return response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+    return str(response.get("Error", {}).get("Code", ""))
+
+
+def _is_conditional_failure(exc: Exception) -> bool:
+    return error_code(exc) == "ConditionalCheckFailedException"
+
+
+def _cancellation_codes(exc: Exception) -> list[str] | None:
+    """Per-item codes of a cancelled transaction, or None if `exc` is not a cancellation."""
+    if error_code(exc) != "TransactionCanceledException":
+        return None
+    reasons = (getattr(exc, "response", None) or {}).get("CancellationReasons") or []
+    return [str(r.get("Code") or "None") for r in reasons]
 
 
 def _n(value: int | float | Decimal) -> dict[str, str]:
@@ -224,6 +164,40 @@ def _n(value: int | float | Decimal) -> dict[str, str]:
 
 def _threshold_number(threshold: float) -> str:
     return format(Decimal(str(threshold)).normalize(), "f")
+
+
+def request_token(operation: str, hold: Hold, now_epoch: int, generation: int = 0) -> str:
+    """The ClientRequestToken of one write of one hold at `now_epoch`: the same on every try of it.
+
+    `generation` moves on after a cancelled try (a conflict), so the next try is a new request
+    rather than a repeat of the cancelled one.
+    """
+    text = f"{operation}:{hold.project}:{hold.sk}:{now_epoch}:{generation}"
+    return str(uuid.uuid5(_TOKEN_NAMESPACE, text))
+
+
+def new_hold(
+    *,
+    project: str,
+    period: str,
+    request_id: str,
+    nonce: str,
+    amount_micro: int,
+    now_epoch: int,
+    model: str = "",
+    also: Sequence[CounterCharge] = (),
+) -> Hold:
+    """The identity and content of a hold about to be reserved."""
+    return Hold(
+        project=project,
+        period=period,
+        hold_id=f"{request_id}#{nonce}" if nonce else request_id,
+        amount_micro=amount_micro,
+        created_epoch=now_epoch,
+        model=model,
+        request_id=request_id,
+        counters=(month_sk(period), *(c.sk for c in also)),
+    )
 
 
 class LedgerTable:
@@ -239,6 +213,19 @@ class LedgerTable:
         )
         return MonthState.from_item(project, period, response.get("Attributes"))
 
+    def _transact(self, items: list[dict[str, Any]], token: str) -> list[str] | None:
+        """Write `items` atomically; None on success, else the per-item cancellation codes."""
+        try:
+            self._client.transact_write_items(TransactItems=items, ClientRequestToken=token)
+        except Exception as exc:
+            codes = _cancellation_codes(exc)
+            if codes is None:
+                raise
+            if "TransactionConflict" in codes:
+                raise LedgerBusyError("another transaction touched the same ledger item") from exc
+            return codes
+        return None
+
     def reserve(
         self,
         *,
@@ -249,50 +236,95 @@ class LedgerTable:
         cap_micro: int | None,
         model: str,
         now_epoch: int,
-    ) -> MonthState:
-        """Hold `amount_micro`; with `cap_micro`, refuse (CapExceededError) if it would pass the cap."""
-        if amount_micro < 0:
+        nonce: str | None = None,
+        also: Sequence[CounterCharge] = (),
+    ) -> Hold:
+        """Hold `amount_micro` as a new hold; with `cap_micro`, refuse (CapExceededError) if it would pass.
+
+        `nonce` makes the hold's identity (`<request id>#<nonce>`): a fresh random one unless
+        given; a caller repeating this very write gives the same one again. `also`: further counter
+        items charged in the same transaction, each refusing past its own cap.
+        """
+        hold = new_hold(
+            project=project,
+            period=period,
+            request_id=request_id,
+            nonce=secrets.token_hex(8) if nonce is None else nonce,
+            amount_micro=amount_micro,
+            now_epoch=now_epoch,
+            model=model,
+            also=also,
+        )
+        return self.reserve_hold(hold, cap_micro=cap_micro, also=also)
+
+    def reserve_hold(
+        self,
+        hold: Hold,
+        *,
+        cap_micro: int | None,
+        also: Sequence[CounterCharge] = (),
+        token: str | None = None,
+    ) -> Hold:
+        """Write `hold` (from `new_hold`) and charge its counters in one transaction; see `reserve`.
+
+        `token`: the ClientRequestToken (default `request_token("reserve", hold, created)`).
+        """
+        if hold.amount_micro < 0:
             raise ValueError("amount_micro must not be negative")
-        names = {"#r": f"{RESERVATION_PREFIX}{request_id}"}
-        values: dict[str, Any] = {
-            ":a": _n(amount_micro),
-            ":res": {"M": {"a": _n(amount_micro), "t": _n(now_epoch), "m": {"S": model}}},
-            ":now": _n(now_epoch),
+        charges = (CounterCharge(month_sk(hold.period), cap_micro), *also)
+        for charge in charges:
+            if charge.cap_micro is not None and charge.cap_micro < hold.amount_micro:
+                raise self._refused(hold, charge)
+        items = [self._put_hold(hold)]
+        items += [self._charge(hold.project, c, hold.amount_micro, hold.created_epoch) for c in charges]
+        codes = self._transact(items, token or request_token("reserve", hold, hold.created_epoch))
+        if codes is None:
+            return hold
+        if codes[0] == "ConditionalCheckFailed":
+            return hold  # the hold exists: an earlier try of this same write was applied
+        for charge, code in zip(charges, codes[1:], strict=False):
+            if code == "ConditionalCheckFailed" and charge.cap_micro is not None:
+                raise self._refused(hold, charge)
+        raise LedgerConflictError(f"reservation {hold.hold_id!r} could not be recorded: {codes}")
+
+    def _refused(self, hold: Hold, charge: CounterCharge) -> CapExceededError:
+        cap = charge.cap_micro if charge.sk == month_sk(hold.period) else None
+        state = self.count_refusal(hold.project, hold.period, cap)
+        return CapExceededError(state, hold.amount_micro, charge.cap_micro or 0, charge.sk)
+
+    def _put_hold(self, hold: Hold) -> dict[str, Any]:
+        return {
+            "Put": {
+                "TableName": self.table_name,
+                "Item": {
+                    "pk": {"S": hold.project},
+                    "sk": {"S": hold.sk},
+                    "amount_micro": _n(hold.amount_micro),
+                    "model": {"S": hold.model},
+                    "request_id": {"S": hold.request_id},
+                    "counters": {"L": [{"S": sk} for sk in hold.counters]},
+                },
+                "ConditionExpression": "attribute_not_exists(sk)",
+            }
         }
-        update = "ADD committed_micro :a, reserved_micro :a SET #r = :res, updated_epoch = :now"
-        # A reservation is applied once per request id: botocore retries a write whose answer was
-        # lost, and the retry must not add the amount twice.
-        condition = "attribute_not_exists(#r)"
-        if cap_micro is not None:
-            update += ", cap_micro = :cap"
-            values[":cap"] = _n(cap_micro)
-            room = cap_micro - amount_micro
-            if room < 0:
-                raise CapExceededError(
-                    self.count_refusal(project, period, cap_micro), amount_micro, cap_micro
-                )
-            values[":room"] = _n(room)
-            condition += " AND (attribute_not_exists(committed_micro) OR committed_micro <= :room)"
-        try:
-            return self._update(
-                project,
-                period,
-                UpdateExpression=update,
-                ConditionExpression=condition,
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
+
+    def _charge(self, project: str, charge: CounterCharge, amount: int, now_epoch: int) -> dict[str, Any]:
+        values: dict[str, Any] = {":a": _n(amount), ":now": _n(now_epoch)}
+        update = "ADD committed_micro :a, reserved_micro :a SET updated_epoch = :now"
+        update_op: dict[str, Any] = {
+            "TableName": self.table_name,
+            "Key": {"pk": {"S": project}, "sk": {"S": charge.sk}},
+            "UpdateExpression": update,
+            "ExpressionAttributeValues": values,
+        }
+        if charge.cap_micro is not None:
+            update_op["UpdateExpression"] += ", cap_micro = :cap"
+            values[":cap"] = _n(charge.cap_micro)
+            values[":room"] = _n(charge.cap_micro - amount)
+            update_op["ConditionExpression"] = (
+                "attribute_not_exists(committed_micro) OR committed_micro <= :room"
             )
-        except Exception as exc:
-            if not _is_conditional_failure(exc):
-                raise
-        state = self.month(project, period)
-        if any(r.request_id == request_id for r in state.open_reservations):
-            return state  # an earlier attempt of this same write was applied
-        if cap_micro is None:
-            raise LedgerConflictError(f"reservation {request_id!r} could not be recorded") from None
-        raise CapExceededError(
-            self.count_refusal(project, period, cap_micro), amount_micro, cap_micro
-        ) from None
+        return {"Update": update_op}
 
     def count_refusal(self, project: str, period: str, cap_micro: int | None = None) -> MonthState:
         """Count one refused request; returns the month as it stands."""
@@ -305,123 +337,222 @@ class LedgerTable:
 
     def settle(
         self,
+        hold: Hold,
         *,
-        project: str,
-        period: str,
-        request_id: str,
-        reserved_micro: int,
         actual_micro: int,
         usage: SettledUsage,
         estimated: bool,
         now_epoch: int,
-    ) -> MonthState | None:
-        """Replace the hold with the actual cost; None if it was already settled or released."""
+        operation: str = "settle",
+        token: str | None = None,
+    ) -> bool:
+        """Replace the hold with the actual cost; False if it was already settled or released."""
         if actual_micro < 0:
             raise ValueError("actual_micro must not be negative")
         values: dict[str, Any] = {
-            ":delta": _n(actual_micro - reserved_micro),
-            ":unreserve": _n(-reserved_micro),
+            ":delta": _n(actual_micro - hold.amount_micro),
+            ":unreserve": _n(-hold.amount_micro),
             ":spent": _n(actual_micro),
             ":one": _n(1),
-            ":in": _n(usage.input_tokens),
-            ":out": _n(usage.output_tokens),
-            ":cr": _n(usage.cache_read_tokens),
-            ":cw": _n(usage.cache_write_tokens),
             ":now": _n(now_epoch),
         }
-        update = (
-            "ADD committed_micro :delta, reserved_micro :unreserve, spent_micro :spent, requests :one, "
-            "input_tokens :in, output_tokens :out, cache_read_tokens :cr, cache_write_tokens :cw"
-        )
+        update = "ADD committed_micro :delta, reserved_micro :unreserve, spent_micro :spent, requests :one"
         if estimated:
             update += ", estimated_micro :spent, estimated_requests :one"
-        update += " REMOVE #r SET updated_epoch = :now"
-        return self._conditional_on_reservation(project, period, request_id, update, values)
-
-    def release(
-        self, *, project: str, period: str, request_id: str, reserved_micro: int, now_epoch: int
-    ) -> MonthState | None:
-        """Drop the hold: nothing was spent. None if it was already settled or released."""
-        values = {":unreserve": _n(-reserved_micro), ":now": _n(now_epoch)}
-        update = (
-            "ADD committed_micro :unreserve, reserved_micro :unreserve REMOVE #r SET updated_epoch = :now"
+        month = {**values, ":in": _n(usage.input_tokens), ":out": _n(usage.output_tokens)}
+        month |= {":cr": _n(usage.cache_read_tokens), ":cw": _n(usage.cache_write_tokens)}
+        month_update = (
+            update + ", input_tokens :in, output_tokens :out, cache_read_tokens :cr, cache_write_tokens :cw"
         )
-        return self._conditional_on_reservation(project, period, request_id, update, values)
+        return self._close(
+            hold,
+            month_update=month_update,
+            month_values=month,
+            other_update=update,
+            other_values=values,
+            now_epoch=now_epoch,
+            operation=operation,
+            token=token,
+        )
 
-    def _conditional_on_reservation(
-        self, project: str, period: str, request_id: str, update: str, values: dict[str, Any]
-    ) -> MonthState | None:
+    def release(self, hold: Hold, *, now_epoch: int, token: str | None = None) -> bool:
+        """Drop the hold: nothing was spent. False if it was already settled or released."""
+        values = {":unreserve": _n(-hold.amount_micro), ":now": _n(now_epoch)}
+        update = "ADD committed_micro :unreserve, reserved_micro :unreserve"
+        return self._close(
+            hold,
+            month_update=update,
+            month_values=values,
+            other_update=update,
+            other_values=values,
+            now_epoch=now_epoch,
+            operation="release",
+            token=token,
+        )
+
+    def _close(
+        self,
+        hold: Hold,
+        *,
+        month_update: str,
+        month_values: dict[str, Any],
+        other_update: str,
+        other_values: dict[str, Any],
+        now_epoch: int,
+        operation: str,
+        token: str | None = None,
+    ) -> bool:
+        """Remove the hold and apply `month_update` (other counters: `other_update`), atomically, once."""
+        if hold.legacy:
+            return self._close_legacy(hold, month_update, month_values)
+        items: list[dict[str, Any]] = [
+            {
+                "Delete": {
+                    "TableName": self.table_name,
+                    "Key": {"pk": {"S": hold.project}, "sk": {"S": hold.sk}},
+                    "ConditionExpression": "attribute_exists(sk)",
+                }
+            }
+        ]
+        for i, sk in enumerate(hold.counters or (month_sk(hold.period),)):
+            update, values = (month_update, month_values) if i == 0 else (other_update, other_values)
+            items.append(
+                {
+                    "Update": {
+                        "TableName": self.table_name,
+                        "Key": {"pk": {"S": hold.project}, "sk": {"S": sk}},
+                        "UpdateExpression": update + " SET updated_epoch = :now",
+                        "ExpressionAttributeValues": {**values, ":now": _n(now_epoch)},
+                    }
+                }
+            )
+        codes = self._transact(items, token or request_token(operation, hold, now_epoch))
+        if codes is None:
+            return True
+        if codes[0] == "ConditionalCheckFailed":
+            return False
+        raise LedgerConflictError(f"hold {hold.hold_id!r} could not be closed: {codes}")
+
+    def _close_legacy(self, hold: Hold, update: str, values: dict[str, Any]) -> bool:
         try:
-            return self._update(
-                project,
-                period,
-                UpdateExpression=update,
+            self._client.update_item(
+                TableName=self.table_name,
+                Key=month_key(hold.project, hold.period),
+                UpdateExpression=update + " REMOVE #r SET updated_epoch = :now",
                 ConditionExpression="attribute_exists(#r)",
-                ExpressionAttributeNames={"#r": f"{RESERVATION_PREFIX}{request_id}"},
+                ExpressionAttributeNames={"#r": f"{LEGACY_RESERVATION_PREFIX}{hold.request_id}"},
                 ExpressionAttributeValues=values,
             )
         except Exception as exc:
             if _is_conditional_failure(exc):
-                return None
+                return False
             raise
+        return True
 
-    def claim_alert(self, *, project: str, period: str, threshold: float, claimant: str) -> bool:
-        """Record that `threshold`'s alert is being sent; True for exactly one claimant per month.
+    def claim_alert(
+        self,
+        *,
+        project: str,
+        period: str,
+        threshold: float,
+        claimant: str,
+        now_epoch: int,
+        lease_s: int,
+    ) -> bool:
+        """Claim the right to send `threshold`'s alert this month; True for exactly one claimant at a time.
 
-        The claimant (a request id) is stored with the claim, so a retried write of the same
-        claim is recognised as the caller's own rather than lost.
+        A claim not confirmed as sent (`confirm_alert`) within `lease_s` may be taken over by
+        another claimant: the first one crashed before it could send. A repeated claim by the same
+        claimant (a retried write) is its own. No claim is granted once the alert was confirmed.
         """
         number = _threshold_number(threshold)
-        names = {"#c": f"{ALERT_CLAIM_PREFIX}{number}"}
         try:
             self._client.update_item(
                 TableName=self.table_name,
                 Key=month_key(project, period),
-                UpdateExpression="ADD alerted :t SET #c = :who",
-                ConditionExpression="attribute_not_exists(#c)",
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues={":t": {"NS": [number]}, ":who": {"S": claimant}},
+                UpdateExpression="SET #c = :claim",
+                ConditionExpression=(
+                    "NOT contains(alerted, :t) AND "
+                    "(attribute_not_exists(#c) OR #c.c = :who OR #c.t < :expired)"
+                ),
+                ExpressionAttributeNames={"#c": f"{ALERT_CLAIM_PREFIX}{number}"},
+                ExpressionAttributeValues={
+                    ":t": {"N": number},
+                    ":who": {"S": claimant},
+                    ":claim": {"M": {"c": {"S": claimant}, "t": _n(now_epoch)}},
+                    ":expired": _n(now_epoch - lease_s),
+                },
             )
         except Exception as exc:
-            if not _is_conditional_failure(exc):
-                raise
-            item = self._client.get_item(
+            if _is_conditional_failure(exc):
+                return False
+            raise
+        return True
+
+    def confirm_alert(self, *, project: str, period: str, threshold: float, claimant: str) -> bool:
+        """Record that `threshold`'s alert was sent (it is never sent again this month)."""
+        number = _threshold_number(threshold)
+        try:
+            self._client.update_item(
                 TableName=self.table_name,
                 Key=month_key(project, period),
-                ConsistentRead=True,
-                ProjectionExpression="#c",
-                ExpressionAttributeNames=names,
-            ).get("Item", {})
-            return item.get(names["#c"], {}).get("S") == claimant
+                UpdateExpression="ADD alerted :ts",
+                ConditionExpression="#c.c = :who OR contains(alerted, :t)",
+                ExpressionAttributeNames={"#c": f"{ALERT_CLAIM_PREFIX}{number}"},
+                ExpressionAttributeValues={
+                    ":ts": {"NS": [number]},
+                    ":t": {"N": number},
+                    ":who": {"S": claimant},
+                },
+            )
+        except Exception as exc:
+            if _is_conditional_failure(exc):
+                return False
+            raise
         return True
 
     def unclaim_alert(self, *, project: str, period: str, threshold: float, claimant: str) -> None:
-        """Give the claim back (the alert could not be sent), so a later call retries it."""
+        """Give the claim back (the alert could not be sent), so a later call retries it at once."""
         number = _threshold_number(threshold)
         try:
             self._client.update_item(
                 TableName=self.table_name,
                 Key=month_key(project, period),
-                UpdateExpression="DELETE alerted :t REMOVE #c",
-                ConditionExpression="#c = :who",
+                UpdateExpression="REMOVE #c",
+                ConditionExpression="#c.c = :who AND NOT contains(alerted, :t)",
                 ExpressionAttributeNames={"#c": f"{ALERT_CLAIM_PREFIX}{number}"},
-                ExpressionAttributeValues={":t": {"NS": [number]}, ":who": {"S": claimant}},
+                ExpressionAttributeValues={":t": {"N": number}, ":who": {"S": claimant}},
             )
         except Exception as exc:
             if not _is_conditional_failure(exc):
                 raise
 
-    def month(self, project: str, period: str) -> MonthState:
-        """One month, read consistently."""
+    def month(self, project: str, period: str, *, with_holds: bool = False) -> MonthState:
+        """One month, read consistently; `with_holds` adds its open holds (one more Query)."""
         response = self._client.get_item(
             TableName=self.table_name, Key=month_key(project, period), ConsistentRead=True
         )
-        return MonthState.from_item(project, period, response.get("Item"))
+        state = MonthState.from_item(project, period, response.get("Item"))
+        if not with_holds:
+            return state
+        holds = state.open_reservations + tuple(self.holds(project, period))
+        return _replace_holds(state, holds)
+
+    def holds(self, project: str, period: str, *, older_than_epoch: int | None = None) -> Iterator[Hold]:
+        """Open holds of `period` (created before `older_than_epoch` if given), oldest first: one Query."""
+        low = f"{HOLD_PREFIX}{period}#"
+        high = low + "~"  # "~" sorts after every digit and "#"
+        if older_than_epoch is not None:  # BETWEEN is inclusive: stop at holds created a second earlier
+            high = f"{low}{max(0, older_than_epoch - 1):0{EPOCH_DIGITS}d}#~"
+        values = {":p": {"S": project}, ":a": {"S": low}, ":b": {"S": high}}
+        for item in self._query("pk = :p AND sk BETWEEN :a AND :b", values):
+            yield Hold.from_item(item)
 
     def months(self, project: str, first: str, last: str) -> list[MonthState]:
         """Every month from `first` to `last` inclusive, oldest first (one Query; zeros where absent)."""
         found: dict[str, MonthState] = {}
-        for item in self._query(project, first, last):
+        values = {":p": {"S": project}, ":a": {"S": month_sk(first)}, ":b": {"S": month_sk(last)}}
+        for item in self._query("pk = :p AND sk BETWEEN :a AND :b", values):
             period = item["sk"]["S"].removeprefix(MONTH_PREFIX)
             found[period] = MonthState.from_item(project, period, item)
         out, period = [], first
@@ -430,15 +561,11 @@ class LedgerTable:
             period = shift_period(period, 1)
         return out
 
-    def _query(self, project: str, first: str, last: str) -> Iterator[dict[str, Any]]:
+    def _query(self, condition: str, values: dict[str, Any]) -> Iterator[dict[str, Any]]:
         kwargs: dict[str, Any] = {
             "TableName": self.table_name,
-            "KeyConditionExpression": "pk = :p AND sk BETWEEN :a AND :b",
-            "ExpressionAttributeValues": {
-                ":p": {"S": project},
-                ":a": {"S": f"{MONTH_PREFIX}{first}"},
-                ":b": {"S": f"{MONTH_PREFIX}{last}"},
-            },
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeValues": values,
             "ConsistentRead": True,
         }
         while True:
@@ -450,30 +577,36 @@ class LedgerTable:
             kwargs["ExclusiveStartKey"] = token
 
     def charge_stale_reservations(
-        self, *, project: str, period: str, older_than_epoch: int, now_epoch: int
-    ) -> list[OpenReservation]:
+        self,
+        *,
+        project: str,
+        period: str,
+        older_than_epoch: int,
+        now_epoch: int,
+        max_holds: int | None = None,
+    ) -> list[Hold]:
         """Turn holds older than `older_than_epoch` into estimated spend (their call's outcome is unknown).
 
         A hold outlives its invocation only when the function was killed between reserve and
-        settle; the call may have been billed, so its worst case is charged, marked estimated, for
-        reconciliation to correct. Returns the holds charged.
+        settle, or its settle failed; the call may have been billed, so its worst case is charged,
+        marked estimated, for reconciliation to correct. Found with a Query on the sort-key range
+        of old holds (plus any hold the previous layout kept in the month item); at most
+        `max_holds` of them (the oldest) when given. Returns the holds charged.
         """
+        legacy = self.month(project, period).open_reservations
+        candidates = [h for h in legacy if h.created_epoch < older_than_epoch]
+        candidates += list(self.holds(project, period, older_than_epoch=older_than_epoch))
         charged = []
-        for reservation in self.month(project, period).open_reservations:
-            if reservation.created_epoch >= older_than_epoch:
-                continue
-            values = {
-                ":a": _n(reservation.amount_micro),
-                ":unreserve": _n(-reservation.amount_micro),
-                ":one": _n(1),
-                ":now": _n(now_epoch),
-            }
-            update = (
-                "ADD spent_micro :a, estimated_micro :a, estimated_requests :one, requests :one, "
-                "reserved_micro :unreserve REMOVE #r SET updated_epoch = :now"
-            )
-            if self._conditional_on_reservation(project, period, reservation.request_id, update, values):
-                charged.append(reservation)
+        for hold in candidates[:max_holds]:
+            if self.settle(
+                hold,
+                actual_micro=hold.amount_micro,
+                usage=SettledUsage(),
+                estimated=True,
+                now_epoch=now_epoch,
+                operation="stale",
+            ):
+                charged.append(hold)
         return charged
 
     def correct_estimates(
@@ -515,6 +648,10 @@ class LedgerTable:
             if _is_conditional_failure(exc):
                 return None
             raise
+
+
+def _replace_holds(state: MonthState, holds: tuple[Hold, ...]) -> MonthState:
+    return replace(state, open_reservations=tuple(sorted(holds, key=lambda h: (h.created_epoch, h.hold_id))))
 
 
 def crossed_thresholds(

@@ -30,6 +30,7 @@ BUNDLED_REPO_FILES = (
     "claude_platform/prices.py",
     "claude_platform/limits.py",
     "claude_platform/ledger.py",
+    "claude_platform/ledger_model.py",
     "claude_platform/function_settings.py",
 )
 

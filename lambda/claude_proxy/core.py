@@ -142,12 +142,22 @@ class BudgetUnavailableError(Exception):
 class SpendLedger(Protocol):
     """Reserve worst-case spend before the call; settle the actual cost after, or release.
 
-    `reserve` returns an opaque handle for `settle`/`release`. `settle` returns the budget status
-    shown to the caller (or None). Neither `settle` nor `release` raises for ledger failures: the
-    call already happened, so they record what they can and report the problem themselves.
+    `reserve` returns an opaque handle for `settle`/`release`; every call creates a hold of its own
+    (a retry of the same request holds anew), and a handle settles or releases only its own hold.
+    `remaining_ms` is the invocation's time left: the ledger's requests (this one and the handle's
+    settle/release) fit in it. `settle` returns the budget status shown to the caller (or None).
+    Neither `settle` nor `release` raises for ledger failures: the call already happened, so they
+    record what they can and report the problem themselves.
     """
 
-    def reserve(self, *, model: str, request_id: str, amount_usd: float) -> Any:
+    def reserve(
+        self,
+        *,
+        model: str,
+        request_id: str,
+        amount_usd: float,
+        remaining_ms: Callable[[], int] | None = None,
+    ) -> Any:
         """Hold `amount_usd`. Raises BudgetExceededError or BudgetUnavailableError to refuse."""
         ...
 
@@ -169,7 +179,14 @@ class SpendLedger(Protocol):
 class NullLedger:
     """A ledger that records nothing and never refuses (`enforcement: off`)."""
 
-    def reserve(self, *, model: str, request_id: str, amount_usd: float) -> str:
+    def reserve(
+        self,
+        *,
+        model: str,
+        request_id: str,
+        amount_usd: float,
+        remaining_ms: Callable[[], int] | None = None,
+    ) -> str:
         """Accept every reservation."""
         return request_id
 
@@ -457,12 +474,18 @@ def _failure_error(
 
 @dataclass
 class _Spend:
-    """The worst-case hold for one request, across its attempts."""
+    """The worst-case hold for one request, across its attempts.
+
+    Each reservation is a hold of its own; `reservation` is only ever the hold this request's
+    latest reserve created, so a settle or release never touches another attempt's hold (one
+    whose estimated settle failed stays open and is charged by the stale-hold rule).
+    """
 
     ledger: SpendLedger
     model: str
     request_id: str
     amount_usd: float
+    remaining_ms: Callable[[], int] | None = None
     reservation: Any = None
     estimated_usd: float = 0.0
 
@@ -472,7 +495,10 @@ class _Spend:
             return None
         try:
             self.reservation = self.ledger.reserve(
-                model=self.model, request_id=self.request_id, amount_usd=self.amount_usd
+                model=self.model,
+                request_id=self.request_id,
+                amount_usd=self.amount_usd,
+                remaining_ms=self.remaining_ms,
             )
         except BudgetExceededError as exc:
             return ProxyError(ErrorType.BUDGET_EXCEEDED, str(exc), retryable=False)
@@ -587,7 +613,13 @@ def invoke(
         model.prices, input_tokens=request.input_token_bound_for(window), max_output_tokens=max_tokens
     )
 
-    spend = _Spend(ledger=ledger, model=model.alias, request_id=request_id, amount_usd=reserve_usd)
+    spend = _Spend(
+        ledger=ledger,
+        model=model.alias,
+        request_id=request_id,
+        amount_usd=reserve_usd,
+        remaining_ms=remaining_ms,
+    )
     refused = spend.hold()
     if refused is not None:
         return done(model.alias, 0, error=refused)

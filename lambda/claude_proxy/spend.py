@@ -7,24 +7,92 @@ ledger is logged and counted, and the call goes on. `off` uses the core's NullLe
 
 from __future__ import annotations
 
+import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from claude_platform.ledger import (
     CapExceededError,
+    Hold,
+    LedgerBusyError,
     LedgerTable,
     MonthState,
     SettledUsage,
     crossed_thresholds,
+    error_code,
+    new_hold,
     period_end,
     period_of,
+    request_token,
+    shift_period,
     to_micro,
     to_usd,
 )
 from claude_platform.prices import TokenUsage
 from claude_proxy.core import BudgetExceededError, BudgetUnavailableError
+
+T = TypeVar("T")
+
+# Every ledger request is one try of at most connect + read timeout (botocore retries are off:
+# `total_max_attempts` 1), retried here only while the invocation has time for another try and
+# still ANSWER_ROOM_MS to answer. The settle or release after a call (its money is at stake: a
+# hold left open is charged at its worst case) gets its first try whenever one try still fits;
+# one try plus the room fits in the FUNCTION_SAFETY_MARGIN_S the core keeps after its last attempt.
+LEDGER_CONNECT_TIMEOUT_S = 0.15
+LEDGER_READ_TIMEOUT_S = 0.35
+LEDGER_TRIES = 3  # per ledger write or read, time permitting
+LEDGER_TRY_MS = int((LEDGER_CONNECT_TIMEOUT_S + LEDGER_READ_TIMEOUT_S) * 1000)
+ANSWER_ROOM_MS = 200  # logs, metrics and the response after the last ledger request
+BACKOFF_BASE_S = 0.05
+CAP_THRESHOLD = 100.0  # the claim the "cap reached" message shares with a 100% alert
+DEFAULT_ALERT_LEASE_S = 900  # a claim not confirmed this long after is taken over
+STALE_CHECK_INTERVAL_S = 60  # how often a container looks for stale holds (one Query)
+STALE_HOLDS_PER_CHECK = 10  # at most this many charged per check (the rest by the next ones)
+
+_RETRYABLE_CODES = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "TransactionInProgressException",
+        "InternalServerError",
+        "ServiceUnavailable",
+        "Throttling",
+    }
+)
+
+
+def retryable(exc: BaseException) -> bool:
+    """Whether a failed ledger request may be tried again (throttled, 5xx, busy, connection)."""
+    if isinstance(exc, LedgerBusyError):
+        return True
+    try:
+        from botocore.exceptions import ConnectionError as BotoConnectionError
+        from botocore.exceptions import HTTPClientError
+    except ImportError:  # pragma: no cover - botocore ships with the function
+        return False
+    if isinstance(exc, BotoConnectionError | HTTPClientError):
+        return True
+    status = (getattr(exc, "response", None) or {}).get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+    return error_code(exc) in _RETRYABLE_CODES or int(status or 0) >= 500
+
+
+class _Token:
+    """The ClientRequestToken for the tries of one write: the same after a lost answer (DynamoDB
+    then answers the repeat without applying it again), a new one after a cancelled try."""
+
+    def __init__(self, operation: str, hold: Hold, now_epoch: int) -> None:
+        self._operation, self._hold, self._now, self.generation = operation, hold, now_epoch, 0
+
+    def __call__(self) -> str:
+        return request_token(self._operation, self._hold, self._now, self.generation)
+
+
+class LedgerOutOfTimeError(Exception):
+    """Not enough of the invocation left for a ledger request and the answer after it."""
 
 
 class AlertPublisher(Protocol):
@@ -39,10 +107,24 @@ class AlertPublisher(Protocol):
 class Reservation:
     """A hold in the ledger; `recorded` is False when a soft ledger could not write it."""
 
-    request_id: str
-    period: str
-    amount_micro: int
+    hold: Hold
     recorded: bool = True
+    remaining_ms: Callable[[], int] | None = None
+
+    @property
+    def request_id(self) -> str:
+        """The request the hold belongs to."""
+        return self.hold.request_id
+
+    @property
+    def period(self) -> str:
+        """The month it was reserved in (and is settled in)."""
+        return self.hold.period
+
+    @property
+    def amount_micro(self) -> int:
+        """The worst case held."""
+        return self.hold.amount_micro
 
 
 def _usd(micro: int) -> float:
@@ -54,6 +136,10 @@ def usd_text(micro: int) -> str:
     text = f"{to_usd(micro):.6f}".rstrip("0")
     whole, _, fraction = text.partition(".")
     return f"{whole}.{fraction.ljust(2, '0')}"
+
+
+def _reset_text(period: str) -> str:
+    return period_end(period).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class ProjectSpendLedger:
@@ -71,9 +157,14 @@ class ProjectSpendLedger:
         now: Callable[[], datetime],
         log_warning: Callable[[str, dict[str, Any]], None],
         stale_after_s: int | None = None,
+        new_nonce: Callable[[], str] = lambda: secrets.token_hex(8),
+        sleep: Callable[[float], None] = time.sleep,
+        try_ms: int = LEDGER_TRY_MS,
+        tries: int = LEDGER_TRIES,
     ) -> None:
         self._table = table
         self._stale_after_s = stale_after_s
+        self._next_stale_check = 0.0
         self._project = project
         self._hard = hard
         self._cap_micro = to_micro(cap_usd)
@@ -81,6 +172,11 @@ class ProjectSpendLedger:
         self._publisher = publisher
         self._now = now
         self._warn = log_warning
+        self._new_nonce = new_nonce
+        self._sleep = sleep
+        self._try_ms = try_ms
+        self._tries = tries
+        self._alert_lease_s = stale_after_s or DEFAULT_ALERT_LEASE_S
         self._last_state: MonthState | None = None
         self.errors = 0  # ledger failures since the handler last reset it (a metric)
         self.alerts_sent: list[float] = []
@@ -97,80 +193,144 @@ class ProjectSpendLedger:
             {"project": self._project, "error": f"{type(exc).__name__}: {exc}"[:300], **fields},
         )
 
-    def reserve(self, *, model: str, request_id: str, amount_usd: float) -> Reservation:
-        """Hold the worst case in this month's item; refuse past the cap when hard."""
+    def _has_time(
+        self, remaining_ms: Callable[[], int] | None, tries: int = 1, room_ms: int = ANSWER_ROOM_MS
+    ) -> bool:
+        return remaining_ms is None or remaining_ms() >= tries * self._try_ms + room_ms
+
+    def _call(
+        self,
+        request: Callable[[], T],
+        remaining_ms: Callable[[], int] | None,
+        *,
+        closing: bool = False,
+        token: _Token | None = None,
+    ) -> T:
+        """`request`, tried again after a retryable failure while the invocation has time for it.
+
+        `closing` (a settle or release after the call): the first try needs only the try's own time.
+        """
+        last: Exception | None = None
+        for n in range(self._tries):
+            if not self._has_time(remaining_ms, room_ms=0 if closing and n == 0 else ANSWER_ROOM_MS):
+                break
+            try:
+                return request()
+            except Exception as exc:
+                if not retryable(exc):
+                    raise
+                if token is not None and isinstance(exc, LedgerBusyError):
+                    token.generation += 1
+                last = exc
+            delay = BACKOFF_BASE_S * (2**n) * (0.5 + secrets.randbelow(1000) / 2000)
+            if remaining_ms is not None and remaining_ms() < delay * 1000 + self._try_ms + ANSWER_ROOM_MS:
+                break
+            self._sleep(delay)
+        raise last or LedgerOutOfTimeError("not enough time left in this invocation for the spend ledger")
+
+    def reserve(
+        self,
+        *,
+        model: str,
+        request_id: str,
+        amount_usd: float,
+        remaining_ms: Callable[[], int] | None = None,
+    ) -> Reservation:
+        """Hold the worst case as a new hold of its own; refuse past the cap when hard."""
         moment = self._now()
-        period = period_of(moment)
-        amount = to_micro(amount_usd)
+        now_epoch = int(moment.timestamp())
+        hold = new_hold(
+            project=self._project,
+            period=period_of(moment),
+            request_id=request_id,
+            nonce=self._new_nonce(),
+            amount_micro=to_micro(amount_usd),
+            now_epoch=now_epoch,
+            model=model,
+        )
+        cap = self._cap_micro if self._hard else None
         try:
-            state = self._table.reserve(
-                project=self._project,
-                period=period,
-                request_id=request_id,
-                amount_micro=amount,
-                cap_micro=self._cap_micro if self._hard else None,
-                model=model,
-                now_epoch=int(moment.timestamp()),
+            token = _Token("reserve", hold, now_epoch)
+            self._call(
+                lambda: self._table.reserve_hold(hold, cap_micro=cap, token=token()),
+                remaining_ms,
+                token=token,
             )
         except CapExceededError as exc:
             self._last_state = exc.state
-            raise BudgetExceededError(self._refusal_message(exc.state, amount)) from None
+            self._cap_reached(exc.state, hold, remaining_ms)
+            raise BudgetExceededError(self._refusal_message(exc.state, hold.amount_micro)) from None
         except Exception as exc:
             self._failed("reserve", exc, request_id=request_id)
-            self._undo_reserve(period, request_id, amount)
+            self._undo_reserve(hold, remaining_ms)
             if self._hard:
                 raise BudgetUnavailableError(
                     f"the spend ledger could not be reached to check project {self._project!r}'s cap; "
                     "the request was not sent (retry shortly)"
                 ) from None
-            return Reservation(request_id, period, amount, recorded=False)
-        self._last_state = state
-        self._charge_stale_holds(state, moment)
-        return Reservation(request_id, period, amount)
+            return Reservation(hold, recorded=False, remaining_ms=remaining_ms)
+        self._charge_stale_holds(hold.period, moment, remaining_ms)
+        return Reservation(hold, remaining_ms=remaining_ms)
 
-    def _charge_stale_holds(self, state: MonthState, moment: datetime) -> None:
-        """Holds that outlived their invocation (function killed mid-call): charge them as estimated."""
-        if self._stale_after_s is None:
+    def _charge_stale_holds(
+        self, period: str, moment: datetime, remaining_ms: Callable[[], int] | None
+    ) -> None:
+        """Holds that outlived their invocation (killed mid-call, or settle failed): charge them as estimated.
+
+        One Query on the sort-key range of holds older than `stale_after_s`, in this month and the
+        previous one (a call killed just before midnight at a month's end), at most once per
+        STALE_CHECK_INTERVAL_S per container, and only with time to spare.
+        """
+        if self._stale_after_s is None or not self._has_time(remaining_ms, tries=5):
             return
-        cutoff = int(moment.timestamp()) - self._stale_after_s
-        if not any(r.created_epoch < cutoff for r in state.open_reservations):
+        clock = moment.timestamp()
+        if clock < self._next_stale_check:
             return
+        self._next_stale_check = clock + STALE_CHECK_INTERVAL_S
+        # Two reads per month, then one transaction per hold: as many as the time left allows.
+        left = (
+            (remaining_ms() - ANSWER_ROOM_MS) // self._try_ms - 4 if remaining_ms else STALE_HOLDS_PER_CHECK
+        )
         try:
-            charged = self._table.charge_stale_reservations(
-                project=self._project,
-                period=state.period,
-                older_than_epoch=cutoff,
-                now_epoch=int(moment.timestamp()),
-            )
+            charged = [
+                hold
+                for month in (shift_period(period, -1), period)
+                for hold in self._table.charge_stale_reservations(
+                    project=self._project,
+                    period=month,
+                    older_than_epoch=int(clock) - self._stale_after_s,
+                    now_epoch=int(clock),
+                    max_holds=max(1, min(STALE_HOLDS_PER_CHECK, left) // 2),
+                )
+            ]
         except Exception as exc:
             self._failed("stale hold charge", exc)
             return
         if charged:
             self._warn(
                 "spend ledger charged holds left by killed invocations as estimated spend",
-                {"project": self._project, "request_ids": [r.request_id for r in charged]},
+                {"project": self._project, "request_ids": [h.request_id for h in charged]},
             )
 
-    def _undo_reserve(self, period: str, request_id: str, amount: int) -> None:
-        """After a failed reserve, drop the hold in case the write was applied but its answer lost."""
+    def _undo_reserve(self, hold: Hold, remaining_ms: Callable[[], int] | None) -> None:
+        """After a failed reserve, drop this hold in case the write was applied but its answer lost.
+
+        Only this attempt's own hold (its id is new); with no time left it stays, and the
+        stale-hold rule charges it as estimated (an over-count reconciliation corrects).
+        """
+        if not self._has_time(remaining_ms):
+            return
         try:
-            self._table.release(
-                project=self._project,
-                period=period,
-                request_id=request_id,
-                reserved_micro=amount,
-                now_epoch=int(self._now().timestamp()),
-            )
+            self._table.release(hold, now_epoch=int(self._now().timestamp()))
         except Exception:  # still unreachable: the hold, if any, is charged as stale later, never dropped
             return
 
     def _refusal_message(self, state: MonthState, amount_micro: int) -> str:
-        resets = period_end(state.period).strftime("%Y-%m-%dT%H:%M:%SZ")
         return (
             f"project {self._project!r} has spent {usd_text(state.spent_micro)} USD of its "
             f"{usd_text(self._cap_micro)} USD cap for {state.period}, with "
             f"{usd_text(state.reserved_micro)} USD reserved by calls in flight; this request could cost up "
-            f"to {usd_text(amount_micro)} USD. The cap resets at {resets}."
+            f"to {usd_text(amount_micro)} USD. The cap resets at {_reset_text(state.period)}."
         )
 
     def settle(
@@ -180,12 +340,16 @@ class ProjectSpendLedger:
         if not reservation.recorded:
             return self.status()
         usage = usage or TokenUsage()
-        try:
-            state = self._table.settle(
-                project=self._project,
-                period=reservation.period,
-                request_id=reservation.request_id,
-                reserved_micro=reservation.amount_micro,
+        remaining_ms = reservation.remaining_ms
+        tries = 0
+        now_epoch = int(self._now().timestamp())  # the same on every try: one request, one token
+        token = _Token("settle", reservation.hold, now_epoch)
+
+        def write() -> bool:
+            nonlocal tries
+            tries += 1
+            return self._table.settle(
+                reservation.hold,
                 actual_micro=to_micro(amount_usd),
                 usage=SettledUsage(
                     input_tokens=usage.input_tokens,
@@ -194,39 +358,52 @@ class ProjectSpendLedger:
                     cache_write_tokens=usage.cache_write_input_tokens,
                 ),
                 estimated=estimated,
-                now_epoch=int(self._now().timestamp()),
+                now_epoch=now_epoch,
+                token=token(),
             )
+
+        try:
+            applied = self._call(write, remaining_ms, closing=True, token=token)
         except Exception as exc:
-            # The hold stays open: the CLI charges stale holds as estimated spend, never as zero.
+            # The hold stays open: the stale-hold rule charges it as estimated spend, never as zero.
             self._failed("settle", exc, request_id=reservation.request_id)
             return self.status()
-        if state is None:
+        if not applied and tries == 1:
             self._warn(
                 "spend ledger reservation was already settled or released",
                 {"project": self._project, "request_id": reservation.request_id},
             )
             return self.status()
-        self._last_state = state
-        self._send_alerts(state, reservation.request_id)
+        # not applied on a later try: the earlier try was applied and its answer lost
+        state = self._read_month(reservation.period, remaining_ms)
+        if state is not None:
+            self._send_alerts(state, reservation.hold.hold_id, remaining_ms)
         return self.status()
+
+    def _read_month(self, period: str, remaining_ms: Callable[[], int] | None) -> MonthState | None:
+        try:
+            state = self._call(lambda: self._table.month(self._project, period), remaining_ms)
+        except Exception as exc:
+            self._failed("read", exc)
+            return None
+        self._last_state = state
+        return state
 
     def release(self, reservation: Reservation) -> None:
         """Drop the hold: Bedrock did no work."""
         if not reservation.recorded:
             return
         try:
-            state = self._table.release(
-                project=self._project,
-                period=reservation.period,
-                request_id=reservation.request_id,
-                reserved_micro=reservation.amount_micro,
-                now_epoch=int(self._now().timestamp()),
+            now_epoch = int(self._now().timestamp())
+            token = _Token("release", reservation.hold, now_epoch)
+            self._call(
+                lambda: self._table.release(reservation.hold, now_epoch=now_epoch, token=token()),
+                reservation.remaining_ms,
+                closing=True,
+                token=token,
             )
         except Exception as exc:
             self._failed("release", exc, request_id=reservation.request_id)
-            return
-        if state is not None:
-            self._last_state = state
 
     def status(self) -> dict[str, Any]:
         """Where the project stands this month, as last seen by this container."""
@@ -238,34 +415,102 @@ class ProjectSpendLedger:
             "reserved_usd": _usd(state.reserved_micro) if state else None,
             "cap_usd": _usd(self._cap_micro),
             "enforcement": self.enforcement,
-            "resets_at": period_end(period).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "resets_at": _reset_text(period),
         }
 
-    def _send_alerts(self, state: MonthState, claimant: str) -> None:
-        if self._publisher is None:
+    def _cap_reached(self, state: MonthState, hold: Hold, remaining_ms: Callable[[], int] | None) -> None:
+        """Under hard, the first refusal of the month sends "cap reached" (sharing the 100% alert's claim).
+
+        A request whose worst case alone is over the whole cap is too large, not a reached cap.
+        """
+        if not self._hard or hold.amount_micro > self._cap_micro or CAP_THRESHOLD in state.alerted:
             return
+        subject, message = cap_reached_text(self._project, state, self._cap_micro, hold.amount_micro)
+        self._alert_once(
+            state.period,
+            threshold=CAP_THRESHOLD,
+            claimant=hold.hold_id,
+            subject=subject,
+            message=message,
+            remaining_ms=remaining_ms,
+        )
+
+    def _send_alerts(self, state: MonthState, claimant: str, remaining_ms: Callable[[], int] | None) -> None:
         for threshold in crossed_thresholds(state, self._thresholds, self._cap_micro):
-            try:
-                claimed = self._table.claim_alert(
-                    project=self._project, period=state.period, threshold=threshold, claimant=claimant
-                )
-            except Exception as exc:
-                self._failed("alert claim", exc, threshold=threshold)
-                continue
-            if not claimed:
-                continue
             subject, message = alert_text(self._project, state, self._cap_micro, threshold, self.enforcement)
-            try:
-                self._publisher.publish(subject=subject, message=message)
-                self.alerts_sent.append(threshold)
-            except Exception as exc:
-                self._failed("alert publish", exc, threshold=threshold)
-                try:  # give the claim back so a later call sends it
-                    self._table.unclaim_alert(
-                        project=self._project, period=state.period, threshold=threshold, claimant=claimant
-                    )
-                except Exception as undo:
-                    self._failed("alert unclaim", undo, threshold=threshold)
+            self._alert_once(
+                state.period,
+                threshold=threshold,
+                claimant=claimant,
+                subject=subject,
+                message=message,
+                remaining_ms=remaining_ms,
+            )
+
+    def _alert_once(
+        self,
+        period: str,
+        *,
+        threshold: float,
+        claimant: str,
+        subject: str,
+        message: str,
+        remaining_ms: Callable[[], int] | None,
+    ) -> None:
+        """Claim, publish, confirm: sent once per month in effect (an unconfirmed claim is taken over
+        after the lease, a failed publish gives the claim back)."""
+        if self._publisher is None or not self._has_time(remaining_ms, tries=3):
+            return
+        table, project = self._table, self._project
+        try:
+            claimed = table.claim_alert(
+                project=project,
+                period=period,
+                threshold=threshold,
+                claimant=claimant,
+                now_epoch=int(self._now().timestamp()),
+                lease_s=self._alert_lease_s,
+            )
+        except Exception as exc:
+            self._failed("alert claim", exc, threshold=threshold)
+            return
+        if not claimed:
+            return
+        try:
+            self._publisher.publish(subject=subject, message=message)
+        except Exception as exc:
+            self._failed("alert publish", exc, threshold=threshold)
+            try:  # give the claim back so a later call sends it
+                table.unclaim_alert(project=project, period=period, threshold=threshold, claimant=claimant)
+            except Exception as undo:
+                self._failed("alert unclaim", undo, threshold=threshold)
+            return
+        self.alerts_sent.append(threshold)
+        try:
+            table.confirm_alert(project=project, period=period, threshold=threshold, claimant=claimant)
+        except Exception as exc:  # unconfirmed: sent again after the lease (at least once, not lost)
+            self._failed("alert confirm", exc, threshold=threshold)
+
+
+def cap_reached_text(project: str, state: MonthState, cap_micro: int, amount_micro: int) -> tuple[str, str]:
+    """Subject (<= 100 chars) and body of the message sent when the hard cap starts refusing calls."""
+    resets = _reset_text(state.period)
+    subject = f"Claude spend: {project} cap reached, calls are refused until {resets}"[:100]
+    room = max(0, cap_micro - state.committed_micro)
+    lines = [
+        f"Project: {project}",
+        f"Month (UTC): {state.period}",
+        f"Cap reached, calls are refused until {resets} (or until the cap is raised).",
+        f"Spent: {usd_text(state.spent_micro)} USD, reserved by calls in flight: "
+        f"{usd_text(state.reserved_micro)} USD, cap: {usd_text(cap_micro)} USD (enforcement: hard)",
+        f"Left under the cap: {usd_text(room)} USD; the refused request could cost up to "
+        f"{usd_text(amount_micro)} USD: calls whose worst case does not fit are refused.",
+        f"Of which estimated (calls with unknown outcome, corrected by reconciliation): "
+        f"{usd_text(state.estimated_micro)} USD",
+        f"Requests: {state.requests}, refused: {state.refusals}",
+        "This message stands for the 100% alert this month.",
+    ]
+    return subject, "\n".join(lines)
 
 
 def alert_text(
@@ -298,7 +543,14 @@ class UnmeteredLedger:
         self.errors = 0
         self.alerts_sent: list[float] = []
 
-    def reserve(self, *, model: str, request_id: str, amount_usd: float) -> None:
+    def reserve(
+        self,
+        *,
+        model: str,
+        request_id: str,
+        amount_usd: float,
+        remaining_ms: Callable[[], int] | None = None,
+    ) -> None:
         """Nothing is held."""
 
     def settle(
@@ -319,7 +571,7 @@ class UnmeteredLedger:
             "reserved_usd": None,
             "cap_usd": self._cap_usd,
             "enforcement": "off",
-            "resets_at": period_end(period).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "resets_at": _reset_text(period),
         }
 
 

@@ -9,12 +9,18 @@ from typing import Any
 from claude_platform.ledger import LedgerTable
 from claude_proxy.observability import logger
 from claude_proxy.settings import Settings
-from claude_proxy.spend import ProjectSpendLedger, SnsPublisher, UnmeteredLedger
+from claude_proxy.spend import (
+    LEDGER_CONNECT_TIMEOUT_S,
+    LEDGER_READ_TIMEOUT_S,
+    ProjectSpendLedger,
+    SnsPublisher,
+    UnmeteredLedger,
+)
 
-# Fail fast: a hard cap refuses the call when the ledger cannot answer within about 3 s.
-LEDGER_CONNECT_TIMEOUT_S = 1.0
-LEDGER_READ_TIMEOUT_S = 2.0
-LEDGER_MAX_ATTEMPTS = 2  # botocore standard retry mode: 1 retry, with its own backoff
+# botocore's own retries are off: in its client config `max_attempts` counts *retries* (2 meant
+# three tries, each up to the read timeout), `total_max_attempts` counts tries. ProjectSpendLedger
+# retries itself, only while the invocation has time left for another try and the answer.
+LEDGER_TOTAL_MAX_ATTEMPTS = 1
 
 
 def _now() -> datetime:
@@ -33,7 +39,7 @@ def _client(service: str, region: str) -> Any:
     config = Config(
         connect_timeout=LEDGER_CONNECT_TIMEOUT_S,
         read_timeout=LEDGER_READ_TIMEOUT_S,
-        retries={"max_attempts": LEDGER_MAX_ATTEMPTS, "mode": "standard"},
+        retries={"total_max_attempts": LEDGER_TOTAL_MAX_ATTEMPTS, "mode": "standard"},
         tcp_keepalive=True,
     )
     return boto3.session.Session().client(service, region_name=region, config=config)

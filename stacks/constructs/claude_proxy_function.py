@@ -56,6 +56,16 @@ class ModelInvokeAccess:
     routing_profile_arns: tuple[str, ...]
 
 
+# TransactWriteItems has no IAM action of its own: each Put/Update/Delete in it needs its own.
+LEDGER_ITEM_ACTIONS = [
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:Query",
+]
+
+
 @dataclass(frozen=True)
 class SpendRecording:
     """Where the proxy records its project's spend and sends spend alerts.
@@ -250,8 +260,10 @@ class ClaudeProxyFunction(Construct):
     def _spend_statements(self, spend: SpendRecording | None) -> list[iam.PolicyStatement]:
         """The project's own ledger items and alert topic, nothing else.
 
-        - Ledger: read and conditionally update items whose partition key is the project name
-          (`ForAllValues:StringEquals dynamodb:LeadingKeys`); no Scan, no delete, no other project.
+        - Ledger: read, put, conditionally update and delete items whose partition key is the
+          project name (`ForAllValues:StringEquals dynamodb:LeadingKeys`): its month counters and
+          its holds, written together by TransactWriteItems (IAM checks each item's own action);
+          Query for stale holds. No Scan, no other project.
         - Alerts: publish to the project's topic only; the topic is KMS-encrypted, so the role may
           use the alerts key, named by its alias and only through SNS in this region.
         """
@@ -261,7 +273,7 @@ class ClaudeProxyFunction(Construct):
         return [
             iam.PolicyStatement(
                 sid="OwnProjectLedgerItemsOnly",
-                actions=["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"],
+                actions=LEDGER_ITEM_ACTIONS,
                 resources=[spend.ledger_table_arn],
                 conditions={"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [spend.project]}},
             ),

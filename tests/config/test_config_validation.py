@@ -193,8 +193,28 @@ def test_thresholds_outside_0_to_1000(threshold):
     )
 
 
-def test_threshold_of_1000_is_allowed():
-    assert load_config(config(alert_thresholds=[1000])).projects[0].config.alert_thresholds == [1000]
+def test_threshold_of_1000_is_allowed_where_it_can_fire():
+    raw = config(alert_thresholds=[1000], enforcement="soft")
+    assert load_config(raw).projects[0].config.alert_thresholds == [1000]
+
+
+def test_a_threshold_above_the_cap_under_hard_is_an_error_naming_the_field():
+    # Issue 13 item 8: under hard, spend never passes the cap, so a 120% alert could never fire.
+    message = only_problem(config(alert_thresholds=[50, 100, 120]))
+    assert message.startswith(
+        "projects[0] (alpha): alert_thresholds: 120 can never fire under enforcement: hard"
+    )
+    assert load_config(config(alert_thresholds=[50, 100]))  # up to 100 is fine
+
+
+def test_what_thresholds_are_percent_of_is_said_once_from_the_model():
+    from claude_platform.config import ALERT_THRESHOLDS_MEANING, ProjectConfig
+
+    description = ProjectConfig.model_fields["alert_thresholds"].description or ""
+    assert description.startswith(ALERT_THRESHOLDS_MEANING)
+    assert (
+        "percent of the cap" in ALERT_THRESHOLDS_MEANING and "percent of `monthly_budget_usd`" in description
+    )
 
 
 def test_duplicate_thresholds():

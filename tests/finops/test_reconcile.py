@@ -114,7 +114,7 @@ def moto_ledger():
 def _spend(
     ledger: LedgerTable, project: str, period: str, micro: int, *, estimated: bool, request_id: str
 ) -> None:
-    ledger.reserve(
+    hold = ledger.reserve(
         project=project,
         period=period,
         request_id=request_id,
@@ -124,10 +124,7 @@ def _spend(
         now_epoch=1,
     )
     ledger.settle(
-        project=project,
-        period=period,
-        request_id=request_id,
-        reserved_micro=micro,
+        hold,
         actual_micro=micro,
         usage=SettledUsage(input_tokens=10),
         estimated=estimated,
@@ -202,7 +199,7 @@ def test_reconcile_reports_then_apply_settles_estimates_in_the_ledger(moto_ledge
     month = ledger.month("support-bot", "2026-10")
     assert (month.spent_micro, month.estimated_micro, month.corrections_micro) == (12_000_000, 0, -3_000_000)
     # The dead hold was charged at its worst case, then settled to the bill's 0.50.
-    legacy = ledger.month("legacy-summarizer", "2026-10")
+    legacy = ledger.month("legacy-summarizer", "2026-10", with_holds=True)
     assert legacy.open_reservations == () and legacy.spent_micro == 500_000
     assert rows["data-science"]["status"] == "differs"
     assert applied.code == 3

@@ -67,7 +67,7 @@ def aws():
 
 def test_status_shows_ledger_spend_against_cap_alarms_and_pending(aws: Clients):
     ledger = LedgerTable(aws.client("dynamodb"), "claude-spend-ledger")
-    ledger.reserve(
+    hold = ledger.reserve(
         project="support-bot",
         period="2026-11",
         request_id="a",
@@ -77,10 +77,7 @@ def test_status_shows_ledger_spend_against_cap_alarms_and_pending(aws: Clients):
         now_epoch=1,
     )
     ledger.settle(
-        project="support-bot",
-        period="2026-11",
-        request_id="a",
-        reserved_micro=200_000_000,
+        hold,
         actual_micro=100_000_000,
         usage=SettledUsage(),
         estimated=False,

@@ -31,7 +31,7 @@ VARIANT_CONFIG = {
             "geography": "us",
             "models": WORST_CASE_US_MODELS,
             "monthly_budget_usd": 1234.5,
-            "alert_thresholds": [10, 20, 30, 40, 50, 60, 70, 80, 1000],
+            "alert_thresholds": [10, 20, 30, 40, 50, 60, 70, 80, 100],
             "snapstart": True,
             "invokers": [
                 "arn:aws:iam::111122223333:role/caller",

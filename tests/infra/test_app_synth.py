@@ -17,7 +17,7 @@ def test_app_synthesizes_the_example_and_prints_a_summary_on_stderr(tmp_path):
     assert "- support-bot: stack claude-project-support-bot in us-east-1; budget 500 USD/month" in summary
     assert "- eu-assistant: stack claude-project-eu-assistant in eu-west-1; budget 300 USD/month" in summary
     assert "claude-eu-assistant-haiku-4-5-eu -> eu.anthropic.claude-haiku-4-5-20251001-v1:0" in summary
-    assert "alerts at 25/50/75/90/100/120% actual + 100% forecast, 2 alert email(s)" in summary
+    assert "alerts at 25/50/75/90/100% actual + 100% forecast, 2 alert email(s)" in summary
     assert (
         "claude-support-bot-sonnet-4-5-us -> us.anthropic.claude-sonnet-4-5-20250929-v1:0: "
         "3.3/16.5 USD per 1M input/output tokens, above 200k prompt tokens 6.6/24.75 "

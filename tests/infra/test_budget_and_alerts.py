@@ -27,7 +27,7 @@ def test_budget_shape_limit_and_cost_types(example):
         "AWS::Budgets::Budget",
         {
             "Budget": {
-                "BudgetName": "claude-data-science-monthly-bc2c90",
+                "BudgetName": "claude-data-science-monthly-9542f4",
                 "BudgetType": "COST",
                 "TimeUnit": "MONTHLY",
                 "BudgetLimit": {"Amount": 2000, "Unit": "USD"},
@@ -51,7 +51,7 @@ def test_budget_notifies_the_topic_per_threshold_plus_forecast(example):
     notifications = budget["NotificationsWithSubscribers"]
     assert [
         (n["Notification"]["NotificationType"], n["Notification"]["Threshold"]) for n in notifications
-    ] == [("ACTUAL", t) for t in (25, 50, 75, 90, 100, 120)] + [("FORECASTED", 100)]
+    ] == [("ACTUAL", t) for t in (25, 50, 75, 90, 100)] + [("FORECASTED", 100)]
     for n in notifications:
         assert n["Notification"]["ComparisonOperator"] == "GREATER_THAN"
         assert n["Notification"]["ThresholdType"] == "PERCENTAGE"

@@ -55,7 +55,14 @@ def _proxy_statements(example, stack):
 def test_each_function_touches_only_its_own_ledger_items(example):
     for stack, project in ((SUPPORT, "support-bot"), (LEGACY, "legacy-summarizer")):
         statement = _proxy_statements(example, stack)["OwnProjectLedgerItemsOnly"]
-        assert statement["Action"] == ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"]
+        # Holds are items of their own, put and deleted in the same transaction as the counters.
+        assert statement["Action"] == [
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:DeleteItem",
+            "dynamodb:Query",
+        ]
         assert render(statement["Resource"]) == (
             "arn:${AWS::Partition}:dynamodb:us-east-1:${AWS::AccountId}:table/claude-spend-ledger"
         )
@@ -84,7 +91,7 @@ def test_function_settings_carry_enforcement_cap_table_and_topic(example):
     assert spend == {
         "enforcement": "hard",
         "cap_usd": 1800,
-        "alert_thresholds": [25, 50, 75, 90, 100, 120],
+        "alert_thresholds": [25, 50, 75, 90, 100],
         "ledger_table": "claude-spend-ledger",
         "stale_after_s": 660,  # the 600 s timeout plus a minute
         "alert_topic_arn": f"${{{topic_id}}}",

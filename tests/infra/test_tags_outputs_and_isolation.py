@@ -101,7 +101,7 @@ def test_outputs_per_project(example):
     (topic_id,) = resources_of_type(template, "AWS::SNS::Topic")
     (function_id,) = resources_of_type(template, "AWS::Lambda::Function")
     assert outputs["AlertTopicArn"]["Value"] == {"Ref": topic_id}
-    assert outputs["BudgetName"]["Value"] == "claude-data-science-monthly-bc2c90"
+    assert outputs["BudgetName"]["Value"] == "claude-data-science-monthly-9542f4"
     assert outputs["ProxyFunctionName"]["Value"] == {"Ref": function_id}
     assert outputs["ProxyInvokeArn"]["Value"] == {"Fn::GetAtt": [function_id, "Arn"]}
     assert all("Export" not in o for o in outputs.values())

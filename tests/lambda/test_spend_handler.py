@@ -61,7 +61,9 @@ def spend(local_aws, server, monkeypatch):
 
         def month(self):
             return self.ledger.month(
-                "alpha", period_of(__import__("datetime").datetime.now(__import__("datetime").UTC))
+                "alpha",
+                period_of(__import__("datetime").datetime.now(__import__("datetime").UTC)),
+                with_holds=True,
             )
 
         def prices(self):
@@ -161,6 +163,32 @@ def test_hard_fails_closed_when_the_ledger_is_unreachable(spend, server, monkeyp
     assert response["error"]["retryable"] is True
     assert server.requests == []
     assert time.monotonic() - started < 10
+
+
+@pytest.fixture
+def silent_endpoint():
+    """An endpoint that accepts connections (the kernel completes them) and never answers."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen(64)
+        yield f"http://127.0.0.1:{s.getsockname()[1]}"
+
+
+@pytest.mark.parametrize("remaining_ms", [10_000, 4_000])
+def test_hard_fails_closed_inside_the_invocation_when_the_ledger_never_answers(
+    spend, server, monkeypatch, silent_endpoint, remaining_ms
+):
+    # Issue 13 item 6: with 10 s left this took 12.2 s (3 botocore tries of a 2 s read, twice).
+    from claude_proxy.spend import ANSWER_ROOM_MS
+
+    spend.configure()
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", silent_endpoint)
+    started = time.monotonic()
+    response = call(remaining_ms=remaining_ms)
+    elapsed_ms = (time.monotonic() - started) * 1000
+    assert response["ok"] is False and response["error"]["type"] == "budget_unavailable", response
+    assert server.requests == []
+    assert elapsed_ms < remaining_ms - ANSWER_ROOM_MS
 
 
 def test_soft_fails_open_when_the_ledger_is_unreachable_and_counts_it(spend, server, monkeypatch, capsys):

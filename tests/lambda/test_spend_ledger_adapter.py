@@ -57,6 +57,7 @@ def make(table, *, hard=True, cap=1.0, thresholds=(50.0, 100.0), publisher=None,
         publisher=publisher,
         now=now or Now(datetime(2026, 11, 15, tzinfo=UTC)),
         log_warning=lambda msg, fields: (warnings if warnings is not None else []).append(msg),
+        sleep=lambda s: None,
     )
 
 
@@ -107,9 +108,9 @@ def test_throttling_by_dynamodb_fails_closed_when_hard_and_open_when_soft(table)
     for hard in (True, False):
         ledger = make(table, hard=hard, warnings=warnings)
         with Stubber(client) as stub:
-            for _ in range(3):
+            for _ in range(4):  # three tries of the reserve, then the undo of this attempt's hold
                 stub.add_client_error(
-                    "update_item", "ProvisionedThroughputExceededException", http_status_code=400
+                    "transact_write_items", "ProvisionedThroughputExceededException", http_status_code=400
                 )
             if hard:
                 with pytest.raises(BudgetUnavailableError, match="could not be reached"):
@@ -184,8 +185,20 @@ def test_a_hold_left_by_a_killed_invocation_is_charged_by_the_next_reservation(t
         log_warning=lambda msg, fields: warnings.append(msg),
         stale_after_s=180,  # a 2-minute function timeout plus a minute
     )
+    # And one killed just before midnight at the end of October.
+    table.reserve(
+        project="alpha",
+        period="2026-10",
+        request_id="october",
+        amount_micro=50_000,
+        cap_micro=1_000_000,
+        model="m",
+        now_epoch=int(datetime(2026, 10, 31, 23, 59, tzinfo=UTC).timestamp()),
+    )
     ledger.reserve(model="m", request_id="new", amount_usd=0.1)
-    state = table.month("alpha", "2026-11")
+    october = table.month("alpha", "2026-10", with_holds=True)
+    assert (october.open_reservations, october.estimated_micro, october.reserved_micro) == ((), 50_000, 0)
+    state = table.month("alpha", "2026-11", with_holds=True)
     assert sorted(r.request_id for r in state.open_reservations) == ["new", "running"]
     assert (state.spent_micro, state.estimated_micro, state.estimated_requests) == (200_000, 200_000, 1)
     assert state.committed_micro == 500_000  # the killed hold stays counted, now as estimated spend

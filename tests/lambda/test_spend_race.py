@@ -69,7 +69,7 @@ def test_concurrent_processes_never_push_recorded_spend_past_the_cap(server, loc
         ]
         outcomes = [o for job in jobs for o in job.get(timeout=240)]
 
-    state = LedgerTable(dynamodb, "race-ledger").month("alpha", period_of(datetime.now(UTC)))
+    state = LedgerTable(dynamodb, "race-ledger").month("alpha", period_of(datetime.now(UTC)), with_holds=True)
     cap_micro = to_micro(CAP_USD)
     kinds = Counter(o["error"] or "ok" for o in outcomes)
     assert kinds["budget_exceeded"] >= PROCESSES * THREADS  # every caller was stopped by the cap
@@ -101,13 +101,17 @@ def test_concurrent_processes_never_push_recorded_spend_past_the_cap(server, loc
     assert refused and not refused & reached
     assert {o["id"] for o in served} <= reached
 
-    # Each crossed threshold alerted exactly once.
+    # Each crossed threshold alerted exactly once; under hard the calls are refused before spend
+    # reaches 100%, so the 100% claim is the one "cap reached" message (or the 100% alert if spend
+    # landed exactly on the cap).
     subjects = Counter(subject for subject, _ in sns_messages(topic, region=REGION))
-    crossed = [t for t in THRESHOLDS if state.spent_micro * 100 >= t * cap_micro]
-    assert subjects == Counter(
+    crossed = [t for t in THRESHOLDS if t < 100 and state.spent_micro * 100 >= t * cap_micro]
+    cap_messages = [s for s in subjects if "cap reached, calls are refused until" in s or "passed 100%" in s]
+    assert len(cap_messages) == 1 and subjects[cap_messages[0]] == 1
+    assert subjects - Counter(cap_messages) == Counter(
         f"Claude spend: alpha passed {t:g}% of its {state.period} cap" for t in crossed
     )
-    assert len(crossed) >= 3
+    assert len(crossed) >= 2
 
 
 def _input_bound() -> int:
