@@ -30,7 +30,7 @@ from claude_platform.prices import TokenUsage, cost_usd, worst_case_cost_usd
 from devservers.aws_server import create_ledger_table
 
 PERIOD = "2026-11"
-POLICY = RetryPolicy(safety_margin_ms=1000, min_attempt_ms=500, plausible_output_tokens_per_s=None)
+POLICY = RetryPolicy(safety_margin_ms=1000, min_attempt_ms=500, speed=None)
 
 
 def _throttled(operation: str) -> ClientError:
