@@ -28,7 +28,7 @@ from claude_platform.ledger import LedgerTable, MonthState, period_of
 from claude_platform.naming import proxy_log_group_name
 from claude_platform.prices import TokenUsage
 from finops import check as checks
-from finops import estimate, litellm_config, reconcile, report, spend_by_tag, status
+from finops import estimate, keys, litellm_config, reconcile, report, spend_by_tag, status
 from finops.athena import run_athena
 from finops.costexplorer import TagStatus, costs_by_tag, month_end_forecast, tag_statuses
 from finops.deployment import AwsClients, project_outputs, project_region, select_projects
@@ -573,7 +573,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def add(name: str, func: Callable[[Context], int], help_text: str) -> argparse.ArgumentParser:
+    def add(name: str, func: Callable[[Context], int] | None, help_text: str) -> argparse.ArgumentParser:
         sub = commands.add_parser(
             name, help=help_text, description=help_text, parents=[_common_options(top=False)]
         )
@@ -682,6 +682,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--workgroup", help="Athena workgroup (default: <prefix>-billing)")
     p.add_argument("--region", help="region of the export's Glue table (default: the config's region)")
+
+    keys.register(common=lambda: _common_options(top=False), add=add)
     return parser
 
 
