@@ -290,3 +290,15 @@ def test_layer_arn_is_pinned_per_region_and_partition():
     assert lwa_layer_arn("cn-north-1").startswith("arn:aws-cn:lambda:cn-north-1:041581134020:layer:")
     with pytest.raises(ValueError, match="us-gov-west-1"):
         lwa_layer_arn("us-gov-west-1")
+
+
+def test_gateway_variant_passes_cfn_lint(gateway_variant):
+    from cfnlint.api import ManualArgs, lint_file
+    from test_cfn_lint import IGNORED
+
+    problems = []
+    for path in sorted(gateway_variant.outdir.glob("*.template.json")):
+        region = gateway_variant.stacks[path.name.removesuffix(".template.json")].region
+        matches = lint_file(path, config=ManualArgs(regions=[region], ignore_checks=sorted(IGNORED)))
+        problems += [f"{path.name}: {m}" for m in matches]
+    assert problems == []
