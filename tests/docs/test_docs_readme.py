@@ -27,6 +27,7 @@ from claude_platform.naming import (
     alerts_key_alias,
     budget_stop_policy_name,
     cost_tag_activation_function_name,
+    gateway_function_name,
     ledger_table_name,
     platform_stack_name,
     project_stack_name,
@@ -127,6 +128,8 @@ def _example_names() -> set[str]:
         export_name(prefix),
         athena_workgroup_name(prefix),
     }
+    # The HTTPS endpoint (docs/deploy.md): its function and the refused-keys alarm.
+    names |= {gateway_function_name(prefix, project), alarm_name(prefix, project, "gateway", "auth-failures")}
     return names
 
 
