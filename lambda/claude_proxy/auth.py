@@ -13,7 +13,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NoReturn, Protocol
 
 from claude_platform.api_keys import ApiKeyRecord, ApiKeyStore, key_hash, key_id, looks_like_key
 from claude_proxy.errors import ErrorType, ProxyError
@@ -126,7 +126,6 @@ class KeyAuthenticator:
             self._refuse(
                 "missing", None, "no API key: send it as `Authorization: Bearer <key>` or `x-api-key`"
             )
-        assert key is not None
         if not looks_like_key(key):
             self._refuse(
                 "malformed", None, "the API key is not valid (keys come from `claude-finops keys create`)"
@@ -140,7 +139,6 @@ class KeyAuthenticator:
             or not hmac.compare_digest(record.digest, digest)
         ):
             self._refuse("unknown", key_id(digest), "the API key is not valid for this project")
-        assert record is not None
         if not record.active:
             self._refuse("revoked", key_id(digest), "the API key has been revoked")
         return Caller(key_name=record.name, key_id=record.key_id)
@@ -164,7 +162,7 @@ class KeyAuthenticator:
             self._cache.popitem(last=False)
         return record
 
-    def _refuse(self, reason: str, refused_key_id: str | None, message: str) -> None:
+    def _refuse(self, reason: str, refused_key_id: str | None, message: str) -> NoReturn:
         if self._on_refused is not None:
             self._on_refused(reason, refused_key_id)
         raise ProxyError(ErrorType.AUTHENTICATION_FAILED, message, retryable=False)

@@ -121,3 +121,9 @@ def test_example_enables_the_gateway_for_one_project():
     root = Path(__file__).resolve().parents[2]
     platform = load_config(yaml.safe_load((root / "projects.yaml").read_text()))
     assert [p.name for p in platform.projects if p.config.gateway.enabled] == ["data-science"]
+
+
+def test_without_a_ledger_the_gateway_still_names_the_keys_table():
+    document = settings(config(enforcement="off", gateway={"enabled": True}))
+    assert document["gateway"]["keys_table"] == "claude-spend-ledger"
+    assert "ledger_table" not in document["spend"]
