@@ -175,8 +175,8 @@ def names_reference() -> str:
             f"`{gateway_function_name(p, other_project)}`, ...",
         ),
         (
-            "alarm, refused API keys (`gateway.enabled`)",
-            f"`{alarm_name(p, project, 'gateway', 'auth-failures')}`",
+            "alarms, gateway: refused API keys, crashes (`gateway.enabled`)",
+            f"`{alarm_name(p, project, 'gateway', 'auth-failures')}`, `{alarm_name(p, project, 'gateway', 'errors')}`",
             f"`{alarm_name(p, other_project, 'gateway', 'auth-failures')}`",
         ),
         ("alert topic", f"`{alert_topic_name(p, project)}`", f"`{alert_topic_name(p, other_project)}`"),

@@ -15,7 +15,8 @@ STOP_THRESHOLD_PERCENT = 100.0
 
 
 class BudgetStopAction(Construct):
-    """`AWS::Budgets::BudgetsAction` that attaches a deny policy to the function's role at 100% ACTUAL.
+    """`AWS::Budgets::BudgetsAction` that attaches a deny policy to the function's role (and the
+    gateway function's, `more_roles`) at 100% ACTUAL.
 
     It runs automatically (no approval), notifies the alert topic (Budgets rejects an action
     without subscribers), and uses its own execution role that may attach or detach only this deny

@@ -248,3 +248,44 @@ class AuthFailuresAlarm(Construct):
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
         self.alarm.add_alarm_action(actions.SnsAction(topic))
+
+
+class GatewayCrashesAlarm(Construct):
+    """The gateway function's own crashes and timeouts (AWS/Lambda `Errors`), Sum over 5 minutes.
+
+    Failures the app answers (internal and configuration errors) are counted by the function's EMF
+    `Errors` with the project's dimensions, which the project's proxy-errors alarm already sums.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        alarm_name: str,
+        project_name: str,
+        function: lambda_.IFunction,
+        threshold: int,
+        topic: sns.ITopic,
+    ) -> None:
+        if threshold < 1:
+            raise ValueError(f"threshold must be >= 1, got {threshold}")
+        super().__init__(scope, construct_id)
+        self.alarm = cloudwatch.Alarm(
+            self,
+            "Alarm",
+            alarm_name=alarm_name,
+            alarm_description=(
+                f"The HTTPS endpoint function of project {project_name} crashed or timed out >= {threshold} "
+                "times in 5 minutes (AWS/Lambda Errors): the web app did not start (readiness check), "
+                "the adapter failed, or calls ran past the function timeout. Read the gateway's log "
+                "group; check recent deploys and the Lambda Web Adapter layer version."
+            ),
+            metric=function.metric_errors(period=PERIOD, statistic="Sum"),
+            threshold=threshold,
+            evaluation_periods=1,
+            datapoints_to_alarm=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        self.alarm.add_alarm_action(actions.SnsAction(topic))

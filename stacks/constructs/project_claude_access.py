@@ -30,7 +30,7 @@ from stacks.constructs.claude_proxy_function import (
     ModelInvokeAccess,
     SpendRecording,
 )
-from stacks.constructs.gateway_function import AuthFailuresAlarm, GatewayFunction
+from stacks.constructs.gateway_function import AuthFailuresAlarm, GatewayCrashesAlarm, GatewayFunction
 from stacks.constructs.inference_profiles import InferenceProfiles
 from stacks.constructs.profile_alarms import ProfileAlarms
 from stacks.constructs.project_budget import ProjectBudget
@@ -187,6 +187,15 @@ class ProjectClaudeAccess(Construct):
                 alarm_name=alarm_name(prefix, name, "gateway", "auth-failures"),
                 project_name=name,
                 threshold=config.gateway.auth_failure_alarm_threshold,
+                topic=self.alert_topic.topic,
+            )
+            GatewayCrashesAlarm(
+                self,
+                "GatewayCrashesAlarm",
+                alarm_name=alarm_name(prefix, name, "gateway", "errors"),
+                project_name=name,
+                function=self.gateway.function,
+                threshold=config.alarms.server_errors,
                 topic=self.alert_topic.topic,
             )
         self.stop_action: BudgetStopAction | None = None

@@ -129,7 +129,11 @@ def _example_names() -> set[str]:
         athena_workgroup_name(prefix),
     }
     # The HTTPS endpoint (docs/deploy.md): its function and the refused-keys alarm.
-    names |= {gateway_function_name(prefix, project), alarm_name(prefix, project, "gateway", "auth-failures")}
+    names |= {
+        gateway_function_name(prefix, project),
+        alarm_name(prefix, project, "gateway", "auth-failures"),
+        alarm_name(prefix, project, "gateway", "errors"),
+    }
     return names
 
 

@@ -201,6 +201,24 @@ def test_alarm_on_a_burst_of_refused_keys_pages_the_projects_topic(example):
     )
 
 
+def test_alarm_on_the_gateway_functions_crashes(example):
+    raw = example.template(DATA_SCIENCE)
+    gateway_id, _ = _gateway(raw)
+    (topic_id,) = resources_of_type(raw, "AWS::SNS::Topic")
+    Template.from_json(raw).has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {
+            "AlarmName": "claude-data-science-gateway-errors",
+            "Namespace": "AWS/Lambda",
+            "MetricName": "Errors",
+            "Dimensions": [{"Name": "FunctionName", "Value": {"Ref": gateway_id}}],
+            "Statistic": "Sum",
+            "Threshold": 5,
+            "AlarmActions": [{"Ref": topic_id}],
+        },
+    )
+
+
 def test_projects_without_the_gateway_have_none(example):
     for name, stack in example.project_stacks():
         raw = example.template(stack.stack_name)
