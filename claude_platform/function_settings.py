@@ -159,6 +159,10 @@ class GatewaySettings(BaseModel):
     # table, also when the project's enforcement is off.
     keys_table: str | None = Field(default=None, min_length=3, max_length=255)
 
+    def __hash__(self) -> int:
+        # Settings are hashed (the function caches what it builds from them); a dict field is not.
+        return hash((tuple(sorted(self.model_aliases.items())), self.keys_table))
+
 
 class FunctionSettings(BaseModel):
     """PROJECT_SETTINGS: what the stack writes (config.runtime_settings) and the function reads."""

@@ -13,6 +13,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, NoReturn, Protocol
 
 from claude_platform.api_keys import ApiKeyRecord, ApiKeyStore, key_hash, key_id, looks_like_key
@@ -166,6 +167,32 @@ class KeyAuthenticator:
         if self._on_refused is not None:
             self._on_refused(reason, refused_key_id)
         raise ProxyError(ErrorType.AUTHENTICATION_FAILED, message, retryable=False)
+
+
+# Fail fast like the ledger: a key lookup that cannot answer in about 3 s refuses the call (retryable).
+KEYS_CONNECT_TIMEOUT_S = 1.0
+KEYS_READ_TIMEOUT_S = 2.0
+KEYS_MAX_ATTEMPTS = 2
+
+
+@lru_cache(maxsize=4)
+def authenticator_for(settings: Settings) -> KeyAuthenticator:
+    """The function's authenticator (one per container: its cache and client are reused).
+
+    DynamoDB client with short timeouts; the endpoint from boto3's own resolution
+    (AWS_ENDPOINT_URL_DYNAMODB), as for the ledger. After a SnapStart restore, `cache_clear()` it.
+    """
+    import boto3
+    from botocore.config import Config
+
+    config = Config(
+        connect_timeout=KEYS_CONNECT_TIMEOUT_S,
+        read_timeout=KEYS_READ_TIMEOUT_S,
+        retries={"max_attempts": KEYS_MAX_ATTEMPTS, "mode": "standard"},
+        tcp_keepalive=True,
+    )
+    client = boto3.session.Session().client("dynamodb", region_name=settings.region, config=config)
+    return key_authenticator(settings, client)
 
 
 def key_authenticator(settings: Settings, dynamodb_client: Any) -> KeyAuthenticator:

@@ -3,6 +3,7 @@ within a minute, failures counted and never a key in logs, metrics or messages (
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -215,3 +216,40 @@ def test_authenticator_needs_the_keys_table():
         key_authenticator(_settings(), None)
     with pytest.raises(SettingsError, match="keys_table"):
         key_authenticator(_settings(model_aliases={}), None)
+
+
+def test_authenticator_for_reaches_the_keys_through_boto3s_endpoint_resolution(local_aws: Any):
+    """Against the local AWS server (moto over HTTP), as the deployed function would reach DynamoDB."""
+    from claude_proxy.auth import authenticator_for
+
+    from devservers.aws_server import create_ledger_table
+
+    client = boto3.client("dynamodb", region_name="us-east-1")
+    table = "gateway-keys-test"
+    with contextlib.suppress(client.exceptions.ResourceInUseException):
+        create_ledger_table(client, table)
+    key, _ = ApiKeyStore(client, table).create("alpha", "e2e", now=NOW)
+    authenticator_for.cache_clear()
+    settings = _settings(keys_table=table)
+    try:
+        auth = authenticator_for(settings)
+        assert authenticator_for(settings) is auth
+        assert auth.authenticate({"x-api-key": key}).key_name == "e2e"
+        with pytest.raises(ProxyError):
+            auth.authenticate({"x-api-key": generate_key()})
+    finally:
+        authenticator_for.cache_clear()
+
+
+def test_settings_with_a_gateway_are_hashable_for_the_functions_caches():
+    from claude_proxy.spend_wiring import ledger_for
+
+    one = _settings(keys_table=TABLE, model_aliases={"a": "b", "c": "d"})
+    same = _settings(keys_table=TABLE, model_aliases={"c": "d", "a": "b"})
+    assert hash(one) == hash(same) and one == same
+    assert hash(one) != hash(_settings(keys_table=TABLE, model_aliases={"a": "x"}))
+    ledger_for.cache_clear()
+    try:
+        assert ledger_for(one) is ledger_for(same)
+    finally:
+        ledger_for.cache_clear()
