@@ -7,17 +7,25 @@ adapter's environment, handler), not that the adapter runs (docs/aws-facts.md)."
 from __future__ import annotations
 
 import copy
+import importlib.util
 import json
 from pathlib import Path
 
 import pytest
 from aws_cdk.assertions import Match, Template
-from conftest import VARIANT_CONFIG
 from infra_support import Synthesized, proxy_functions, render, resources_of_type, synthesize
 
 from claude_platform.config import PROJECT_SETTINGS_MAX_BYTES, load_config, settings_size_bytes
 from stacks.constructs.claude_proxy_function import ENVIRONMENT_MAX_BYTES
 from stacks.constructs.gateway_function import LWA_LAYER_VERSION, lwa_layer_arn
+
+# The infra tests' variant config, read from this folder's conftest by path: `from conftest import`
+# would find another test folder's conftest when several folders run in one session.
+_spec = importlib.util.spec_from_file_location("_infra_conftest", Path(__file__).with_name("conftest.py"))
+assert _spec is not None and _spec.loader is not None
+_infra_conftest = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_infra_conftest)
+VARIANT_CONFIG = _infra_conftest.VARIANT_CONFIG
 
 DATA_SCIENCE = "claude-project-data-science"
 GATEWAY_ENV = {
@@ -125,6 +133,7 @@ def test_gateway_runs_the_adapter_with_the_invoke_functions_code_and_settings(ex
                 "Variables": Match.object_like({**GATEWAY_ENV, "POWERTOOLS_SERVICE_NAME": "claude-gateway"})
             },
             "SnapStart": Match.absent(),
+            "ReservedConcurrentExecutions": 20,
         },
     )
     _, gateway = _gateway(raw)

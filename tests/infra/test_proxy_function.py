@@ -331,7 +331,7 @@ def test_without_snapstart_there_is_no_version_or_alias(example):
 
 
 def test_max_concurrency_reserves_the_functions_concurrency_only_where_set(example):
-    expected = {"support-bot": 50, "eu-assistant": 20, "data-science": None, "legacy-summarizer": None}
+    expected = {"support-bot": 50, "eu-assistant": 20, "data-science": 20, "legacy-summarizer": None}
     for name, stack in example.project_stacks():
         function = proxy_function(example.template(stack.stack_name))["Properties"]
         assert function.get("ReservedConcurrentExecutions") == expected[name], name
