@@ -128,6 +128,13 @@ def _code(exc: BaseException) -> str:
     return str(response.get("Error", {}).get("Code", "")) if isinstance(response, dict) else ""
 
 
+def _reasons(exc: BaseException) -> list[str]:
+    """The cancellation reason codes of a TransactionCanceledException, one per item."""
+    response = getattr(exc, "response", None)
+    reasons = response.get("CancellationReasons", []) if isinstance(response, dict) else []
+    return [str(r.get("Code", "")) for r in reasons]
+
+
 class ApiKeyStore:
     """Create, list, revoke and look up a project's keys in the ledger table."""
 
@@ -174,8 +181,12 @@ class ApiKeyStore:
             )
         except Exception as exc:
             if _code(exc) == "TransactionCanceledException":
+                if _reasons(exc)[:1] == ["ConditionalCheckFailed"]:
+                    raise ApiKeyError(
+                        f"{project}: an active key is already named {name!r} (revoke it first, or pick another name)"
+                    ) from None
                 raise ApiKeyError(
-                    f"{project}: an active key is already named {name!r} (revoke it first, or pick another name)"
+                    f"{project}: creating key {name!r} collided with another change; nothing was written, try again"
                 ) from None
             raise
         return key, ApiKeyRecord(project=project, name=name, digest=digest, created_at=created)

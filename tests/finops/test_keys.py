@@ -186,3 +186,23 @@ def test_store_rejects_bad_names_before_writing(aws: Clients):
     with pytest.raises(ApiKeyError, match="key name"):
         store.create("data-science", "", now=NOW)
     assert _items(aws, "data-science") == []
+
+
+def test_a_conflicting_transaction_is_not_reported_as_a_taken_name():
+    import boto3
+    from botocore.stub import Stubber
+
+    client = boto3.client("dynamodb", region_name="us-east-1")
+    store = ApiKeyStore(client, TABLE)
+    with Stubber(client) as stub:
+        for codes in (["ConditionalCheckFailed", "None"], ["TransactionConflict", "None"]):
+            stub.add_client_error(
+                "transact_write_items",
+                service_error_code="TransactionCanceledException",
+                response_meta={},
+                modeled_fields={"CancellationReasons": [{"Code": c} for c in codes]},
+            )
+        with pytest.raises(ApiKeyError, match="already named 'alice'"):
+            store.create("data-science", "alice", now=NOW)
+        with pytest.raises(ApiKeyError, match="collided with another change"):
+            store.create("data-science", "alice", now=NOW)
