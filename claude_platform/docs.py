@@ -24,6 +24,7 @@ from claude_platform.config import (
     ALERT_THRESHOLDS_MEANING,
     AlarmThresholds,
     CurExportConfig,
+    GatewayConfig,
     LangfuseTracing,
     OtlpTracing,
     PlatformConfig,
@@ -40,6 +41,8 @@ from claude_platform.naming import (
     budget_name,
     budget_stop_policy_name,
     cost_tag_activation_function_name,
+    gateway_function_name,
+    gateway_log_group_name,
     inference_profile_name,
     ledger_table_name,
     platform_stack_name,
@@ -134,6 +137,8 @@ def config_reference() -> str:
             _table(field_rows(LangfuseTracing)),
             "`tracing.otlp`:",
             _table(field_rows(OtlpTracing)),
+            "`gateway` (HTTPS endpoint with per-caller API keys; see [docs/deploy.md](docs/deploy.md)):",
+            _table(field_rows(GatewayConfig)),
             "`cur_export` ([docs/finance.md](docs/finance.md)):",
             _table(field_rows(CurExportConfig)),
         ]
@@ -165,6 +170,16 @@ def names_reference() -> str:
         ),
         ("function", f"`{proxy_function_name(p, project)}`", f"`{proxy_function_name(p, other_project)}`"),
         ("log group", f"`{proxy_log_group_name(p, project)}`", f"`{proxy_log_group_name(p, other_project)}`"),
+        (
+            "gateway function and log group (`gateway.enabled`)",
+            f"`{gateway_function_name(p, project)}`, `{gateway_log_group_name(p, project)}`",
+            f"`{gateway_function_name(p, other_project)}`, ...",
+        ),
+        (
+            "alarms, gateway: refused API keys, crashes (`gateway.enabled`)",
+            f"`{alarm_name(p, project, 'gateway', 'auth-failures')}`, `{alarm_name(p, project, 'gateway', 'errors')}`",
+            f"`{alarm_name(p, other_project, 'gateway', 'auth-failures')}`",
+        ),
         ("alert topic", f"`{alert_topic_name(p, project)}`", f"`{alert_topic_name(p, other_project)}`"),
         ("budget (account-wide names)", f"`{budget(project, home)}`", f"`{budget(other_project, other)}`"),
         (

@@ -155,6 +155,13 @@ class GatewaySettings(BaseModel):
 
     # Client model names (e.g. a client's default model) mapped to one of the project's models.
     model_aliases: dict[str, str] = Field(default_factory=dict)
+    # The table holding the project's API keys (`claude_platform.api_keys`): the region's ledger
+    # table, also when the project's enforcement is off.
+    keys_table: str | None = Field(default=None, min_length=3, max_length=255)
+
+    def __hash__(self) -> int:
+        # Settings are hashed (the function caches what it builds from them); a dict field is not.
+        return hash((tuple(sorted(self.model_aliases.items())), self.keys_table))
 
 
 class FunctionSettings(BaseModel):

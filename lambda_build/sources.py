@@ -32,6 +32,7 @@ BUNDLED_REPO_FILES = (
     "claude_platform/ledger.py",
     "claude_platform/ledger_model.py",
     "claude_platform/function_settings.py",
+    "claude_platform/api_keys.py",
 )
 
 _SKIP_SOURCE_PARTS = {"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache"}

@@ -27,6 +27,7 @@ from claude_platform.naming import (
     alerts_key_alias,
     budget_stop_policy_name,
     cost_tag_activation_function_name,
+    gateway_function_name,
     ledger_table_name,
     platform_stack_name,
     project_stack_name,
@@ -126,6 +127,12 @@ def _example_names() -> set[str]:
         cost_tag_activation_function_name(prefix),
         export_name(prefix),
         athena_workgroup_name(prefix),
+    }
+    # The HTTPS endpoint (docs/deploy.md): its function and the refused-keys alarm.
+    names |= {
+        gateway_function_name(prefix, project),
+        alarm_name(prefix, project, "gateway", "auth-failures"),
+        alarm_name(prefix, project, "gateway", "errors"),
     }
     return names
 
