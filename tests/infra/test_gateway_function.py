@@ -186,8 +186,14 @@ def test_role_has_the_invoke_functions_grants_plus_its_own_keys(example):
     assert keys["Condition"] == {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["data-science"]}}
     assert render(keys["Resource"]).endswith(":table/claude-spend-ledger")
     actions = json.dumps([s["Action"] for s in gateway_statements.values()])
-    for forbidden in ("Scan", "PutItem", "DeleteItem", "BatchGetItem", '"*"', "lambda:"):
+    for forbidden in ("Scan", "BatchGetItem", "BatchWriteItem", '"*"', "lambda:"):
         assert forbidden not in actions
+    # Writes (holds are items of their own) only through the ledger statement, on its own partition.
+    writers = [sid for sid, s in gateway_statements.items() if "PutItem" in json.dumps(s["Action"])]
+    writers += [sid for sid, s in gateway_statements.items() if "DeleteItem" in json.dumps(s["Action"])]
+    assert set(writers) == {"OwnProjectLedgerItemsOnly"}
+    ledger = gateway_statements["OwnProjectLedgerItemsOnly"]
+    assert ledger["Condition"] == {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["data-science"]}}
 
 
 def test_alarm_on_a_burst_of_refused_keys_pages_the_projects_topic(example):
