@@ -3,8 +3,8 @@
 One run measures, interleaved call by call:
   stream      time to first token (first text delta) and total time, p50/p95: POST /v1/messages
               `stream: true` through the app (uvicorn in its own process, as run.sh starts it) vs
-              boto3 `converse_stream` straight to the same server; once with frames sent at once,
-              once paced (--pace-ms between frames, like a model generating)
+              the same server's ConverseStream read directly (frames decoded as they arrive); once
+              with frames sent at once, once paced (--pace-ms between frames, like a model generating)
   non-stream  POST /v1/messages through the app vs the invoke path (claude_proxy.handler.lambda_handler
               called in-process, what Lambda runs for `lambda invoke`) vs boto3 `converse`
   cold start  the bundle's Python (python3.13), fresh process each run: the invoke handler (import +
@@ -18,6 +18,8 @@ Prints a table and writes bench/results/gateway.json.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import os
 import platform
@@ -90,17 +92,21 @@ def start_app(
     started = time.monotonic()
     cmd = [python, *flags, "-m", "uvicorn", "gateway_app:app", "--host", "127.0.0.1", "--port", str(port)]
     cmd += ["--lifespan", "on", "--no-access-log", "--log-level", "warning"]
-    child = subprocess.Popen(cmd, env=child_env, cwd=ROOT / "bench")
+    child = subprocess.Popen(cmd, env=child_env, cwd=ROOT / "bench", stdout=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
+    # Poll with a bare socket (cheap): an httpx client per poll loads TLS certificates each time and
+    # takes CPU from the starting server on a small machine.
     while True:
         try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return child, url, time.monotonic() - started
-        except httpx.TransportError:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+                sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n")
+                if sock.recv(64).startswith(b"HTTP/1.1 200"):
+                    return child, url, time.monotonic() - started
+        except OSError:
             pass
         if child.poll() is not None or time.monotonic() - started > 120:
             raise SystemExit("the app did not start")
-        time.sleep(0.005)
+        time.sleep(0.01)
 
 
 def stream_via_app(client: httpx.Client, url: str) -> tuple[float, float]:
@@ -122,31 +128,39 @@ def stream_via_app(client: httpx.Client, url: str) -> tuple[float, float]:
     return first or float("nan"), time.perf_counter() - started
 
 
-def stream_direct(bedrock: Any) -> tuple[float, float]:
-    """(time to first text delta, total) for the same answer from boto3 converse_stream."""
+def stream_direct(client: httpx.Client, server_url: str) -> tuple[float, float]:
+    """(time to first text delta, total) for the same answer read straight from the server's
+    ConverseStream, frames decoded as bytes arrive (boto3 is not the baseline here: urllib3 reads a
+    Content-Length body in 64 KB reads, so it sees the local server's first event only at the end)."""
+    from botocore.eventstream import EventStreamBuffer
+
+    body = {
+        "messages": [{"role": "user", "content": [{"text": "hi"}]}],
+        "inferenceConfig": {"maxTokens": 300},
+    }
     started = time.perf_counter()
     first = None
-    response = bedrock.converse_stream(
-        modelId=PROFILE_ARN,
-        messages=[{"role": "user", "content": [{"text": "hi"}]}],
-        inferenceConfig={"maxTokens": 300},
-    )
-    for event in response["stream"]:
-        if first is None and "contentBlockDelta" in event:
-            first = time.perf_counter() - started
+    url = f"{server_url}/model/{PROFILE_ARN.replace(':', '%3A').replace('/', '%2F')}/converse-stream"
+    with client.stream("POST", url, json=body) as response:
+        buffer = EventStreamBuffer()
+        for chunk in response.iter_raw():
+            buffer.add_data(chunk)
+            for message in buffer:
+                if first is None and message.headers.get(":event-type") == "contentBlockDelta":
+                    first = time.perf_counter() - started
     return first or float("nan"), time.perf_counter() - started
 
 
-def bench_streams(server: BedrockServer, url: str, bedrock: Any, calls: int, pace_s: float) -> dict:
+def bench_streams(server: BedrockServer, url: str, calls: int, pace_s: float) -> dict:
     """Interleaved streamed calls, app vs direct, with the server pacing frames by `pace_s`."""
     app_ttft, app_total, direct_ttft, direct_total = [], [], [], []
     reply = Reply(text=ANSWER, usage=Usage(20, 60), frame_delay_s=pace_s)
-    with httpx.Client(timeout=60) as client:
+    with httpx.Client(timeout=60) as client, httpx.Client(timeout=60) as direct:
         for i in range(calls + 5):
             server.enqueue(reply)
             a = stream_via_app(client, url)
             server.enqueue(reply)
-            d = stream_direct(bedrock)
+            d = stream_direct(direct, server.url)
             if i >= 5:  # warm-up
                 app_ttft.append(a[0])
                 app_total.append(a[1])
@@ -178,6 +192,7 @@ def bench_non_stream(server: BedrockServer, url: str, bedrock: Any, calls: int) 
     event = {"model": MODEL, "max_tokens": 300, "messages": [{"role": "user", "content": "hi"}]}
     times: dict[str, list[float]] = {"app_http": [], "invoke_handler": [], "boto3": []}
     server.reset(text=ANSWER, usage=Usage(20, 60))
+    quiet = io.StringIO()
     with httpx.Client(timeout=60) as client:
         for i in range(calls + 5):
             started = time.perf_counter()
@@ -185,9 +200,12 @@ def bench_non_stream(server: BedrockServer, url: str, bedrock: Any, calls: int) 
             app = time.perf_counter() - started
             if response.status_code != 200:
                 raise SystemExit(f"app answered {response.status_code}: {response.text}")
-            started = time.perf_counter()
-            result = lambda_handler(event, Context())
-            handler = time.perf_counter() - started
+            with contextlib.redirect_stdout(quiet):  # the handler's log line and metrics
+                started = time.perf_counter()
+                result = lambda_handler(event, Context())
+                handler = time.perf_counter() - started
+            quiet.seek(0)
+            quiet.truncate()
             if not result.get("ok"):
                 raise SystemExit(f"handler failed: {result}")
             started = time.perf_counter()
@@ -292,8 +310,8 @@ def main() -> int:
         child, url, _ = start_app(sys.executable, [ROOT / "lambda", ROOT, ROOT / "bench"], env)
         try:
             streams = {
-                "instant": bench_streams(server, url, bedrock, args.calls, 0.0),
-                "paced": bench_streams(server, url, bedrock, args.calls, args.pace_ms / 1e3),
+                "instant": bench_streams(server, url, args.calls, 0.0),
+                "paced": bench_streams(server, url, args.calls, args.pace_ms / 1e3),
             }
             non_stream = bench_non_stream(server, url, bedrock, args.calls)
         finally:
