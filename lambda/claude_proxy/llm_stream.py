@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -93,24 +92,20 @@ class ConverseEventStream:
     def __init__(self, response: httpx.Response, call: LlmCall) -> None:
         self._response = response
         self._call = call
-        self._deadline = time.monotonic() + call.timeout_s
         self.upstream_request_id: str | None = response.headers.get("x-amzn-requestid")
 
     def events(self) -> Iterator[ConverseEvent]:
-        """Each event in order; the `metadata` event with its usage parsed."""
+        """Each event in order; the `metadata` event with its usage parsed.
+
+        Each read waits at most the call's timeout; the session bounds the whole stream by the
+        invocation's deadline.
+        """
         buffer = EventStreamBuffer()
         try:
             for chunk in self._response.iter_raw():  # as received: a chunk size would wait to fill it
                 buffer.add_data(chunk)
                 for message in buffer:
                     yield self._event(message.headers, message.payload)
-                if time.monotonic() > self._deadline:
-                    raise LlmError(
-                        ErrorType.TIMEOUT,
-                        "Bedrock's stream did not finish in the time this invocation has",
-                        retryable=False,
-                        outcome_unknown=True,
-                    )
         except LlmError:
             raise
         except (httpx.HTTPError, ParserError, ValueError, OSError) as exc:

@@ -263,7 +263,11 @@ class StreamSession:
         started: float,
         project: str,
         request_id: str,
+        remaining_ms: Callable[[], int],
+        margin_ms: int,
     ) -> None:
+        self._remaining_ms = remaining_ms
+        self._margin_ms = margin_ms
         self._opened = opened
         self._spend = spend
         self._ledger = ledger
@@ -344,6 +348,13 @@ class StreamSession:
                     pending = [next(events)]
                 except StopIteration:
                     break
+                if self._remaining_ms() < self._margin_ms:
+                    raise LlmError(
+                        ErrorType.TIMEOUT,
+                        "Bedrock's stream did not finish in the time this invocation has",
+                        retryable=False,
+                        outcome_unknown=True,
+                    )
             error = ProxyError(
                 ErrorType.UPSTREAM_ERROR,
                 "Bedrock's stream ended without its final usage",
@@ -506,4 +517,6 @@ def open_stream(
         started=started,
         project=project,
         request_id=request_id,
+        remaining_ms=remaining_ms,
+        margin_ms=policy.safety_margin_ms,
     )

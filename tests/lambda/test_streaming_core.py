@@ -44,6 +44,9 @@ class ScriptedStream:
         for item in self.items:
             if isinstance(item, BaseException):
                 raise item
+            if callable(item):  # e.g. time passing between events
+                item()
+                continue
             yield item
 
     def close(self) -> None:
@@ -66,9 +69,9 @@ class ScriptedLlm:
         return stream
 
 
-def start(llm: ScriptedLlm, ledger: RecordingLedger, **fields: Any) -> Any:
+def start(llm: ScriptedLlm, ledger: RecordingLedger, clock: FakeClock | None = None, **fields: Any) -> Any:
     settings = Settings(project=FunctionSettings.model_validate(project_settings()), region="us-east-1")
-    clock = FakeClock()
+    clock = clock or FakeClock()
     request = parse_request({"messages": [{"role": "user", "content": "hi"}], "max_tokens": 100} | fields)
     return open_stream(
         request,
@@ -221,3 +224,19 @@ def test_tool_use_and_thinking_deltas_map_to_anthropic_blocks():
         {"type": "tool_use", "id": "t1", "name": "f", "input": {"a": 1}},
     ]
     assert json.dumps(out[0])  # every event is JSON
+
+
+def test_a_stream_outliving_the_invocation_is_cut_and_charged_the_worst_case():
+    clock = FakeClock()
+
+    def most_of_a_minute_passes() -> None:
+        clock.now += 59.5  # of the 60 s the invocation has: less than the 1 s safety margin is left
+
+    llm = ScriptedLlm([*TEXT_STREAM[:2], most_of_a_minute_passes, *TEXT_STREAM[2:]])
+    ledger = RecordingLedger()
+    session = start(llm, ledger, clock=clock)
+    out = list(session.events())
+    assert out[-1]["type"] == "error" and "message_delta" not in [e["type"] for e in out]
+    assert session.result.error.error_type is ErrorType.TIMEOUT
+    assert kinds(ledger) == [("reserve", None), ("settle", True)]
+    assert llm.streams[0].closed
