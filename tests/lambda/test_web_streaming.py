@@ -348,7 +348,7 @@ def test_concurrent_streams_at_the_edge_of_a_small_cap_never_pass_it(url, server
     ledger.configure(cap_usd=worst * 3.5)  # room for 3 worst cases at a time
     server.reset(usage=Usage(input_tokens=10, output_tokens=10))
     for _ in range(8):
-        server.enqueue(Reply(text="y" * 64, frame_delay_s=0.05))
+        server.enqueue(Reply(text="y" * 64, frame_delay_s=0.1))  # each stream lasts about 1 s
     outcomes: list[int] = []
     lock = threading.Lock()
 

@@ -8,6 +8,7 @@ call is refused (fail closed).
 
 from __future__ import annotations
 
+import importlib
 import os
 from typing import Any
 
@@ -20,7 +21,11 @@ from claude_proxy.observability import emit_metrics, log_outcome, logger
 from claude_proxy.request import ClaudeRequest
 from claude_proxy.settings import DEFAULT_METRICS_NAMESPACE, Settings, SettingsError, load_settings
 from claude_proxy.spend_wiring import ledger_for
-from claude_proxy.web.gateway import Gateway, RefuseAll, RequestContext
+from claude_proxy.web.gateway import Gateway, Normalizer, RefuseAll, RequestContext
+
+#: Request normalizers of the deployed app, in order ("module:function", each a
+#: `claude_proxy.web.gateway.Normalizer`): client compatibility (e.g. Claude Code's fields) goes here.
+NORMALIZERS: tuple[str, ...] = ()
 
 _REFUSE_ALL = RefuseAll()
 _AUTHENTICATORS: dict[str, Authenticator] = {}
@@ -116,4 +121,11 @@ def gateway_from_environment(keys: Authenticator | None = None) -> Gateway:
         rng=handler._RNG,
         recorder=HandlerRecorder(),
         stream_llm=stream_llm,
+        normalizers=[load_normalizer(name) for name in NORMALIZERS],
     )
+
+
+def load_normalizer(name: str) -> Normalizer:
+    """A normalizer by its "module:function" name."""
+    module, _, attribute = name.partition(":")
+    return getattr(importlib.import_module(module), attribute)
