@@ -58,8 +58,9 @@ def log_outcome(
     request: ClaudeRequest | None,
     request_id: str,
     log_prompts: bool,
+    caller: str | None = None,
 ) -> None:
-    """One structured line per invocation."""
+    """One structured line per invocation (`caller`: the API key's name on the HTTPS endpoint)."""
     fields: dict[str, Any] = {
         "project": result.project,
         "model": result.model,
@@ -69,6 +70,8 @@ def log_outcome(
         "caller_tags": dict(request.tags) if request is not None else {},
         "budget": result.budget,
     }
+    if caller is not None:
+        fields["caller"] = caller
     if result.estimated_charge_usd:
         fields["estimated_charge_usd"] = result.estimated_charge_usd
     if result.error is None:
@@ -99,12 +102,17 @@ def log_outcome(
 
 
 def emit_metrics(
-    result: InvokeResult, *, namespace: str = DEFAULT_METRICS_NAMESPACE, ledger_errors: int = 0
+    result: InvokeResult,
+    *,
+    namespace: str = DEFAULT_METRICS_NAMESPACE,
+    ledger_errors: int = 0,
+    caller: str | None = None,
 ) -> None:
     """EMF, dimension sets [project, model] and [project]; per-error-type Errors in its own blob.
 
     The error blob has sets [project, model, error_type] and [project, error_type] (alarm on the latter:
-    errors before model resolution carry model "unknown").
+    errors before model resolution carry model "unknown"). With `caller` (an API key's name), one more
+    blob with [project, api_key]: Requests, Errors, CostUSD and EstimatedCostUSD per key.
     """
     model = result.model or UNKNOWN
     project = result.project or UNKNOWN
@@ -140,3 +148,17 @@ def emit_metrics(
         per_type.add_dimensions(project=project, error_type=result.error.error_type.value)
         per_type.add_metric(name="Errors", unit=MetricUnit.Count, value=1)
         per_type.flush_metrics()
+    if caller is not None:
+        _emit_caller_metrics(result, namespace=namespace, project=project, caller=caller)
+
+
+def _emit_caller_metrics(result: InvokeResult, *, namespace: str, project: str, caller: str) -> None:
+    per_key = EphemeralMetrics(namespace=namespace, service="")
+    per_key.add_dimension(name="project", value=project)
+    per_key.add_dimension(name="api_key", value=caller)
+    per_key.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
+    per_key.add_metric(name="Errors", unit=MetricUnit.Count, value=0 if result.ok else 1)
+    per_key.add_metric(name="CostUSD", unit=MetricUnit.NoUnit, value=result.cost_usd if result.ok else 0.0)
+    if result.estimated_charge_usd:
+        per_key.add_metric(name="EstimatedCostUSD", unit=MetricUnit.NoUnit, value=result.estimated_charge_usd)
+    per_key.flush_metrics()
