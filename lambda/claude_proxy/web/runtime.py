@@ -20,6 +20,7 @@ from claude_proxy.observability import emit_metrics, log_outcome, logger
 from claude_proxy.request import ClaudeRequest
 from claude_proxy.settings import DEFAULT_METRICS_NAMESPACE, Settings, SettingsError, load_settings
 from claude_proxy.spend_wiring import ledger_for
+from claude_proxy.web.compat import normalize_messages
 from claude_proxy.web.gateway import Gateway, RefuseAll, RequestContext
 
 _REFUSE_ALL = RefuseAll()
@@ -112,4 +113,5 @@ def gateway_from_environment(keys: Authenticator | None = None) -> Gateway:
         rng=handler._RNG,
         recorder=HandlerRecorder(),
         stream_llm=LiteLLMStreamClient(),
+        normalizers=[normalize_messages],
     )
