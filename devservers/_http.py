@@ -36,12 +36,18 @@ class StandInHandler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         self.server.owner.handle(self)
 
-    def write_all(self, data: bytes) -> None:
-        """Send a whole response in one write; a client that gave up (a timeout test) is fine."""
+    def write_all(self, data: bytes) -> bool:
+        """Send a whole response in one write; a client that gave up (a timeout test) is fine.
+
+        Returns whether the write went out.
+        """
         try:
             self.wfile.write(data)
+            self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
+            return False
+        return True
 
 
 class OwnedServer(ThreadingHTTPServer):

@@ -91,6 +91,12 @@ class Reply:
     message: str | None = None
     latency_ms: int = 42
     content: tuple[dict[str, Any], ...] | None = None  # raw Converse content blocks (overrides text)
+    # ConverseStream only: pause between frames; end with an exception frame (e.g.
+    # "modelStreamErrorException") or drop the connection after this many frames.
+    frame_delay_s: float = 0.0
+    stream_error: str | None = None
+    stream_error_after: int | None = None
+    stream_cut_after: int | None = None
 
     @classmethod
     def ok(
@@ -137,6 +143,18 @@ class Reply:
     def server_error(cls, status: int = 500) -> Reply:
         """500 InternalServerException or 503 ServiceUnavailableException."""
         return cls.error(status, message="The service encountered an internal error.")
+
+    @classmethod
+    def stream_failure(
+        cls, error: str = "modelStreamErrorException", *, after_frames: int = 3, reply: Reply | None = None
+    ) -> Reply:
+        """A ConverseStream that sends `after_frames` frames, then an exception frame of type `error`."""
+        return replace(reply or cls(), stream_error=error, stream_error_after=after_frames)
+
+    @classmethod
+    def stream_cut(cls, *, after_frames: int = 3, reply: Reply | None = None) -> Reply:
+        """A ConverseStream whose connection drops after `after_frames` frames."""
+        return replace(reply or cls(), stream_cut_after=after_frames)
 
     @classmethod
     def slow(cls, delay_s: float, reply: Reply | None = None) -> Reply:
@@ -206,13 +224,20 @@ def _event(event_type: str, body: dict[str, Any]) -> bytes:
 
 
 class _Handler(StandInHandler):
-    def send_all(self, status: int, headers: dict[str, str], body: bytes) -> None:
-        """Status line, headers and body in one write."""
+    def _head(self, status: int, headers: dict[str, str], length: int) -> bytes:
         reason = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Unknown"
         lines = [f"HTTP/1.1 {status} {reason}"]
         lines += [f"{k}: {v}" for k, v in headers.items()]
-        lines.append(f"Content-Length: {len(body)}")
-        self.write_all(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
+        lines.append(f"Content-Length: {length}")
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+    def send_all(self, status: int, headers: dict[str, str], body: bytes) -> None:
+        """Status line, headers and body in one write."""
+        self.write_all(self._head(status, headers, len(body)) + body)
+
+    def send_head(self, status: int, headers: dict[str, str], length: int) -> None:
+        """Status line and headers only (the body follows in later writes)."""
+        self.write_all(self._head(status, headers, length))
 
 
 class BedrockServer(LocalHttpServer):
@@ -336,20 +361,77 @@ class BedrockServer(LocalHttpServer):
         h.send_all(200, headers, json.dumps(payload).encode())
 
     def _send_stream(self, h: _Handler, reply: Reply) -> None:
+        """ConverseStream frames: messageStart, each block (toolUse with contentBlockStart, input as
+        JSON deltas; reasoning as text then signature deltas), messageStop, metadata (usage + metrics)."""
         usage = reply.usage or self.default_usage
-        text = reply.text or self.default_text
-        frames = [
-            _event("messageStart", {"role": "assistant"}),
-            *(
-                _event("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": chunk}})
-                for chunk in _chunks(text, 16)
-            ),
-            _event("contentBlockStop", {"contentBlockIndex": 0}),
-            _event("messageStop", {"stopReason": reply.stop_reason}),
-            _event("metadata", {"usage": usage.to_converse(), "metrics": {"latencyMs": reply.latency_ms}}),
-        ]
+        content = (
+            list(reply.content) if reply.content is not None else [{"text": reply.text or self.default_text}]
+        )
+        frames = [_event("messageStart", {"role": "assistant"})]
+        for index, block in enumerate(content):
+            frames += _block_frames(index, block)
+        frames.append(_event("messageStop", {"stopReason": reply.stop_reason}))
+        frames.append(
+            _event("metadata", {"usage": usage.to_converse(), "metrics": {"latencyMs": reply.latency_ms}})
+        )
+        if reply.stream_error is not None:
+            cut = min(reply.stream_error_after or 0, len(frames))
+            frames = [*frames[:cut], _exception(reply.stream_error)]
+        body_length = sum(len(f) for f in frames)
+        if reply.stream_cut_after is not None:
+            frames = frames[: reply.stream_cut_after]
         headers = {"Content-Type": "application/vnd.amazon.eventstream", **self._request_id_headers()}
-        h.send_all(200, headers, b"".join(frames))
+        if reply.frame_delay_s <= 0 and reply.stream_cut_after is None:
+            h.send_all(200, headers, b"".join(frames))
+            return
+        h.send_head(200, headers, body_length)
+        for frame in frames:
+            if self._stopping.wait(min(reply.frame_delay_s, MAX_DELAY_S)) or not h.write_all(frame):
+                break
+        h.close_connection = True
+
+
+def _block_frames(index: int, block: dict[str, Any]) -> list[bytes]:
+    """The delta frames of one Converse content block, as ConverseStream sends them."""
+    frames: list[bytes] = []
+    if "toolUse" in block:
+        use = block["toolUse"]
+        start = {"toolUse": {"toolUseId": use["toolUseId"], "name": use["name"]}}
+        frames.append(_event("contentBlockStart", {"contentBlockIndex": index, "start": start}))
+        raw = json.dumps(use.get("input") or {})
+        for piece in _chunks(raw, 8):
+            delta = {"toolUse": {"input": piece}}
+            frames.append(_event("contentBlockDelta", {"contentBlockIndex": index, "delta": delta}))
+    elif "reasoningContent" in block:
+        reasoning = block["reasoningContent"]
+        if "redactedContent" in reasoning:
+            delta = {"reasoningContent": {"redactedContent": reasoning["redactedContent"]}}
+            frames.append(_event("contentBlockDelta", {"contentBlockIndex": index, "delta": delta}))
+        else:
+            text = reasoning["reasoningText"]
+            for piece in _chunks(text.get("text", ""), 16):
+                delta = {"reasoningContent": {"text": piece}}
+                frames.append(_event("contentBlockDelta", {"contentBlockIndex": index, "delta": delta}))
+            if text.get("signature"):
+                delta = {"reasoningContent": {"signature": text["signature"]}}
+                frames.append(_event("contentBlockDelta", {"contentBlockIndex": index, "delta": delta}))
+    else:
+        for piece in _chunks(block.get("text", ""), 16):
+            frames.append(_event("contentBlockDelta", {"contentBlockIndex": index, "delta": {"text": piece}}))
+    frames.append(_event("contentBlockStop", {"contentBlockIndex": index}))
+    return frames
+
+
+def _exception(exception_type: str) -> bytes:
+    """An event-stream exception frame, as Bedrock ends a failed ConverseStream."""
+    return _event_stream_frame(
+        {
+            ":exception-type": exception_type,
+            ":content-type": "application/json",
+            ":message-type": "exception",
+        },
+        json.dumps({"message": f"{exception_type} (local Bedrock server)"}).encode(),
+    )
 
 
 def _chunks(text: str, size: int) -> Iterator[str]:

@@ -26,6 +26,7 @@ from lambda_build.probe import probe_handler, run_probe
 from lambda_build.prune import prune
 from lambda_build.resolve import check_lock
 from lambda_build.sources import (
+    BUNDLE_ROOT_SCRIPTS,
     DEFAULT_CACHE_ROOT,
     HANDLER_MODULE,
     LAZY_MODULES,
@@ -104,6 +105,8 @@ def _assemble(deps: Path, dest: Path, python: str, repo_root: Path, target: Targ
         target_path = dest / rel
         target_path.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, target_path)
+        if rel in BUNDLE_ROOT_SCRIPTS:
+            target_path.chmod(0o755)
         if rel.endswith(".py"):
             copied.append(rel)
     compile_files(python, dest, copied)

@@ -17,7 +17,18 @@ DEFAULT_CACHE_ROOT = REPO_ROOT / ".build" / "bundle-cache"
 HANDLER_MODULE = "claude_proxy.handler"
 #: Modules the handler imports lazily (projects with `tracing`): imported by the build too, so the
 #: build fails if they cannot load from the bundle and what they load is compiled like the hot path.
-LAZY_MODULES = ("claude_proxy.tracing", "claude_proxy.xray")
+LAZY_MODULES = (
+    "claude_proxy.tracing",
+    "claude_proxy.xray",
+    # The gateway function (run.sh): the web app and what uvicorn loads to serve it over h11.
+    "claude_proxy.web.runtime",
+    "claude_proxy.web.anthropic_api",
+    "claude_proxy.web.sse",
+    "uvicorn.main",
+    "uvicorn.protocols.http.h11_impl",
+    "uvicorn.lifespan.on",
+    "uvicorn.loops.asyncio",
+)
 
 #: The function's own package, copied whole: lambda/claude_proxy -> claude_proxy/ in the bundle.
 FUNCTION_PACKAGE = "lambda/claude_proxy"
@@ -32,6 +43,10 @@ BUNDLED_REPO_FILES = (
     "claude_platform/ledger.py",
     "claude_platform/function_settings.py",
 )
+
+#: Files copied to the bundle's root, executable: the gateway function's handler (Lambda Web Adapter
+#: runs it; docs/https-endpoint.md). Bundle path -> repository path.
+BUNDLE_ROOT_SCRIPTS = {"run.sh": "lambda/run.sh"}
 
 _SKIP_SOURCE_PARTS = {"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache"}
 
@@ -54,4 +69,9 @@ def source_files(repo_root: Path = REPO_ROOT) -> list[tuple[str, Path]]:
                 f"missing source file {path} (listed in lambda_build.sources.BUNDLED_REPO_FILES)"
             )
         files.append((name, path))
+    for rel, name in BUNDLE_ROOT_SCRIPTS.items():
+        path = repo_root / name
+        if not path.is_file():
+            raise BundleError(f"missing script {path} (listed in lambda_build.sources.BUNDLE_ROOT_SCRIPTS)")
+        files.append((rel, path))
     return sorted(files)

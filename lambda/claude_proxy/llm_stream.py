@@ -28,8 +28,6 @@ from claude_proxy.errors import ErrorType
 from claude_proxy.llm import LiteLLMClient, classify, litellm, usage_from_converse
 from claude_proxy.streaming import ConverseEvent
 
-_READ_CHUNK = 16 * 1024
-
 # Exceptions Bedrock sends inside a ConverseStream (`:message-type: exception`): type, retryable,
 # and whether the model may already have done (billed) work.
 _STREAM_EXCEPTIONS: dict[str, tuple[ErrorType, bool, bool]] = {
@@ -102,7 +100,7 @@ class ConverseEventStream:
         """Each event in order; the `metadata` event with its usage parsed."""
         buffer = EventStreamBuffer()
         try:
-            for chunk in self._response.iter_raw(_READ_CHUNK):
+            for chunk in self._response.iter_raw():  # as received: a chunk size would wait to fill it
                 buffer.add_data(chunk)
                 for message in buffer:
                     yield self._event(message.headers, message.payload)

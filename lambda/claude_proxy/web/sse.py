@@ -117,6 +117,7 @@ class SseResponse(Response):
             headers={"cache-control": "no-cache", "request-id": request_id, "x-accel-buffering": "no"},
             media_type=self.media_type,
         )
+        self.raw_headers = [(k, v) for k, v in self.raw_headers if k != b"content-length"]
         self._channel = channel
         self._first = first
         self._request_id = request_id

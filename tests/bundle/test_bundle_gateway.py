@@ -1,0 +1,99 @@
+"""The gateway function from the real bundle: run.sh starts uvicorn on the adapter's port, as the
+Lambda Web Adapter would run it (the adapter itself is not installable offline; docs/https-endpoint.md)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import stat
+import subprocess
+import time
+
+import httpx
+import pytest
+from bundle_support import TARGET
+from proxy_testkit import project_settings
+
+from devservers.bedrock_server import BedrockServer
+from devservers.lambda_runner import lambda_env
+from lambda_build import BundleError, build_bundle, find_python, sdk_dir
+
+pytestmark = pytest.mark.bundle
+
+
+@pytest.fixture(scope="module")
+def python() -> str:
+    try:
+        return find_python(TARGET.python_version)
+    except BundleError as exc:
+        pytest.skip(str(exc))
+
+
+@pytest.fixture(scope="module")
+def bundle(python):
+    return build_bundle(TARGET, python=python)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_run_sh_is_an_executable_at_the_bundle_root(bundle):
+    script = bundle.path / "run.sh"
+    assert script.is_file() and script.stat().st_mode & stat.S_IXUSR
+    assert "claude_proxy.web.app:app" in script.read_text()
+
+
+def test_run_sh_serves_healthz_and_refuses_calls_without_a_key_store(python, bundle):
+    port = _free_port()
+    with BedrockServer() as server:
+        env = lambda_env(
+            {
+                "PROJECT_SETTINGS": json.dumps(project_settings()),
+                "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": server.url,
+                "AWS_LWA_PORT": str(port),
+                "LAMBDA_TASK_ROOT": str(bundle.path),
+                "LAMBDA_RUNTIME_DIR": str(sdk_dir(TARGET)),
+                "CLAUDE_PROXY_PYTHON": python,
+                "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            }
+        )
+        started = time.monotonic()
+        child = subprocess.Popen(
+            ["/bin/sh", str(bundle.path / "run.sh")],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            base = f"http://127.0.0.1:{port}"
+            while True:
+                try:
+                    health = httpx.get(f"{base}/healthz", timeout=1)
+                    break
+                except httpx.TransportError:
+                    if child.poll() is not None or time.monotonic() - started > 120:
+                        out = child.stdout.read().decode(errors="replace") if child.stdout else ""
+                        pytest.fail(f"run.sh did not serve /healthz: {out[-2000:]}")
+                    time.sleep(0.1)
+            assert health.status_code == 200 and health.json() == {"ok": True}
+            refused = httpx.post(
+                f"{base}/v1/messages",
+                json={
+                    "model": "claude-sonnet-4-5",
+                    "max_tokens": 10,
+                    "messages": [{"role": "user", "content": "hi"}],
+                },
+                headers={"x-api-key": "cpk_unknown"},
+                timeout=30,
+            )
+            assert refused.status_code == 401
+            assert refused.json()["error"]["type"] == "authentication_error"
+            assert refused.headers["x-should-retry"] == "false"
+            assert server.requests == []  # refused before anything was sent
+        finally:
+            child.terminate()
+            child.wait(timeout=10)
