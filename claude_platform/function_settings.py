@@ -156,6 +156,10 @@ class GatewaySettings(BaseModel):
     # Client model names (e.g. a client's default model) mapped to one of the project's models.
     model_aliases: dict[str, str] = Field(default_factory=dict)
 
+    def __hash__(self) -> int:
+        """Hashable like the other frozen settings (the function caches per settings, e.g. ledger_for)."""
+        return hash(tuple(sorted(self.model_aliases.items())))
+
 
 class FunctionSettings(BaseModel):
     """PROJECT_SETTINGS: what the stack writes (config.runtime_settings) and the function reads."""

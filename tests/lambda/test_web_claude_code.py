@@ -16,7 +16,6 @@ import subprocess
 import time
 import uuid
 from datetime import UTC, datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +27,7 @@ from web_testkit import KEY, MemoryAuthenticator, serve_app
 
 from claude_platform.config import runtime_settings
 from claude_platform.function_settings import FunctionSettings
-from claude_platform.ledger import LedgerTable, period_of
+from claude_platform.ledger import LedgerTable, period_of, to_micro
 from claude_platform.prices import TokenUsage, cost_usd
 from devservers.aws_server import create_ledger_table
 from devservers.bedrock_server import Reply, Usage
@@ -148,11 +147,11 @@ def test_claude_code_runs_a_tool_turn_and_the_ledger_holds_its_cost(served, serv
     prices = served["settings"].find_model("claude-sonnet-4-5").prices
     usages = [tool_usage, final_usage] + [Usage(input_tokens=30, output_tokens=5)] * (len(calls) - 2)
     expected = sum(
-        Decimal(str(cost_usd(prices, TokenUsage(u.input_tokens, u.output_tokens, 0, 0)))) for u in usages
+        to_micro(cost_usd(prices, TokenUsage(u.input_tokens, u.output_tokens, 0, 0))) for u in usages
     )
     state = _wait_settled(served["ledger"], len(calls))
     assert state.requests == len(calls) and state.reserved_micro == 0 and state.estimated_micro == 0
-    assert abs(state.spent_usd - expected) <= Decimal("0.000001") * len(calls)
+    assert state.spent_micro == expected
     assert state.spent_usd > 0
 
 
