@@ -47,8 +47,13 @@ def test_run_sh_is_an_executable_at_the_bundle_root(bundle):
     assert "claude_proxy.web.app:app" in script.read_text()
 
 
-def test_run_sh_serves_healthz_and_refuses_calls_without_a_key_store(python, bundle):
+def test_run_sh_serves_healthz_and_refuses_calls_without_a_key_store(python, bundle, tmp_path):
     port = _free_port()
+    # The interpreter without `site`: this machine's site-packages .pth files would otherwise run
+    # and may write into the bundle (its files are hard links into the build cache).
+    interpreter = tmp_path / "python"
+    interpreter.write_text(f'#!/bin/sh\nexec "{python}" -S "$@"\n')
+    interpreter.chmod(0o755)
     with BedrockServer() as server:
         env = lambda_env(
             {
@@ -57,7 +62,7 @@ def test_run_sh_serves_healthz_and_refuses_calls_without_a_key_store(python, bun
                 "AWS_LWA_PORT": str(port),
                 "LAMBDA_TASK_ROOT": str(bundle.path),
                 "LAMBDA_RUNTIME_DIR": str(sdk_dir(TARGET)),
-                "CLAUDE_PROXY_PYTHON": python,
+                "CLAUDE_PROXY_PYTHON": str(interpreter),
                 "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             }
         )
