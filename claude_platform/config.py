@@ -244,6 +244,53 @@ class TracingConfig(_Strict):
         return tuple(arns)
 
 
+MODEL_ALIAS_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@-]{0,127}$")
+MAX_GATEWAY_MODEL_ALIASES = 16  # they travel in the function's 4 KB environment
+
+
+class GatewayConfig(_Strict):
+    """Opt-in HTTPS endpoint of a project: Messages and Chat Completions APIs, per-caller API keys."""
+
+    enabled: Annotated[
+        bool,
+        Field(
+            description=(
+                "a second function behind a Lambda function URL (response streaming, Lambda Web Adapter) "
+                "serving the Anthropic Messages and OpenAI Chat Completions APIs to callers with an API "
+                "key (`claude-finops keys create`); see docs/deploy.md"
+            )
+        ),
+    ] = False
+    model_aliases: Annotated[
+        dict[str, str],
+        Field(
+            description=(
+                f"client model names (e.g. a client's default model) mapped to one of the project's "
+                f"models (alias or base id), at most {MAX_GATEWAY_MODEL_ALIASES}"
+            )
+        ),
+    ] = {}
+    auth_failure_alarm_threshold: Annotated[
+        int,
+        Field(
+            ge=1,
+            description="refused API keys (missing, unknown, revoked) per 5 minutes that page the alert topic",
+        ),
+    ] = 20
+
+    @field_validator("model_aliases")
+    @classmethod
+    def _aliases(cls, value: dict[str, str]) -> dict[str, str]:
+        if len(value) > MAX_GATEWAY_MODEL_ALIASES:
+            raise ValueError(f"{len(value)} aliases, at most {MAX_GATEWAY_MODEL_ALIASES}")
+        for name in value:
+            if not MODEL_ALIAS_NAME_RE.match(name):
+                raise ValueError(
+                    f"{name!r} is not a model name (1-128 letters, digits and ._:/@-, starting with a letter or digit)"
+                )
+        return value
+
+
 class ProjectSettings(_Strict):
     """Every project field but `name`: what `defaults` may set and a project may override."""
 
@@ -335,7 +382,8 @@ class ProjectSettings(_Strict):
         Field(
             ge=1,
             description=(
-                "reserved concurrency of the function: at most this many calls at once, so one project "
+                "reserved concurrency of the function (and of the gateway's function, each): at most this "
+                "many calls at once, so one project "
                 "cannot take the region's Lambda concurrency or Bedrock quota from the others; the "
                 "projects of a region together leave 100 of `lambda_concurrency_quota` unreserved"
             ),
@@ -396,6 +444,17 @@ class ProjectSettings(_Strict):
             json_schema_extra=_doc_default("off"),
         ),
     ] = TracingConfig()
+
+    gateway: Annotated[
+        GatewayConfig,
+        Field(
+            description=(
+                "HTTPS endpoint for Claude Code and the Anthropic/OpenAI SDKs: `enabled`, `model_aliases`, "
+                "`auth_failure_alarm_threshold` (see `gateway` and docs/deploy.md)"
+            ),
+            json_schema_extra=_doc_default("off"),
+        ),
+    ] = GatewayConfig()
 
     @field_validator("alert_thresholds")
     @classmethod
@@ -952,6 +1011,15 @@ def _resolve_project(
                 f"{where}.max_tokens_limit: {project.max_tokens_limit} exceeds {model.alias}'s output limit of {limit} tokens"
             )
         resolved.append(ProjectModel(model, project.geography, prices, profile_name, limit))
+    names = {name for m in resolved for name in (m.alias, m.model.base_id)}
+    for alias, target in project.gateway.model_aliases.items():
+        field = f"{where}.gateway.model_aliases.{alias}"
+        if alias in names:
+            problems.append(f"{field}: {alias!r} is already one of the project's models; drop the alias")
+        elif resolved and target not in names:
+            problems.append(
+                f"{field}: {target!r} is not one of the project's models ({', '.join(m.alias for m in resolved)})"
+            )
     if config.cost_allocation_tag_key in project.tags:
         problems.append(
             f"{where}.tags: {config.cost_allocation_tag_key!r} is the cost-allocation tag key; it is set to the project name"
@@ -962,7 +1030,7 @@ def _resolve_project(
             field = f"{where}.tracing" if _traced(project.tracing) else f"{where}.models"
             problems.append(
                 f"{field}: the function's settings would take {size} bytes, over the {PROJECT_SETTINGS_MAX_BYTES} "
-                "that fit Lambda's 4 KB environment; allow fewer models or use shorter tracing URLs, keys or secret names"
+                "that fit Lambda's 4 KB environment; allow fewer models or gateway.model_aliases, or use shorter tracing URLs, keys or secret names"
             )
     return (Project(project, tuple(resolved), region) if not problems else None), problems
 
@@ -971,10 +1039,15 @@ def _check_regional_quotas(config: PlatformConfig) -> list[str]:
     """Bedrock's profile quota and Lambda's concurrency are per account and region: check each region."""
     profiles: dict[str, int] = {}
     reserved: dict[str, int] = {}
+    doubled: set[str] = set()
     for project in config.projects:
         region = project.region or config.region
         profiles[region] = profiles.get(region, 0) + len(project.models)
-        reserved[region] = reserved.get(region, 0) + (project.max_concurrency or 0)
+        # A project with the gateway has two functions, each reserving max_concurrency.
+        functions = 2 if project.gateway.enabled else 1
+        if project.gateway.enabled and project.max_concurrency:
+            doubled.add(region)
+        reserved[region] = reserved.get(region, 0) + (project.max_concurrency or 0) * functions
     problems = [
         f"projects: {count} inference profiles in {region} exceed inference_profile_quota "
         f"({config.inference_profile_quota}, per region); raise the Bedrock quota there first, then this setting"
@@ -983,7 +1056,9 @@ def _check_regional_quotas(config: PlatformConfig) -> list[str]:
     ]
     available = config.lambda_concurrency_quota - LAMBDA_UNRESERVED_MIN
     problems += [
-        f"projects: max_concurrency of the projects in {region} adds up to {total}, above "
+        f"projects: max_concurrency of the projects in {region} "
+        + ("(twice for a project with the gateway) " if region in doubled else "")
+        + f"adds up to {total}, above "
         f"{available} (lambda_concurrency_quota {config.lambda_concurrency_quota} minus the "
         f"{LAMBDA_UNRESERVED_MIN} Lambda keeps unreserved); lower it or raise the Lambda quota, then "
         "lambda_concurrency_quota"
@@ -1084,6 +1159,11 @@ def runtime_settings(
         "max_tokens_limit": config.max_tokens_limit,
         "log_prompts": config.log_prompts,
         **({"tracing": _settings_tracing(config.tracing)} if _traced(config.tracing) else {}),
+        **(
+            {"gateway": {"model_aliases": dict(config.gateway.model_aliases)}}
+            if config.gateway.enabled
+            else {}
+        ),
         "models": [
             {
                 "alias": m.alias,

@@ -23,6 +23,7 @@ from claude_platform.catalog import Geography, resolve_model
 from claude_platform.config import (
     AlarmThresholds,
     CurExportConfig,
+    GatewayConfig,
     LangfuseTracing,
     OtlpTracing,
     PlatformConfig,
@@ -39,6 +40,8 @@ from claude_platform.naming import (
     budget_name,
     budget_stop_policy_name,
     cost_tag_activation_function_name,
+    gateway_function_name,
+    gateway_log_group_name,
     inference_profile_name,
     ledger_table_name,
     platform_stack_name,
@@ -133,6 +136,8 @@ def config_reference() -> str:
             _table(field_rows(LangfuseTracing)),
             "`tracing.otlp`:",
             _table(field_rows(OtlpTracing)),
+            "`gateway` (HTTPS endpoint with per-caller API keys; see [docs/deploy.md](docs/deploy.md)):",
+            _table(field_rows(GatewayConfig)),
             "`cur_export` ([docs/finance.md](docs/finance.md)):",
             _table(field_rows(CurExportConfig)),
         ]
@@ -164,6 +169,16 @@ def names_reference() -> str:
         ),
         ("function", f"`{proxy_function_name(p, project)}`", f"`{proxy_function_name(p, other_project)}`"),
         ("log group", f"`{proxy_log_group_name(p, project)}`", f"`{proxy_log_group_name(p, other_project)}`"),
+        (
+            "gateway function and log group (`gateway.enabled`)",
+            f"`{gateway_function_name(p, project)}`, `{gateway_log_group_name(p, project)}`",
+            f"`{gateway_function_name(p, other_project)}`, ...",
+        ),
+        (
+            "alarm, refused API keys (`gateway.enabled`)",
+            f"`{alarm_name(p, project, 'gateway', 'auth-failures')}`",
+            f"`{alarm_name(p, other_project, 'gateway', 'auth-failures')}`",
+        ),
         ("alert topic", f"`{alert_topic_name(p, project)}`", f"`{alert_topic_name(p, other_project)}`"),
         ("budget (account-wide names)", f"`{budget(project, home)}`", f"`{budget(other_project, other)}`"),
         (

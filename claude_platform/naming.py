@@ -130,6 +130,16 @@ def proxy_log_group_name(name_prefix: str, project: str) -> str:
     return f"/aws/lambda/{proxy_function_name(name_prefix, project)}"
 
 
+def gateway_function_name(name_prefix: str, project: str) -> str:
+    """The project's HTTPS endpoint function (`gateway.enabled`), behind its function URL (<= 64 chars)."""
+    return f"{name_prefix}-{project}-gateway"
+
+
+def gateway_log_group_name(name_prefix: str, project: str) -> str:
+    """The gateway function's log group (the name Lambda would use by default)."""
+    return f"/aws/lambda/{gateway_function_name(name_prefix, project)}"
+
+
 def alarm_name(name_prefix: str, project: str, subject: str, condition: str) -> str:
     """`<prefix>-<project>-<subject>-<condition>`, e.g. `claude-support-bot-claude-haiku-4-5-throttles`."""
     return f"{name_prefix}-{project}-{subject}-{condition}"

@@ -28,7 +28,7 @@ from claude_platform.ledger import LedgerTable, MonthState, period_of
 from claude_platform.naming import proxy_log_group_name
 from claude_platform.prices import TokenUsage
 from finops import check as checks
-from finops import claude_code, estimate, litellm_config, reconcile, report, spend_by_tag, status
+from finops import claude_code, estimate, keys, litellm_config, reconcile, report, spend_by_tag, status
 from finops.athena import run_athena
 from finops.costexplorer import TagStatus, costs_by_tag, month_end_forecast, tag_statuses
 from finops.deployment import AwsClients, project_outputs, project_region, select_projects
@@ -601,6 +601,15 @@ def _common_options(*, top: bool) -> argparse.ArgumentParser:
     return options
 
 
+def _claude_code_settings_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--project", required=True)
+    p.add_argument(
+        "--base-url", help=f"the endpoint's URL (default: the stack's {GATEWAY_URL_OUTPUT} output)"
+    )
+    p.add_argument("--api-key-helper", help=f"command that prints the key (default: {claude_code.KEY_ENV})")
+    p.add_argument("--output", "-o", help="file to write, e.g. .claude/settings.json (default: stdout)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The CLI's arguments; every command has --help."""
     parser = argparse.ArgumentParser(
@@ -608,7 +617,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def add(name: str, func: Callable[[Context], int], help_text: str) -> argparse.ArgumentParser:
+    def add(name: str, func: Callable[[Context], int] | None, help_text: str) -> argparse.ArgumentParser:
         sub = commands.add_parser(
             name, help=help_text, description=help_text, parents=[_common_options(top=False)]
         )
@@ -705,17 +714,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--project", action="append", help="only this project (repeatable)")
     p.add_argument("--output", "-o", help="file to write (default: stdout)")
 
-    p = add(
-        "claude-code-settings",
-        cmd_claude_code_settings,
-        "write Claude Code settings for a project's endpoint, every model family pinned to a project model",
+    _claude_code_settings_args(
+        add(
+            "claude-code-settings",
+            cmd_claude_code_settings,
+            "write Claude Code settings for a project's endpoint, every model family pinned to a project model",
+        )
     )
-    p.add_argument("--project", required=True)
-    p.add_argument(
-        "--base-url", help=f"the endpoint's URL (default: the stack's {GATEWAY_URL_OUTPUT} output)"
-    )
-    p.add_argument("--api-key-helper", help=f"command that prints the key (default: {claude_code.KEY_ENV})")
-    p.add_argument("--output", "-o", help="file to write, e.g. .claude/settings.json (default: stdout)")
 
     p = add(
         "cur-query",
@@ -729,6 +734,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--workgroup", help="Athena workgroup (default: <prefix>-billing)")
     p.add_argument("--region", help="region of the export's Glue table (default: the config's region)")
+
+    keys.register(common=lambda: _common_options(top=False), add=add)
     return parser
 
 

@@ -176,6 +176,7 @@ def test_every_command_has_help(capsys):
         "estimate",
         "litellm-config",
         "cur-query",
+        "keys",
     }
     for name in commands:
         with pytest.raises(SystemExit) as exit_info:

@@ -1,0 +1,188 @@
+"""`claude-finops keys`: create prints a key once, list and revoke never show one; moto DynamoDB."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from finops_testkit import NOW, Clients, run_cli
+from moto import mock_aws
+
+from claude_platform.api_keys import (
+    KEY_PREFIX,
+    ApiKeyError,
+    ApiKeyStore,
+    generate_key,
+    key_hash,
+    looks_like_key,
+)
+
+TABLE = "claude-spend-ledger"
+
+
+@pytest.fixture
+def aws() -> Iterator[Clients]:
+    with mock_aws():
+        clients = Clients(moto_services={"dynamodb"})
+        clients.client("dynamodb").create_table(
+            TableName=TABLE,
+            KeySchema=[
+                {"AttributeName": "pk", "KeyType": "HASH"},
+                {"AttributeName": "sk", "KeyType": "RANGE"},
+            ],
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "sk", "AttributeType": "S"},
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        yield clients
+
+
+def _items(aws: Clients, project: str) -> list[dict]:
+    return aws.client("dynamodb").query(
+        TableName=TABLE,
+        KeyConditionExpression="pk = :p",
+        ExpressionAttributeValues={":p": {"S": project}},
+    )["Items"]
+
+
+def test_keys_are_random_256_bit_with_a_prefix():
+    keys = {generate_key() for _ in range(200)}
+    assert len(keys) == 200
+    for key in keys:
+        assert key.startswith(KEY_PREFIX) and looks_like_key(key)
+        assert len(key) - len(KEY_PREFIX) == 43  # 32 bytes in unpadded base64url
+    assert not looks_like_key(KEY_PREFIX + "x" * 42)
+    assert not looks_like_key("sk-ant-" + "x" * 43)
+
+
+def test_create_prints_the_key_once_and_stores_only_its_hash(aws: Clients):
+    run = run_cli(["--format", "json", "keys", "create", "--project", "data-science", "--name", "alice"], aws)
+    assert run.code == 0, run.err
+    document = json.loads(run.out)
+    key = document["key"]
+    assert looks_like_key(key)
+    assert document["name"] == "alice" and document["status"] == "active"
+    items = _items(aws, "data-science")
+    assert {i["sk"]["S"] for i in items} == {f"key#{key_hash(key)}", "keyname#alice"}
+    stored = json.dumps(items)
+    assert key not in stored and key[len(KEY_PREFIX) :] not in stored
+    record = next(i for i in items if i["sk"]["S"].startswith("key#"))
+    assert record["key_name"]["S"] == "alice"
+    assert record["created_at"]["S"] == NOW.isoformat(timespec="seconds")
+    assert "revoked_at" not in record
+    # Table format: the key alone on stdout, the warning on stderr.
+    run = run_cli(["keys", "create", "--project", "data-science", "--name", "bob"], aws)
+    assert run.code == 0 and looks_like_key(run.out.strip())
+    assert "cannot be shown again" in run.err
+
+
+def test_list_never_shows_key_material(aws: Clients):
+    created = json.loads(
+        run_cli(["--format", "json", "keys", "create", "--project", "data-science", "--name", "ci"], aws).out
+    )
+    for fmt in ("table", "csv", "json"):
+        run = run_cli(["keys", "list", "--project", "data-science", "--format", fmt], aws)
+        assert run.code == 0, run.err
+        assert created["key"] not in run.out + run.err
+        assert KEY_PREFIX not in run.out
+        assert "ci" in run.out and created["key_id"] in run.out
+    rows = json.loads(run.out)["rows"]
+    assert rows == [
+        {
+            "project": "data-science",
+            "name": "ci",
+            "key_id": key_hash(created["key"])[:12],
+            "status": "active",
+            "created_at": NOW.isoformat(timespec="seconds"),
+            "revoked_at": None,
+        }
+    ]
+
+
+def test_names_are_unique_per_project_among_active_keys(aws: Clients):
+    assert run_cli(["keys", "create", "--project", "data-science", "--name", "alice"], aws).code == 0
+    run = run_cli(["keys", "create", "--project", "data-science", "--name", "alice"], aws)
+    assert run.code == 1
+    assert run.err.count("\n") == 1 and "already named 'alice'" in run.err
+    # Another project may use the name.
+    assert run_cli(["keys", "create", "--project", "support-bot", "--name", "alice"], aws).code == 0
+
+
+def test_revoke_marks_the_key_and_frees_the_name(aws: Clients):
+    first = json.loads(
+        run_cli(
+            ["--format", "json", "keys", "create", "--project", "data-science", "--name", "alice"], aws
+        ).out
+    )
+    later = NOW + timedelta(hours=1)
+    run = run_cli(
+        ["keys", "revoke", "--project", "data-science", "--name", "alice", "--format", "json"], aws, now=later
+    )
+    assert run.code == 0, run.err
+    (row,) = json.loads(run.out)["rows"]
+    assert row["status"] == "revoked" and row["revoked_at"] == later.isoformat(timespec="seconds")
+    store = ApiKeyStore(aws.client("dynamodb"), TABLE)
+    record = store.lookup("data-science", key_hash(first["key"]))
+    assert record is not None and not record.active
+    # Revoking again: nothing active by that name.
+    again = run_cli(["keys", "revoke", "--project", "data-science", "--name", "alice"], aws)
+    assert again.code == 1 and "no active key named 'alice'" in again.err
+    # The name may be taken by a replacement key; both show in the list, the active one first.
+    second = json.loads(
+        run_cli(
+            ["--format", "json", "keys", "create", "--project", "data-science", "--name", "alice"], aws
+        ).out
+    )
+    rows = json.loads(run_cli(["keys", "list", "--project", "data-science", "--format", "json"], aws).out)[
+        "rows"
+    ]
+    assert [(r["key_id"], r["status"]) for r in rows] == [
+        (second["key_id"], "active"),
+        (first["key_id"], "revoked"),
+    ]
+
+
+def test_lookup_reads_only_the_projects_partition(aws: Clients):
+    store = ApiKeyStore(aws.client("dynamodb"), TABLE)
+    key, _ = store.create("data-science", "alice", now=NOW)
+    assert store.lookup("data-science", key_hash(key)) is not None
+    assert store.lookup("support-bot", key_hash(key)) is None
+
+
+def test_list_pages_through_many_keys(aws: Clients):
+    store = ApiKeyStore(aws.client("dynamodb"), TABLE)
+    for i in range(30):
+        store.create("data-science", f"user-{i:02d}", now=NOW)
+    calls = []
+    client = aws.client("dynamodb")
+    original = client.query
+
+    def query(**kwargs):
+        calls.append(kwargs)
+        return original(**{**kwargs, "Limit": 7})
+
+    client.query = query
+    assert len(list(store.records("data-science"))) == 30
+    assert len(calls) > 4
+
+
+def test_bad_name_project_and_missing_table_are_one_line_errors(aws: Clients):
+    run = run_cli(["keys", "create", "--project", "data-science", "--name", "has space"], aws)
+    assert run.code == 1 and "key name 'has space'" in run.err and run.err.count("\n") == 1
+    run = run_cli(["keys", "list", "--project", "nope"], aws)
+    assert run.code == 1 and "--project nope: not in the config" in run.err
+    # eu-assistant lives in eu-west-1, where no ledger table exists here.
+    run = run_cli(["keys", "list", "--project", "eu-assistant"], aws)
+    assert run.code == 1 and "ledger table claude-spend-ledger (eu-west-1) not found" in run.err
+    assert "Traceback" not in run.err
+
+
+def test_store_rejects_bad_names_before_writing(aws: Clients):
+    store = ApiKeyStore(aws.client("dynamodb"), TABLE)
+    with pytest.raises(ApiKeyError, match="key name"):
+        store.create("data-science", "", now=NOW)
+    assert _items(aws, "data-science") == []
