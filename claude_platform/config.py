@@ -1160,7 +1160,12 @@ def runtime_settings(
         "log_prompts": config.log_prompts,
         **({"tracing": _settings_tracing(config.tracing)} if _traced(config.tracing) else {}),
         **(
-            {"gateway": {"model_aliases": dict(config.gateway.model_aliases)}}
+            {
+                "gateway": {
+                    "model_aliases": dict(config.gateway.model_aliases),
+                    **({"keys_table": ledger_table} if ledger_table else {}),
+                }
+            }
             if config.gateway.enabled
             else {}
         ),

@@ -155,6 +155,9 @@ class GatewaySettings(BaseModel):
 
     # Client model names (e.g. a client's default model) mapped to one of the project's models.
     model_aliases: dict[str, str] = Field(default_factory=dict)
+    # The table holding the project's API keys (`claude_platform.api_keys`): the region's ledger
+    # table, also when the project's enforcement is off.
+    keys_table: str | None = Field(default=None, min_length=3, max_length=255)
 
     def __hash__(self) -> int:
         """Hashable like the other frozen settings (the function caches per settings, e.g. ledger_for)."""

@@ -40,7 +40,10 @@ def test_enabled_writes_aliases_the_function_accepts():
     document = settings(
         config(gateway={"enabled": True, "model_aliases": {"claude-opus-5-5": "claude-sonnet-4-5"}})
     )
-    assert document["gateway"] == {"model_aliases": {"claude-opus-5-5": "claude-sonnet-4-5"}}
+    assert document["gateway"] == {
+        "model_aliases": {"claude-opus-5-5": "claude-sonnet-4-5"},
+        "keys_table": "claude-spend-ledger",
+    }
     parsed = FunctionSettings.model_validate(document)
     assert parsed.gateway is not None and parsed.gateway.model_aliases == {
         "claude-opus-5-5": "claude-sonnet-4-5"
