@@ -161,7 +161,7 @@ class GatewaySettings(BaseModel):
 
     def __hash__(self) -> int:
         """Hashable like the other frozen settings (the function caches per settings, e.g. ledger_for)."""
-        return hash(tuple(sorted(self.model_aliases.items())))
+        return hash((tuple(sorted(self.model_aliases.items())), self.keys_table))
 
 
 class FunctionSettings(BaseModel):

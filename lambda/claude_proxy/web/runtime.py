@@ -30,6 +30,15 @@ _AUTHENTICATORS: dict[str, Authenticator] = {}
 def authenticator(settings: Settings) -> Authenticator:
     """The project's key store (built once per settings), or RefuseAll when the bundle has none."""
     factory = getattr(auth, "authenticator_for", None)
+    if factory is None and hasattr(auth, "key_authenticator"):
+        from claude_proxy.spend_wiring import _client
+
+        def factory(settings: Settings) -> Authenticator:
+            gateway = settings.project.gateway
+            if gateway is None or not gateway.keys_table:
+                return _REFUSE_ALL  # no key store configured: fail closed
+            return auth.key_authenticator(settings, _client("dynamodb", settings.region))
+
     if factory is None:
         return _REFUSE_ALL
     key = settings.model_dump_json()
