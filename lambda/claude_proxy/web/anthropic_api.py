@@ -86,8 +86,9 @@ def take_stream_flag(body: Any) -> tuple[Any, bool]:
 async def messages(request: Request, gateway: Gateway, ctx: RequestContext) -> Response:
     """POST /v1/messages."""
     body, stream = take_stream_flag(await read_json(request))
+    asked = body.get("model") if isinstance(body, dict) else None  # before any name mapping
     claude_request = gateway.parse(body, ctx)
-    model_name = claude_request.model or ctx.settings.project.default_model
+    model_name = asked if isinstance(asked, str) and asked else ctx.settings.project.default_model
     if stream:
         from claude_proxy.web.sse import stream_messages
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from claude_proxy import auth, handler
+from claude_proxy import auth, handler, snapstart
 from claude_proxy.auth import Authenticator
 from claude_proxy.core import InvokeResult
 from claude_proxy.errors import ProxyError
@@ -111,8 +111,12 @@ class HandlerRecorder:
 def gateway_from_environment(keys: Authenticator | None = None) -> Gateway:
     """The gateway of the deployed function (or `make serve`): settings from os.environ.
 
-    `keys` replaces the key store (tests use an in-memory one).
+    `keys` replaces the key store (tests use an in-memory one). The streaming client shares the
+    invoke handler's LiteLLM set-up; its connections and the key stores are dropped by the SnapStart
+    hooks, like the handler's.
     """
+    stream_llm = LiteLLMStreamClient(handler._LLM)
+    snapstart.register_hooks(stream_llm, resets=(_AUTHENTICATORS.clear,))  # type: ignore[arg-type]
     return Gateway(
         settings=lambda: load_settings(os.environ),
         authenticator=authenticator if keys is None else lambda settings: keys,
@@ -121,6 +125,6 @@ def gateway_from_environment(keys: Authenticator | None = None) -> Gateway:
         clock=handler._CLOCK,
         rng=handler._RNG,
         recorder=HandlerRecorder(),
-        stream_llm=LiteLLMStreamClient(),
+        stream_llm=stream_llm,
         normalizers=[normalize_messages],
     )
