@@ -95,8 +95,8 @@ def test_make_serve_starts_serves_healthz_and_one_call_against_the_stand_ins(loc
         )
         assert answer.status_code == 200, answer.text
         assert answer.json()["content"][0]["text"] == "served locally"
-        assert answer.json()["model"] == "claude-opus-4-5"  # the example maps claude-opus-5-5 to it
         sent = server.requests[-1]
+        # the example maps claude-opus-5-5 to claude-opus-4-5: its (first) profile was called
         assert sent.model_id == f"arn:aws:bedrock:{REGION}:123456789012:application-inference-profile/local0"
         assert sent.body["requestMetadata"]["api_key"] == "dev-laptop"
         refused = httpx.post(f"{url}/v1/messages", json={"model": "x", "messages": []}, timeout=10)
