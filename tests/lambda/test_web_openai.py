@@ -279,3 +279,37 @@ def test_count_tokens_is_an_upper_bound_and_sends_nothing(web, server):
         json={"model": "claude-sonnet-4-5", "messages": [{"role": "user", "content": "hi"}]},
     )
     assert raw.headers["x-claude-proxy-token-count"] == "upper-bound"
+
+
+def test_what_normalization_changed_is_named_in_a_header_streaming_or_not(web, server):
+    url, _ = web
+    headers = {"x-api-key": KEY, "anthropic-version": "2023-06-01"}
+    body = {
+        "model": "claude-sonnet-4-5-20250929",
+        "max_tokens": 128000,
+        "metadata": {"user_id": '{"device_id": "d"}'},
+        "messages": [{"role": "user", "content": "hi"}],
+    }
+    for stream in (False, True):
+        with httpx.stream(
+            "POST",
+            f"{url}/v1/messages?beta=true",
+            headers=headers,
+            json={**body, "stream": stream},
+            timeout=30,
+        ) as answer:
+            answer.read()
+            assert answer.status_code == 200, answer.text
+            assert answer.headers["x-claude-proxy-adjusted"] == "metadata; max_tokens=8192"
+    assert [r.body["inferenceConfig"]["maxTokens"] for r in server.requests] == [8192, 8192]
+    chat = {
+        "model": "claude-sonnet-4-5",
+        "max_tokens": 100000,
+        "messages": [{"role": "user", "content": "hi"}],
+    }
+    for stream in (False, True):
+        with httpx.stream(
+            "POST", f"{url}/v1/chat/completions", headers=headers, json={**chat, "stream": stream}, timeout=30
+        ) as answer:
+            answer.read()
+            assert answer.headers["x-claude-proxy-adjusted"] == "max_tokens=8192"

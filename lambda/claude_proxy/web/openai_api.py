@@ -125,7 +125,10 @@ async def _stream(
     if kind == "refused":
         return openai_error(value, ctx.request_id)
     chunks = ChunkTranslator(model=model, request_id=ctx.request_id, include_usage=include_usage)
-    return ChunkStreamResponse(channel, value, ctx, chunks)
+    response = ChunkStreamResponse(channel, value, ctx, chunks)
+    for name, header in adjusted_header(ctx).items():
+        response.headers[name] = header
+    return response
 
 
 async def chat_completions(request: Request, gateway: Gateway, ctx: RequestContext) -> Response:
