@@ -313,3 +313,27 @@ def test_what_normalization_changed_is_named_in_a_header_streaming_or_not(web, s
         ) as answer:
             answer.read()
             assert answer.headers["x-claude-proxy-adjusted"] == "max_tokens=8192"
+
+
+def test_a_system_turn_between_user_turns_reaches_bedrock_as_system_and_one_user_turn(web, server):
+    url, _ = web
+    answer = httpx.post(
+        f"{url}/v1/messages",
+        headers={"x-api-key": KEY},
+        json={
+            "model": "claude-sonnet-4-5",
+            "max_tokens": 50,
+            "system": "first",
+            "messages": [
+                {"role": "user", "content": "a"},
+                {"role": "system", "content": [{"type": "text", "text": "second"}]},
+                {"role": "user", "content": "b"},
+            ],
+        },
+        timeout=30,
+    )
+    assert answer.status_code == 200, answer.text
+    sent = server.requests[-1].body
+    assert [b["text"] for b in sent["system"]] == ["first", "second"]
+    assert [m["role"] for m in sent["messages"]] == ["user"]  # Converse alternates roles: merged
+    assert [c["text"] for c in sent["messages"][0]["content"]] == ["a", "b"]
