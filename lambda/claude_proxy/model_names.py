@@ -19,7 +19,7 @@ from functools import cache
 from typing import Any
 
 from claude_platform.function_settings import FunctionSettings, ModelSettings
-from claude_proxy.capabilities import _model_map
+from claude_proxy.capabilities import model_map
 from claude_proxy.errors import ErrorType, ProxyError
 
 _VERSION_SUFFIX = re.compile(r"-v\d+(:\d+)?$")
@@ -34,7 +34,7 @@ def _undated(name: str) -> str:
 @cache
 def _map_anthropic_names() -> tuple[str, ...]:
     """Names of Anthropic-provider chat models in LiteLLM's bundled map."""
-    entries: Mapping[str, Any] = _model_map()
+    entries: Mapping[str, Any] = model_map()
     return tuple(
         sorted(
             name
