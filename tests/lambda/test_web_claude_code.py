@@ -173,3 +173,52 @@ def test_with_the_written_settings_every_call_asks_for_a_project_model(served, s
     names = {m.alias for m in served["settings"].models}
     assert set(asked) <= names, asked
     assert len(server.requests) == len(asked)  # nothing refused: every call reached Bedrock
+
+
+def test_claude_codes_defaults_with_adaptive_thinking_and_a_tool_turn(
+    local_aws, server, monkeypatch, tmp_path
+):
+    """No model pinned: Claude Code asks for its default (claude-opus-5-5) with adaptive thinking;
+    the thinking block of the tool turn goes back to Bedrock with its signature."""
+    from proxy_testkit import model_entry, project_settings
+
+    table = f"ledger-{uuid.uuid4().hex[:8]}"
+    create_ledger_table(boto3.client("dynamodb", region_name=REGION), table)
+    doc = project_settings(
+        [
+            model_entry("claude-opus-5-5", arn=profile_arn("op")),
+            model_entry("claude-haiku-5-5", arn=profile_arn("hk")),
+        ],
+        max_tokens_limit=16000,
+        spend={"enforcement": "hard", "cap_usd": 50.0, "ledger_table": table},
+    )
+    monkeypatch.setenv("PROJECT_SETTINGS", json.dumps(doc))
+    monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", server.url)
+    (tmp_path / "note.txt").write_text("the colour is teal\n", encoding="utf-8")
+    server.reset(usage=Usage(input_tokens=30, output_tokens=5))
+    server.enqueue(
+        Reply.tool_use(
+            "Read",
+            {"file_path": str(tmp_path / "note.txt")},
+            tool_use_id="toolu_r2",
+            thinking="I should read it",
+        ),
+        Reply.ok("The colour is teal."),
+    )
+    with serve_app(gateway_from_environment(MemoryAuthenticator())) as url:
+        env = {
+            "ANTHROPIC_BASE_URL": url,
+            "ANTHROPIC_AUTH_TOKEN": KEY,
+            "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+        }
+        result = _run_claude(tmp_path, "What colour does note.txt name?", env)
+    assert result["is_error"] is False and result["result"] == "The colour is teal.", result
+    calls = server.requests
+    assert calls[0].model_id == calls[1].model_id == profile_arn("op")  # its default, claude-opus-5-5
+    first, second = calls[0].body, calls[1].body
+    assert first["additionalModelRequestFields"]["thinking"] == {"type": "adaptive"}  # passed on
+    assert first["inferenceConfig"]["maxTokens"] == 16000  # 128000 clamped
+    turn = second["messages"][1]["content"]
+    assert turn[0]["reasoningContent"]["reasoningText"]["text"] == "I should read it"
+    assert turn[0]["reasoningContent"]["reasoningText"]["signature"]
+    assert any("toolUse" in block for block in turn)
