@@ -260,6 +260,13 @@ def test_models_list_in_both_shapes(web):
     assert [m.id for m in page.data] == ["claude-sonnet-4-5", "claude-haiku-4-5"]
     assert page.data[1].created_at == datetime(2025, 10, 1, tzinfo=UTC)
     assert httpx.get(f"{url}/v1/models").status_code == 401
+    one = anthropic.Anthropic(base_url=url, api_key=KEY, max_retries=0).models.retrieve(
+        "claude-haiku-4-5-20251001"
+    )
+    assert one.id == "claude-haiku-4-5"
+    assert oai(url).models.retrieve("gpt-4o-mini").id == "claude-haiku-4-5"  # a mapped name
+    with pytest.raises(anthropic.NotFoundError):
+        anthropic.Anthropic(base_url=url, api_key=KEY, max_retries=0).models.retrieve("claude-opus-9")
 
 
 def test_count_tokens_is_an_upper_bound_and_sends_nothing(web, server):

@@ -1,4 +1,4 @@
-"""`GET /v1/models` (the project's models) and `POST /v1/messages/count_tokens` (an upper bound).
+"""`GET /v1/models` (the project's models), `GET /v1/models/{id}` and `POST /v1/messages/count_tokens` (an upper bound).
 
 `/v1/models` answers in the Anthropic list shape when the request has an `anthropic-version` header
 (the Anthropic SDKs and Claude Code send it) and in the OpenAI list shape otherwise. Ids are the
@@ -21,7 +21,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from claude_platform.function_settings import ModelSettings
-from claude_proxy.model_names import anthropic_api_names
+from claude_proxy.model_names import ModelNames, anthropic_api_names
 from claude_proxy.web.anthropic_api import read_json, take_stream_flag
 from claude_proxy.web.app import GatewayRef, anthropic_error, endpoint
 from claude_proxy.web.gateway import Gateway, RequestContext
@@ -79,6 +79,17 @@ async def list_models(request: Request, gateway: Gateway, ctx: RequestContext) -
     return JSONResponse(openai_list(models, project.project), headers={"x-request-id": ctx.request_id})
 
 
+async def get_model(request: Request, gateway: Gateway, ctx: RequestContext) -> Response:
+    """GET /v1/models/{model_id}: the project model any accepted name means (404 listing them otherwise)."""
+    project = ctx.settings.project
+    model = ModelNames(project).resolve(request.path_params["model_id"])
+    if "anthropic-version" in ctx.headers:
+        return JSONResponse(anthropic_list([model])["data"][0], headers={"request-id": ctx.request_id})
+    return JSONResponse(
+        openai_list([model], project.project)["data"][0], headers={"x-request-id": ctx.request_id}
+    )
+
+
 async def count_tokens(request: Request, gateway: Gateway, ctx: RequestContext) -> Response:
     """POST /v1/messages/count_tokens: `{"input_tokens": <upper bound>}`."""
     body, _ = take_stream_flag(await read_json(request))
@@ -91,5 +102,6 @@ def routes(ref: GatewayRef) -> list[BaseRoute]:
     """The models and token-counting routes (errors in the Anthropic shape)."""
     return [
         Route(MODELS_PATH, endpoint(ref, list_models, anthropic_error), methods=["GET"]),
+        Route(MODELS_PATH + "/{model_id:path}", endpoint(ref, get_model, anthropic_error), methods=["GET"]),
         Route(COUNT_TOKENS_PATH, endpoint(ref, count_tokens, anthropic_error), methods=["POST"]),
     ]
