@@ -25,7 +25,7 @@ from claude_platform.config import ConfigError, Platform, load_config, price_ove
 from claude_platform.cost_tags import FAILED, NOT_MANAGEMENT_HINT, NOT_SEEN, activate_tag_keys
 from claude_platform.cur import GLUE_TABLE_NAME, athena_workgroup_name, glue_database_name, saved_queries
 from claude_platform.ledger import LedgerTable, MonthState, period_of
-from claude_platform.naming import proxy_log_group_name
+from claude_platform.naming import gateway_log_group_name, proxy_log_group_name
 from claude_platform.prices import TokenUsage
 from finops import check as checks
 from finops import claude_code, estimate, keys, litellm_config, reconcile, report, spend_by_tag, status
@@ -185,9 +185,14 @@ def cmd_spend_by_tag(ctx: Context) -> int:
     platform = ctx.platform
     (project,) = select_projects(platform, [ctx.args.project])
     period = _period(ctx)
-    query = spend_by_tag.insights_query(ctx.args.tag)
+    by_key = ctx.args.by_key
+    query = spend_by_tag.insights_query(ctx.args.tag, by_key=by_key)
     region = project_region(platform, project)
-    log_group = proxy_log_group_name(platform.config.name_prefix, project.name)
+    log_group: str | list[str] = proxy_log_group_name(platform.config.name_prefix, project.name)
+    if by_key and project.config.gateway.enabled:
+        # Calls through the HTTPS endpoint are logged by the gateway function, with the key's name.
+        log_group = [log_group, gateway_log_group_name(platform.config.name_prefix, project.name)]
+    where = log_group if isinstance(log_group, str) else " and ".join(log_group)
     progress = ctx.progress()
     start = datetime.combine(period.start, datetime.min.time(), UTC)
     end = min(datetime.combine(period.end, datetime.min.time(), UTC), ctx.now)
@@ -207,9 +212,13 @@ def cmd_spend_by_tag(ctx: Context) -> int:
     ctx.emit(
         rows,
         spend_by_tag.COLUMNS,
-        title=f"{project.name}: spend by caller tag '{ctx.args.tag}', {period}",
+        title=(
+            f"{project.name}: spend by API key, {period}"
+            if by_key
+            else f"{project.name}: spend by caller tag '{ctx.args.tag}', {period}"
+        ),
         notes=[
-            f"source: the function's log lines in {log_group} ({region}); estimated USD: worst-case charges "
+            f"source: the function's log lines in {where} ({region}); estimated USD: worst-case charges "
             "for calls whose outcome was unknown (timeouts), until reconcile settles them from the bill"
         ],
     )
@@ -636,10 +645,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = add(
         "spend-by-tag",
         cmd_spend_by_tag,
-        "spend and tokens inside one project grouped by a tag the callers sent (feature, user, ...)",
+        "spend and tokens inside one project grouped by a tag the callers sent (feature, user, ...) or by API key",
     )
     p.add_argument("--project", required=True)
-    p.add_argument("--tag", required=True, help="request tag name, e.g. feature")
+    by = p.add_mutually_exclusive_group(required=True)
+    by.add_argument("--tag", help="request tag name, e.g. feature")
+    by.add_argument(
+        "--by-key",
+        action="store_true",
+        help="group by the caller's API key name (the HTTPS endpoint's callers)",
+    )
     _add_period(p)
 
     p = add(

@@ -5,13 +5,16 @@ request's `tags`), queried with CloudWatch Logs Insights over its log group. The
 monthly totals only, so it cannot split by tag. Served calls carry their exact cost; failed calls
 whose outcome was unknown (timeouts) carry the worst-case charge the ledger made for them
 (`estimated_charge_usd`), shown apart until `reconcile` settles them from the bill.
+
+`--by-key` groups by the caller's API key name instead (`api_key_name`, written by the HTTPS
+endpoint's function into its own log group, which is queried together with the invoke function's).
 """
 
 from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -23,6 +26,9 @@ SERVED_MESSAGE = "claude request served"
 FAILED_MESSAGE = "claude request failed"
 TAG_NAME_RE = re.compile(r"^[A-Za-z0-9_.:/=+@-]{1,128}$")
 NO_TAG = "(not sent)"
+# The log field the HTTPS endpoint writes for the caller: its API key's name (claude_proxy.auth).
+KEY_NAME_FIELD = "api_key_name"
+NO_KEY = "(no key: lambda invoke)"
 POLL_SECONDS = 1.0
 MAX_WAIT_SECONDS = 900.0
 
@@ -39,14 +45,18 @@ COLUMNS = (
 )
 
 
-def insights_query(tag: str) -> str:
-    """The Logs Insights query grouping served calls by `caller_tags.<tag>`."""
-    if not TAG_NAME_RE.match(tag):
-        raise CliError(f"--tag {tag!r}: a tag name is 1-128 letters, digits and _.:/=+@-")
-    field = f"`caller_tags.{tag}`"
+def insights_query(tag: str | None, *, by_key: bool = False) -> str:
+    """The Logs Insights query grouping served calls by `caller_tags.<tag>`, or with `by_key` by the
+    caller's API key name (`api_key_name`; calls through `lambda invoke` have none)."""
+    if by_key:
+        field, missing = f"`{KEY_NAME_FIELD}`", NO_KEY
+    else:
+        if tag is None or not TAG_NAME_RE.match(tag):
+            raise CliError(f"--tag {tag!r}: a tag name is 1-128 letters, digits and _.:/=+@-")
+        field, missing = f"`caller_tags.{tag}`", NO_TAG
     return (
         f'filter message = "{SERVED_MESSAGE}" or message = "{FAILED_MESSAGE}"\n'
-        f'| fields coalesce({field}, "{NO_TAG}") as tag_value\n'
+        f'| fields coalesce({field}, "{missing}") as tag_value\n'
         "| stats count(cost_usd) as requests, count(error_type) as failed, sum(cost_usd) as cost_usd,"
         " sum(estimated_charge_usd) as estimated_usd, sum(input_tokens) as input_tokens,"
         " sum(output_tokens) as output_tokens, sum(cache_read_input_tokens) as cache_read_tokens,"
@@ -93,7 +103,7 @@ def total_row(rows: list[dict[str, Any]]) -> dict[str, object]:
 def run_query(
     logs: Any,
     *,
-    log_group: str,
+    log_group: str | Sequence[str],
     query: str,
     start: datetime,
     end: datetime,
@@ -101,9 +111,13 @@ def run_query(
     sleep: Callable[[float], None] = time.sleep,
     max_wait_s: float = MAX_WAIT_SECONDS,
 ) -> list[list[dict[str, str]]]:
-    """Start a Logs Insights query and poll until it completes; CliError if it fails or times out."""
+    """Start a Logs Insights query (over one log group or several) and poll until it completes;
+    CliError if it fails or times out."""
+    groups = {"logGroupName": log_group} if isinstance(log_group, str) else {"logGroupNames": list(log_group)}
+    if not isinstance(log_group, str):
+        log_group = ", ".join(log_group)
     query_id = logs.start_query(
-        logGroupName=log_group,
+        **groups,
         startTime=int(start.timestamp()),
         endTime=int(end.timestamp()),
         queryString=query,

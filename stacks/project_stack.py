@@ -54,3 +54,11 @@ class ProjectStack(Stack):
             value=self.access.proxy.invoke_target.function_arn,
             description="What callers invoke (the 'live' alias with SnapStart, else the function)",
         )
+        if self.access.gateway is not None:
+            CfnOutput(
+                self,
+                "GatewayUrl",
+                value=self.access.gateway.url.url,
+                description="HTTPS endpoint (ANTHROPIC_BASE_URL; OpenAI base URL: <this>v1); keys: claude-finops keys create",
+            )
+            CfnOutput(self, "GatewayFunctionName", value=self.access.gateway.function.function_name)

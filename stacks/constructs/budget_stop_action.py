@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from aws_cdk import Stack
 from aws_cdk import aws_budgets as budgets
@@ -35,7 +35,9 @@ class BudgetStopAction(Construct):
         topic: sns.ITopic,
         policy_name: str,
         tags: Mapping[str, str],
+        more_roles: Sequence[iam.IRole] = (),
     ) -> None:
+        roles = [function_role, *more_roles]  # the gateway's role too, when the project has one
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
         self.deny_policy = iam.ManagedPolicy(
@@ -72,7 +74,7 @@ class BudgetStopAction(Construct):
                     statements=[
                         iam.PolicyStatement(
                             actions=["iam:AttachRolePolicy", "iam:DetachRolePolicy"],
-                            resources=[function_role.role_arn],
+                            resources=[r.role_arn for r in roles],
                             conditions={"ArnEquals": {"iam:PolicyARN": self.deny_policy.managed_policy_arn}},
                         )
                     ]
@@ -92,7 +94,7 @@ class BudgetStopAction(Construct):
             execution_role_arn=self.execution_role.role_arn,
             definition=budgets.CfnBudgetsAction.DefinitionProperty(
                 iam_action_definition=budgets.CfnBudgetsAction.IamActionDefinitionProperty(
-                    policy_arn=self.deny_policy.managed_policy_arn, roles=[function_role.role_name]
+                    policy_arn=self.deny_policy.managed_policy_arn, roles=[r.role_name for r in roles]
                 )
             ),
             subscribers=[budgets.CfnBudgetsAction.SubscriberProperty(type="SNS", address=topic.topic_arn)],

@@ -15,6 +15,8 @@ from claude_platform.naming import (
     budget_stop_policy_name,
     cost_tags,
     foundation_model_arns,
+    gateway_function_name,
+    gateway_log_group_name,
     ledger_table_name,
     proxy_function_name,
     proxy_log_group_name,
@@ -28,6 +30,7 @@ from stacks.constructs.claude_proxy_function import (
     ModelInvokeAccess,
     SpendRecording,
 )
+from stacks.constructs.gateway_function import AuthFailuresAlarm, GatewayFunction
 from stacks.constructs.inference_profiles import InferenceProfiles
 from stacks.constructs.profile_alarms import ProfileAlarms
 from stacks.constructs.project_budget import ProjectBudget
@@ -121,14 +124,23 @@ class ProjectClaudeAccess(Construct):
                     routing_profile_arns=(profile_arn,) if wrapped is None else (profile_arn, wrapped),
                 )
             )
+        ledger_table_arn = (
+            f"arn:{stack.partition}:dynamodb:{stack.region}:{stack.account}:table/{ledger_table_name(prefix)}"
+        )
         spend = None
         if config.enforcement != "off":
             spend = SpendRecording(
-                ledger_table_arn=f"arn:{stack.partition}:dynamodb:{stack.region}:{stack.account}:table/{ledger_table_name(prefix)}",
+                ledger_table_arn=ledger_table_arn,
                 project=name,
                 alert_topic_arn=self.alert_topic.topic.topic_arn,
                 alerts_key_alias=alerts_key_alias(prefix),
             )
+        settings = runtime_settings(
+            project,
+            {a.alias: a.profile_arn for a in access},
+            ledger_table=ledger_table_name(prefix),
+            alert_topic_arn=self.alert_topic.topic.topic_arn,
+        )
         self.proxy = ClaudeProxyFunction(
             self,
             "Proxy",
@@ -138,12 +150,7 @@ class ProjectClaudeAccess(Construct):
             memory_mb=config.lambda_memory_mb,
             timeout_seconds=config.lambda_timeout_seconds,
             log_retention_days=config.log_retention_days,
-            project_settings=runtime_settings(
-                project,
-                {a.alias: a.profile_arn for a in access},
-                ledger_table=ledger_table_name(prefix),
-                alert_topic_arn=self.alert_topic.topic.topic_arn,
-            ),
+            project_settings=settings,
             model_access=access,
             invokers=config.invokers,
             snapstart=config.snapstart,
@@ -152,6 +159,36 @@ class ProjectClaudeAccess(Construct):
             trace_secret_arns=config.tracing.secret_arns,
             xray=config.tracing.xray,
         )
+        # The HTTPS endpoint (gateway.enabled): same code, settings and grants, its own function.
+        self.gateway: GatewayFunction | None = None
+        if config.gateway.enabled:
+            self.gateway = GatewayFunction(
+                self,
+                "Gateway",
+                function_name=gateway_function_name(prefix, name),
+                log_group_name=gateway_log_group_name(prefix, name),
+                code=proxy_code,
+                memory_mb=config.lambda_memory_mb,
+                timeout_seconds=config.lambda_timeout_seconds,
+                log_retention_days=config.log_retention_days,
+                project_settings=settings,
+                model_access=access,
+                project=name,
+                keys_table_arn=ledger_table_arn,
+                snapstart=config.snapstart,
+                spend_recording=spend,
+                max_concurrency=config.max_concurrency,
+                trace_secret_arns=config.tracing.secret_arns,
+                xray=config.tracing.xray,
+            )
+            AuthFailuresAlarm(
+                self,
+                "GatewayAuthFailuresAlarm",
+                alarm_name=alarm_name(prefix, name, "gateway", "auth-failures"),
+                project_name=name,
+                threshold=config.gateway.auth_failure_alarm_threshold,
+                topic=self.alert_topic.topic,
+            )
         self.stop_action: BudgetStopAction | None = None
         if config.budget_action:
             self.stop_action = BudgetStopAction(
@@ -159,6 +196,7 @@ class ProjectClaudeAccess(Construct):
                 "BudgetStopAction",
                 budget_name=self.budget.budget_name,
                 function_role=self.proxy.role,
+                more_roles=[self.gateway.role] if self.gateway else [],
                 topic=self.alert_topic.topic,
                 policy_name=budget_stop_policy_name(
                     prefix, name, region=project.region, home_region=platform.region

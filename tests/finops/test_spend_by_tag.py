@@ -158,3 +158,64 @@ def test_the_query_reads_the_fields_the_function_really_logs(capsys):
         failed["error_type"] == "timeout" and "cost_usd" not in failed
     )  # count(cost_usd) counts served only
     assert failed["estimated_charge_usd"] == 0.5 and "sum(estimated_charge_usd)" in query
+
+
+def test_by_key_queries_both_functions_log_groups_and_groups_by_the_key_name(clients: Clients):
+    logs = clients.stub("logs")
+    logs.add_response(
+        "start_query",
+        {"queryId": "q-k"},
+        {
+            "logGroupNames": [
+                "/aws/lambda/claude-data-science-proxy",
+                "/aws/lambda/claude-data-science-gateway",
+            ],
+            "startTime": ANY,
+            "endTime": ANY,
+            "queryString": ANY,
+        },
+    )
+    logs.add_response(
+        "get_query_results",
+        {
+            "status": "Complete",
+            "results": [
+                _result("alice", "10", "2.5", ("100", "20", "0", "0")),
+                _result("(no key: lambda invoke)", "1", "0.5", ("10", "2", "0", "0")),
+            ],
+        },
+        {"queryId": "q-k"},
+    )
+    result = run_cli(["--format", "json", "spend-by-tag", "--project", "data-science", "--by-key"], clients)
+    assert result.code == 0, result.err
+    document = json.loads(result.out)
+    rows = {r["tag_value"]: r for r in document["rows"]}
+    assert rows["alice"]["cost_usd"] == 2.5 and rows["TOTAL"]["cost_usd"] == 3.0
+    assert "spend by API key" in document["title"]
+    query = insights_query(None, by_key=True)
+    assert 'coalesce(`api_key_name`, "(no key: lambda invoke)") as tag_value' in query
+
+
+def test_by_key_without_the_gateway_queries_the_invoke_function_only(clients: Clients):
+    logs = clients.stub("logs")
+    logs.add_response(
+        "start_query",
+        {"queryId": "q-1"},
+        {
+            "logGroupName": "/aws/lambda/claude-support-bot-proxy",
+            "startTime": ANY,
+            "endTime": ANY,
+            "queryString": ANY,
+        },
+    )
+    logs.add_response("get_query_results", {"status": "Complete", "results": []}, {"queryId": "q-1"})
+    assert run_cli(["spend-by-tag", "--project", "support-bot", "--by-key"], clients).code == 0
+
+
+def test_tag_and_by_key_are_exclusive_and_one_is_required():
+    import pytest
+
+    for argv in (["--tag", "feature", "--by-key"], []):
+        with pytest.raises(SystemExit) as info:
+            run_cli(["spend-by-tag", "--project", "support-bot", *argv])
+        assert info.value.code == 2

@@ -73,6 +73,25 @@ def resources_of_type(template: dict[str, Any], resource_type: str) -> dict[str,
     return {k: v for k, v in template["Resources"].items() if v["Type"] == resource_type}
 
 
+PROXY_HANDLER = "claude_proxy.handler.lambda_handler"
+
+
+def proxy_functions(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Logical id -> the invoke function (not the gateway's, which runs `run.sh`)."""
+    return {
+        k: v
+        for k, v in resources_of_type(template, "AWS::Lambda::Function").items()
+        if v["Properties"].get("Handler") == PROXY_HANDLER
+    }
+
+
+def proxy_function(template: dict[str, Any]) -> dict[str, Any]:
+    """The project's invoke function (fails unless there is exactly one)."""
+    found = list(proxy_functions(template).values())
+    assert len(found) == 1, f"expected one invoke function, found {len(found)}"
+    return found[0]
+
+
 def one_resource(template: dict[str, Any], resource_type: str) -> dict[str, Any]:
     """The only resource of a type (fails if there are none or several)."""
     found = list(resources_of_type(template, resource_type).values())

@@ -37,6 +37,7 @@ CUSTOM_NAME_PROPERTY: dict[str, str | None] = {
     "AWS::SNS::TopicPolicy": None,
     "AWS::SNS::Subscription": None,
     "AWS::Lambda::Permission": None,
+    "AWS::Lambda::Url": None,
     "AWS::Lambda::Version": None,
     "AWS::IAM::Policy": None,  # inline policy: its name is scoped to the role
 }

@@ -46,9 +46,17 @@ def test_every_acknowledgment_has_a_specific_reason(example, variant):
 def test_acknowledgments_are_only_the_expected_ones(example):
     rules = {(path.split("/", 1)[1], rule) for path, rule, _ in _acknowledgments(example.app)}
     runtime = {p for p, r in rules if r == "AwsSolutions::AwsSolutions-L1"}
-    assert runtime == {"ClaudeAccess/Proxy/Function"}
+    # The gateway (data-science) runs the same runtime and has the same grants as the invoke function.
+    assert runtime == {"ClaudeAccess/Proxy/Function", "ClaudeAccess/Gateway/Function"}
     wildcards = {r for p, r in rules if "IAM5" in r}
-    assert all(p == "ClaudeAccess/Proxy/Role" for p, r in rules if "IAM5" in r)
+    assert {p for p, r in rules if "IAM5" in r} == {"ClaudeAccess/Proxy/Role", "ClaudeAccess/Gateway/Role"}
+    gateway_rules = {r for p, r in rules if p.startswith("ClaudeAccess/Gateway/")}
+    assert gateway_rules == {
+        "AwsSolutions::AwsSolutions-L1",
+        "AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:bedrock:*::foundation-model/anthropic.claude-opus-4-5-20251101-v1:0]",
+        "AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:bedrock:*::foundation-model/anthropic.claude-sonnet-4-5-20250929-v1:0]",
+        "AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:kms:us-east-1:<AWS::AccountId>:key/*]",
+    }
     # X-Ray's write actions have no resource-level permissions: only support-bot turns X-Ray on.
     xray = "AwsSolutions::AwsSolutions-IAM5[Resource::*]"
     assert wildcards == {

@@ -7,7 +7,14 @@ import json
 import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_lambda as lambda_
-from infra_support import one_resource, profile_logical_id, render, resources_of_type
+from infra_support import (
+    one_resource,
+    profile_logical_id,
+    proxy_function,
+    proxy_functions,
+    render,
+    resources_of_type,
+)
 
 from claude_platform.prices import ModelPrices
 from stacks.constructs.claude_proxy_function import (
@@ -25,7 +32,7 @@ INVOKE = ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]
 
 def _function(synth, stack_name):
     template = synth.template(stack_name)
-    return template, one_resource(template, "AWS::Lambda::Function")
+    return template, proxy_function(template)
 
 
 def _settings(function, profile_arn_value):
@@ -286,9 +293,11 @@ def test_invoke_permissions_only_for_configured_invokers(example):
     }
     for stack_name, principals in expected.items():
         template = example.template(stack_name)
-        (function_id,) = resources_of_type(template, "AWS::Lambda::Function")
+        (function_id,) = proxy_functions(template)
         permissions = [
-            p["Properties"] for p in resources_of_type(template, "AWS::Lambda::Permission").values()
+            p["Properties"]
+            for p in resources_of_type(template, "AWS::Lambda::Permission").values()
+            if p["Properties"]["FunctionName"] == {"Fn::GetAtt": [function_id, "Arn"]}
         ]
         assert sorted(p["Principal"] for p in permissions) == principals
         for p in permissions:
@@ -324,7 +333,7 @@ def test_without_snapstart_there_is_no_version_or_alias(example):
 def test_max_concurrency_reserves_the_functions_concurrency_only_where_set(example):
     expected = {"support-bot": 50, "eu-assistant": 20, "data-science": None, "legacy-summarizer": None}
     for name, stack in example.project_stacks():
-        function = one_resource(example.template(stack.stack_name), "AWS::Lambda::Function")["Properties"]
+        function = proxy_function(example.template(stack.stack_name))["Properties"]
         assert function.get("ReservedConcurrentExecutions") == expected[name], name
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from infra_support import one_resource, render, resources_of_type
+from infra_support import one_resource, proxy_function, render, resources_of_type
 
 SUPPORT = "claude-project-support-bot"  # hard cap, budget_action: true
 DATA_SCIENCE = "claude-project-data-science"  # spend_cap_usd 1800 < budget 2000
@@ -77,7 +77,7 @@ def test_each_function_publishes_only_to_its_own_topic_with_the_alerts_key_throu
 
 
 def test_function_settings_carry_enforcement_cap_table_and_topic(example):
-    function = one_resource(example.template(DATA_SCIENCE), "AWS::Lambda::Function")
+    function = proxy_function(example.template(DATA_SCIENCE))
     raw = render(function["Properties"]["Environment"]["Variables"]["PROJECT_SETTINGS"])
     spend = json.loads(raw)["spend"]
     topic_id = next(iter(resources_of_type(example.template(DATA_SCIENCE), "AWS::SNS::Topic")))

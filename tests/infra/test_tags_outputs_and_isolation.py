@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import aws_cdk as cdk
-from infra_support import profile_logical_id, resources_of_type
+from infra_support import profile_logical_id, proxy_functions, resources_of_type
 
 # Resource types each project stack must tag (a guard against a vacuous "all taggable" check).
 EXPECTED_TAGGED_TYPES = {
@@ -24,6 +24,7 @@ UNTAGGABLE_TYPES = {
     "AWS::Lambda::Permission",
     "AWS::Lambda::Version",
     "AWS::Lambda::Alias",
+    "AWS::Lambda::Url",  # the gateway's function URL (CloudFormation takes no Tags for it)
     "AWS::KMS::Alias",
     "AWS::IAM::ManagedPolicy",  # CloudFormation takes no Tags for it
 }
@@ -99,7 +100,7 @@ def test_outputs_per_project(example):
         assert outputs[f"{alias}ProfileArn"]["Value"] == {"Fn::GetAtt": [logical_id, "InferenceProfileArn"]}
         assert outputs[f"{alias}ProfileId"]["Value"] == {"Fn::GetAtt": [logical_id, "InferenceProfileId"]}
     (topic_id,) = resources_of_type(template, "AWS::SNS::Topic")
-    (function_id,) = resources_of_type(template, "AWS::Lambda::Function")
+    (function_id,) = proxy_functions(template)
     assert outputs["AlertTopicArn"]["Value"] == {"Ref": topic_id}
     assert outputs["BudgetName"]["Value"] == "claude-data-science-monthly-bc2c90"
     assert outputs["ProxyFunctionName"]["Value"] == {"Ref": function_id}

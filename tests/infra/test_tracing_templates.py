@@ -9,7 +9,7 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk.assertions import Match, Template
-from infra_support import one_resource, resources_of_type
+from infra_support import one_resource, proxy_function, resources_of_type
 
 from claude_platform.config import settings_size_bytes
 from stacks.constructs.claude_proxy_function import ClaudeProxyFunction, ModelInvokeAccess
@@ -57,7 +57,7 @@ def test_traced_project_gets_active_xray_and_reads_only_its_secret(example):
 
 
 def test_untraced_project_has_no_tracing_at_all(example):
-    function = one_resource(example.template(DATA_SCIENCE), "AWS::Lambda::Function")
+    function = proxy_function(example.template(DATA_SCIENCE))
     assert "TracingConfig" not in function["Properties"]
     assert not {"ReadTraceSecrets", "SendXRayTraces"} & set(_statements(example.template(DATA_SCIENCE)))
     settings = function["Properties"]["Environment"]["Variables"]["PROJECT_SETTINGS"]
