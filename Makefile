@@ -5,6 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 CONFIG ?= projects.yaml
+PORT ?= 8080
 PYTEST_WORKERS ?= 2
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
@@ -13,7 +14,7 @@ export LITELLM_LOCAL_MODEL_COST_MAP := True
 export AWS_EC2_METADATA_DISABLED := true
 export CDK_DISABLE_CLI_TELEMETRY := true
 
-.PHONY: synth test bench lint format lock lock-upgrade docs deploy-check clean setup
+.PHONY: synth test bench lint format lock lock-upgrade docs deploy-check clean setup serve
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -68,6 +69,12 @@ lock-upgrade: | $(BIN)/python
 ## docs: regenerate README's generated sections (config reference, names) from the code.
 docs: $(VENV)/.app-installed
 	$(BIN)/python -m claude_platform.docs
+
+## serve: the HTTPS endpoint app locally for PROJECT of $(CONFIG) on 127.0.0.1:$(PORT), configured as
+## the deployed function (your AWS credentials and AWS_ENDPOINT_URL_*; STAND_INS=1: local stand-ins).
+serve: $(VENV)/.dev-installed
+	@test -n "$(PROJECT)" || { echo "make serve: give PROJECT=<name> (a project of $(CONFIG))" >&2; exit 2; }
+	$(BIN)/python -m devservers.serve --project "$(PROJECT)" --config "$(CONFIG)" --port "$(PORT)" $(if $(STAND_INS),--stand-ins)
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .

@@ -160,7 +160,7 @@ class GatewaySettings(BaseModel):
     keys_table: str | None = Field(default=None, min_length=3, max_length=255)
 
     def __hash__(self) -> int:
-        # Settings are hashed (the function caches what it builds from them); a dict field is not.
+        """Hashable like the other frozen settings (the function caches per settings, e.g. ledger_for)."""
         return hash((tuple(sorted(self.model_aliases.items())), self.keys_table))
 
 

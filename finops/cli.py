@@ -28,7 +28,7 @@ from claude_platform.ledger import LedgerTable, MonthState, period_of
 from claude_platform.naming import gateway_log_group_name, proxy_log_group_name
 from claude_platform.prices import TokenUsage
 from finops import check as checks
-from finops import estimate, keys, litellm_config, reconcile, report, spend_by_tag, status
+from finops import claude_code, estimate, keys, litellm_config, reconcile, report, spend_by_tag, status
 from finops.athena import run_athena
 from finops.costexplorer import TagStatus, costs_by_tag, month_end_forecast, tag_statuses
 from finops.deployment import AwsClients, project_outputs, project_region, select_projects
@@ -514,6 +514,41 @@ def cmd_litellm_config(ctx: Context) -> int:
     return EXIT_OK
 
 
+# --- claude-code-settings -----------------------------------------------------------------------
+
+GATEWAY_URL_OUTPUT = "GatewayUrl"  # the project stack's output holding the endpoint's URL
+
+
+def cmd_claude_code_settings(ctx: Context) -> int:
+    """Write Claude Code settings for a project's endpoint."""
+    platform = ctx.platform
+    (project,) = select_projects(platform, [ctx.args.project])
+    base_url = ctx.args.base_url
+    if not base_url:
+        region = project_region(platform, project)
+        outputs = project_outputs(ctx.clients.client("cloudformation", region), platform, project)
+        base_url = outputs.get(GATEWAY_URL_OUTPUT)
+        if not base_url:
+            raise CliError(
+                f"{project.name}: {outputs.stack_name} has no {GATEWAY_URL_OUTPUT} output (is `gateway` "
+                "enabled and deployed?); or pass --base-url"
+            )
+    document = claude_code.settings(project, base_url=base_url, api_key_helper=ctx.args.api_key_helper)
+    text = claude_code.render(document)
+    if ctx.args.output and ctx.args.output != "-":
+        Path(ctx.args.output).write_text(text, encoding="utf-8")
+        print(f"wrote Claude Code settings for {project.name} to {ctx.args.output}", file=ctx.stderr)
+    else:
+        ctx.stdout.write(text)
+    if not ctx.args.api_key_helper:
+        print(
+            f"set {claude_code.KEY_ENV} to the project's API key (claude-finops keys create) before "
+            "starting Claude Code",
+            file=ctx.stderr,
+        )
+    return EXIT_OK
+
+
 # --- cur-query ----------------------------------------------------------------------------------
 
 
@@ -573,6 +608,15 @@ def _common_options(*, top: bool) -> argparse.ArgumentParser:
         help="AWS named profile (default: the usual credential chain)",
     )
     return options
+
+
+def _claude_code_settings_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--project", required=True)
+    p.add_argument(
+        "--base-url", help=f"the endpoint's URL (default: the stack's {GATEWAY_URL_OUTPUT} output)"
+    )
+    p.add_argument("--api-key-helper", help=f"command that prints the key (default: {claude_code.KEY_ENV})")
+    p.add_argument("--output", "-o", help="file to write, e.g. .claude/settings.json (default: stdout)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -684,6 +728,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--project", action="append", help="only this project (repeatable)")
     p.add_argument("--output", "-o", help="file to write (default: stdout)")
+
+    _claude_code_settings_args(
+        add(
+            "claude-code-settings",
+            cmd_claude_code_settings,
+            "write Claude Code settings for a project's endpoint, every model family pinned to a project model",
+        )
+    )
 
     p = add(
         "cur-query",

@@ -45,6 +45,11 @@ def _model_map() -> Mapping[str, Any]:
     return json.loads(model_map_path().read_text(encoding="utf-8"))
 
 
+def model_map() -> Mapping[str, Any]:
+    """LiteLLM's bundled model map (read once per process; also the source of model names)."""
+    return _model_map()
+
+
 def from_entry(entry: Mapping[str, Any]) -> ModelCapabilities:
     """Capabilities from one map entry (absent flags: the conservative answer)."""
     reasoning = entry.get("supports_reasoning") is True

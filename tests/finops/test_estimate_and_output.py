@@ -177,6 +177,7 @@ def test_every_command_has_help(capsys):
         "litellm-config",
         "cur-query",
         "keys",
+        "claude-code-settings",
     }
     for name in commands:
         with pytest.raises(SystemExit) as exit_info:

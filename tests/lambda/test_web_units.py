@@ -127,12 +127,3 @@ def test_normalizers_run_in_order_before_the_request_model_and_cannot_set_the_ca
     assert request.max_tokens == 8192 and request.tags == {"api_key": "bot"}
     with pytest.raises(ProxyError, match="tags"):
         gateway.parse({**body, "tags": {"api_key": "someone"}}, ctx)
-
-
-def test_deployed_normalizers_are_loaded_by_name(monkeypatch):
-    from claude_proxy.web import runtime
-
-    assert runtime.load_normalizer("claude_proxy.web.gateway:caller_tag_value") is caller_tag_value
-    monkeypatch.setattr(runtime, "NORMALIZERS", ("claude_proxy.web.gateway:caller_tag_value",))
-    monkeypatch.setenv("PROJECT_SETTINGS", json.dumps(project_settings()))
-    assert runtime.gateway_from_environment(RefuseAll()).normalizers == [caller_tag_value]

@@ -20,6 +20,7 @@ from claude_proxy.core import InvokeResult
 from claude_proxy.errors import ErrorType, ProxyError
 from claude_proxy.streaming import anthropic_stop_reason
 from claude_proxy.web.app import GatewayRef, anthropic_error, endpoint
+from claude_proxy.web.compat import adjusted_header
 from claude_proxy.web.gateway import Gateway, RequestContext
 
 MESSAGES_PATH = "/v1/messages"
@@ -95,7 +96,8 @@ async def messages(request: Request, gateway: Gateway, ctx: RequestContext) -> R
     result = await run_in_threadpool(gateway.serve, claude_request, ctx)
     if result.error is not None:
         return anthropic_error(result.error, ctx.request_id)
-    return JSONResponse(anthropic_message(result, model_name), headers={"request-id": ctx.request_id})
+    headers = {"request-id": ctx.request_id, **adjusted_header(ctx)}
+    return JSONResponse(anthropic_message(result, model_name), headers=headers)
 
 
 def routes(ref: GatewayRef) -> list[BaseRoute]:

@@ -28,7 +28,11 @@ from claude_proxy.observability import logger
 from claude_proxy.web.errors import anthropic_error_body, error_headers, http_error
 from claude_proxy.web.gateway import Gateway, RequestContext
 
-ROUTE_MODULES: tuple[str, ...] = ("claude_proxy.web.anthropic_api",)
+ROUTE_MODULES: tuple[str, ...] = (
+    "claude_proxy.web.anthropic_api",
+    "claude_proxy.web.openai_api",
+    "claude_proxy.web.models_api",
+)
 HEALTH_PATH = "/healthz"
 
 Handler = Callable[[Request, Gateway, RequestContext], Awaitable[Response]]

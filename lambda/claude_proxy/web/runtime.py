@@ -8,7 +8,6 @@ call is refused (fail closed).
 
 from __future__ import annotations
 
-import importlib
 import os
 from typing import Any
 
@@ -21,11 +20,8 @@ from claude_proxy.observability import emit_metrics, log_outcome, logger
 from claude_proxy.request import ClaudeRequest
 from claude_proxy.settings import DEFAULT_METRICS_NAMESPACE, Settings, SettingsError, load_settings
 from claude_proxy.spend_wiring import ledger_for
-from claude_proxy.web.gateway import Gateway, Normalizer, RefuseAll, RequestContext
-
-#: Request normalizers of the deployed app, in order ("module:function", each a
-#: `claude_proxy.web.gateway.Normalizer`): client compatibility (e.g. Claude Code's fields) goes here.
-NORMALIZERS: tuple[str, ...] = ()
+from claude_proxy.web.compat import normalize_messages
+from claude_proxy.web.gateway import Gateway, RefuseAll, RequestContext
 
 _REFUSE_ALL = RefuseAll()
 _AUTHENTICATORS: dict[str, Authenticator] = {}
@@ -34,6 +30,15 @@ _AUTHENTICATORS: dict[str, Authenticator] = {}
 def authenticator(settings: Settings) -> Authenticator:
     """The project's key store (built once per settings), or RefuseAll when the bundle has none."""
     factory = getattr(auth, "authenticator_for", None)
+    if factory is None and hasattr(auth, "key_authenticator"):
+        from claude_proxy.spend_wiring import _client
+
+        def factory(settings: Settings) -> Authenticator:
+            gateway = settings.project.gateway
+            if gateway is None or not gateway.keys_table:
+                return _REFUSE_ALL  # no key store configured: fail closed
+            return auth.key_authenticator(settings, _client("dynamodb", settings.region))
+
     if factory is None:
         return _REFUSE_ALL
     key = settings.model_dump_json()
@@ -121,11 +126,5 @@ def gateway_from_environment(keys: Authenticator | None = None) -> Gateway:
         rng=handler._RNG,
         recorder=HandlerRecorder(),
         stream_llm=stream_llm,
-        normalizers=[load_normalizer(name) for name in NORMALIZERS],
+        normalizers=[normalize_messages],
     )
-
-
-def load_normalizer(name: str) -> Normalizer:
-    """A normalizer by its "module:function" name."""
-    module, _, attribute = name.partition(":")
-    return getattr(importlib.import_module(module), attribute)

@@ -25,6 +25,7 @@ from claude_proxy.observability import logger
 from claude_proxy.request import ClaudeRequest
 from claude_proxy.streaming import open_stream
 from claude_proxy.web.app import anthropic_error
+from claude_proxy.web.compat import adjusted_header
 from claude_proxy.web.errors import anthropic_error_body
 from claude_proxy.web.gateway import Gateway, RequestContext, failed
 
@@ -170,4 +171,7 @@ async def stream_messages(
         return anthropic_error(value, ctx.request_id)
     if kind != "event":  # pragma: no cover - the worker always sends a first item before the end
         raise ProxyError(ErrorType.INTERNAL_ERROR, "the stream ended before it began", retryable=False)
-    return SseResponse(channel, value, ctx.request_id)
+    response = SseResponse(channel, value, ctx.request_id)
+    for name, header in adjusted_header(ctx).items():
+        response.headers[name] = header
+    return response
