@@ -5,8 +5,6 @@ Pure of AWS and LiteLLM: every collaborator is passed in, so tests use fakes.
 
 from __future__ import annotations
 
-import base64
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -22,23 +20,16 @@ from claude_proxy.attempt_timing import (
     may_retry,
 )
 from claude_proxy.capabilities import ModelCapabilities, capabilities_for
+from claude_proxy.converse_messages import call_fields, to_litellm_messages
 from claude_proxy.errors import ErrorType, ProxyError, failure_response
 from claude_proxy.request import (
     Base64PdfSource,
     ClaudeRequest,
     DocumentBlock,
     ImageBlock,
-    PlainTextSource,
-    RedactedThinkingBlock,
-    TextBlock,
     ThinkingAdaptive,
-    ThinkingBlock,
     ThinkingEnabled,
-    ToolChoiceAny,
-    ToolChoiceNone,
-    ToolChoiceTool,
     ToolResultBlock,
-    ToolUseBlock,
 )
 from claude_proxy.settings import Settings
 
@@ -261,132 +252,6 @@ class InvokeResult:
 # --- the core function ------------------------------------------------------------------------
 
 
-def _cache(block: Any) -> dict[str, Any]:
-    control = getattr(block, "cache_control", None)
-    return {"cache_control": control.model_dump(exclude_none=True)} if control is not None else {}
-
-
-def _data_url(media_type: str, data: str) -> str:
-    return f"data:{media_type};base64,{data}"
-
-
-def _user_part(block: Any) -> dict[str, Any]:
-    """A user content block as a LiteLLM (OpenAI) content part; LiteLLM turns it into a Converse block."""
-    if isinstance(block, TextBlock):
-        return {"type": "text", "text": block.text, **_cache(block)}
-    if isinstance(block, ImageBlock):
-        url = _data_url(block.source.media_type, block.source.data)
-        return {"type": "image_url", "image_url": {"url": url}, **_cache(block)}
-    if isinstance(block, DocumentBlock):
-        source = block.source
-        if isinstance(source, Base64PdfSource):
-            url = _data_url("application/pdf", source.data)
-        else:
-            assert isinstance(source, PlainTextSource)
-            url = _data_url("text/plain", base64.b64encode(source.data.encode("utf-8")).decode("ascii"))
-        return {"type": "file", "file": {"file_data": url}, **_cache(block)}
-    raise TypeError(f"not a user content block: {type(block).__name__}")  # pragma: no cover
-
-
-def _tool_message(block: ToolResultBlock) -> dict[str, Any]:
-    content: Any = ""
-    if isinstance(block.content, str):
-        content = block.content
-    elif block.content is not None:
-        content = [_user_part(b) for b in block.content]
-    message: dict[str, Any] = {"role": "tool", "tool_call_id": block.tool_use_id, "content": content}
-    if block.is_error:
-        message["is_error"] = True  # Converse toolResult.status "error" (claude_proxy.llm)
-    return message | _cache(block)
-
-
-def _assistant_message(blocks: list[Any]) -> dict[str, Any]:
-    texts = [{"type": "text", "text": b.text, **_cache(b)} for b in blocks if isinstance(b, TextBlock)]
-    message: dict[str, Any] = {"role": "assistant", "content": texts or None}
-    calls = [
-        {"id": b.id, "type": "function", "function": {"name": b.name, "arguments": json.dumps(b.input)}}
-        for b in blocks
-        if isinstance(b, ToolUseBlock)
-    ]
-    if calls:
-        message["tool_calls"] = calls
-    thinking: list[dict[str, Any]] = []
-    for b in blocks:
-        if isinstance(b, ThinkingBlock):
-            thinking.append({"type": "thinking", "thinking": b.thinking, "signature": b.signature})
-        elif isinstance(b, RedactedThinkingBlock):
-            thinking.append({"type": "redacted_thinking", "data": b.data})
-    if thinking:
-        message["thinking_blocks"] = thinking
-    return message
-
-
-def _to_litellm_messages(request: ClaudeRequest) -> list[dict[str, Any]]:
-    """The request as LiteLLM chat messages, losing nothing Converse can carry.
-
-    Tool results become `tool` messages (LiteLLM merges them with the user turn they came in);
-    an assistant turn's thinking blocks keep their signatures so a tool conversation replays as is.
-    Request validation puts tool results first in a user turn and thinking first in an assistant
-    turn, the order Converse receives; an assistant turn's text blocks reach Converse before its
-    tool calls even where the answer interleaved them (LiteLLM's chat format has one content list
-    and one tool-call list per turn).
-    """
-    messages: list[dict[str, Any]] = []
-    if isinstance(request.system, str):
-        messages.append({"role": "system", "content": request.system})
-    elif request.system:
-        blocks = [{"type": "text", "text": b.text, **_cache(b)} for b in request.system]
-        messages.append({"role": "system", "content": blocks})
-    for m in request.messages:
-        if isinstance(m.content, str):
-            messages.append({"role": m.role, "content": m.content})
-            continue
-        if m.role == "assistant":
-            messages.append(_assistant_message(m.blocks))
-            continue
-        results = [b for b in m.blocks if isinstance(b, ToolResultBlock)]
-        messages.extend(_tool_message(b) for b in results)
-        parts = [_user_part(b) for b in m.blocks if not isinstance(b, ToolResultBlock)]
-        if parts:
-            messages.append({"role": "user", "content": parts})
-    return messages
-
-
-def _call_fields(request: ClaudeRequest) -> dict[str, Any]:
-    """The LlmCall fields beyond messages: sampling, stops, tools, tool choice, thinking, cache TTL."""
-    fields: dict[str, Any] = {
-        "top_p": request.top_p,
-        "top_k": request.top_k,
-        "stop_sequences": list(request.stop_sequences) if request.stop_sequences else None,
-        "cache_ttl_1h": any(c.effective_ttl == "1h" for c in request.cache_controls),
-    }
-    choice = request.tool_choice
-    if request.tools and not isinstance(choice, ToolChoiceNone):
-        fields["tools"] = [
-            {
-                "type": "function",
-                "function": {
-                    "name": t.name,
-                    **({"description": t.description} if t.description else {}),
-                    "parameters": t.input_schema,
-                },
-                **_cache(t),
-            }
-            for t in request.tools
-        ]
-        if isinstance(choice, ToolChoiceAny):
-            fields["tool_choice"] = "required"
-        elif isinstance(choice, ToolChoiceTool):
-            fields["tool_choice"] = {"type": "function", "function": {"name": choice.name}}
-        elif choice is not None:
-            fields["tool_choice"] = "auto"
-    if isinstance(request.thinking, ThinkingEnabled):
-        fields["thinking"] = {"type": "enabled", "budget_tokens": request.thinking.budget_tokens}
-    elif isinstance(request.thinking, ThinkingAdaptive):
-        fields["thinking"] = {"type": "adaptive"}
-    return fields
-
-
 def _check_model_accepts(request: ClaudeRequest, model: ModelSettings, caps: ModelCapabilities) -> None:
     """Refuse what this model would refuse at Bedrock (or LiteLLM would silently rewrite)."""
 
@@ -563,6 +428,166 @@ def _attempt(
     return None, attempts, last_error, None
 
 
+@dataclass
+class PreparedCall:
+    """A validated request ready for its attempts: model, bounds, the worst-case hold and the call builder.
+
+    Built by `prepare_call` for every entry point (invoke and streaming), so resolving the model,
+    refusing what cannot finish, pricing the worst case and reserving it happen in one place.
+    """
+
+    request: ClaudeRequest
+    settings: Settings
+    model: ModelSettings
+    max_tokens: int
+    timing: Timing
+    reserve_usd: float
+    spend: _Spend
+
+    def make_call(self, timeout_s: float) -> LlmCall:
+        """The LLM call of one attempt, with that attempt's timeout."""
+        request, model = self.request, self.model
+        return LlmCall(
+            litellm_model=model.litellm_model,
+            profile_arn=model.profile_arn,
+            messages=to_litellm_messages(request),
+            max_tokens=self.max_tokens,
+            temperature=request.temperature,
+            request_metadata=dict(request.tags) or None,
+            region=self.settings.region,
+            endpoint=self.settings.bedrock_endpoint,
+            timeout_s=timeout_s,
+            **call_fields(request),
+        )
+
+
+class CallRefused(Exception):
+    """The request is refused before any attempt: `model` is the alias when it was resolved."""
+
+    def __init__(self, model: str | None, error: ProxyError) -> None:
+        super().__init__(error.message)
+        self.model = model
+        self.error = error
+
+
+@dataclass(frozen=True)
+class Attempts:
+    """What the attempts produced: the answer (or an opened stream), or the last error / a refused retry."""
+
+    answer: Any
+    count: int
+    last_error: LlmError | None
+    refusal: ProxyError | None
+
+
+def prepare_call(
+    request: ClaudeRequest,
+    *,
+    settings: Settings,
+    ledger: SpendLedger,
+    remaining_ms: Callable[[], int],
+    request_id: str,
+    policy: RetryPolicy,
+) -> PreparedCall:
+    """Resolve the model, refuse what cannot finish in time, reserve the worst case; raises CallRefused."""
+    try:
+        model, max_tokens = _resolve(request, settings)
+    except ProxyError as err:
+        raise CallRefused(None, err) from None
+    timing = Timing(policy.speed_for(model.base_id), max_tokens)
+    refusal = implausible(policy, timing, remaining_ms())
+    if refusal is not None:
+        raise CallRefused(model.alias, refusal)
+    window = capabilities_for(model.litellm_model, model.base_id).max_input_tokens
+    reserve_usd = worst_case_cost_usd(
+        model.prices, input_tokens=request.input_token_bound_for(window), max_output_tokens=max_tokens
+    )
+    spend = _Spend(
+        ledger=ledger,
+        model=model.alias,
+        request_id=request_id,
+        amount_usd=reserve_usd,
+        remaining_ms=remaining_ms,
+    )
+    refused = spend.hold()
+    if refused is not None:
+        raise CallRefused(model.alias, refused)
+    return PreparedCall(
+        request=request,
+        settings=settings,
+        model=model,
+        max_tokens=max_tokens,
+        timing=timing,
+        reserve_usd=reserve_usd,
+        spend=spend,
+    )
+
+
+def run_attempts(
+    prepared: PreparedCall,
+    *,
+    llm: LlmClient,
+    clock: Clock,
+    remaining_ms: Callable[[], int],
+    rng: RandomSource,
+    policy: RetryPolicy,
+) -> Attempts:
+    """The attempt loop over the prepared hold; an unexpected failure mid-call charges the worst case."""
+    try:
+        answer, count, last_error, refusal = _attempt(
+            prepared.make_call,
+            llm=llm,
+            clock=clock,
+            remaining_ms=remaining_ms,
+            rng=rng,
+            policy=policy,
+            timing=prepared.timing,
+            spend=prepared.spend,
+        )
+    except BaseException:
+        prepared.spend.charge_unknown_outcome()  # its outcome is unknown
+        raise
+    return Attempts(answer, count, last_error, refusal)
+
+
+def no_answer(prepared: PreparedCall, attempts: Attempts) -> dict[str, Any]:
+    """No attempt answered: release what is still held; the InvokeResult fields of the failure."""
+    spend = prepared.spend
+    if spend.reservation is not None:
+        spend.ledger.release(spend.reservation)
+        spend.reservation = None
+    error = _failure_error(attempts.last_error, attempts.refusal, attempts.count, spend.estimated_usd)
+    return {
+        "error": error,
+        "profile_arn": prepared.model.profile_arn,
+        "budget": spend.ledger.status(),
+        "estimated_charge_usd": spend.estimated_usd,
+    }
+
+
+def settle_answer(prepared: PreparedCall, usage: TokenUsage) -> dict[str, Any]:
+    """Settle the hold to the answer's cost (its worst case, estimated, if it cannot be priced).
+
+    Returns the InvokeResult fields for money: usage, cost_usd, budget, estimated_charge_usd, and
+    `error` when the cost could not be computed.
+    """
+    spend = prepared.spend
+    reservation, spend.reservation = spend.reservation, None
+    try:
+        cost = cost_usd(prepared.model.prices, usage)
+    except Exception as exc:
+        budget = spend.ledger.settle(reservation, amount_usd=prepared.reserve_usd, usage=None, estimated=True)
+        error = ProxyError(ErrorType.INTERNAL_ERROR, f"cost could not be computed: {exc}", retryable=False)
+        return {
+            "error": error,
+            "usage": usage,
+            "budget": budget,
+            "estimated_charge_usd": spend.estimated_usd + prepared.reserve_usd,
+        }
+    budget = spend.ledger.settle(reservation, amount_usd=cost, usage=usage, estimated=False)
+    return {"usage": usage, "cost_usd": cost, "budget": budget, "estimated_charge_usd": spend.estimated_usd}
+
+
 def invoke(
     request: ClaudeRequest,
     *,
@@ -584,115 +609,43 @@ def invoke(
     settled to the actual cost, or released when no attempt did any work.
     """
     started = clock.monotonic()
-    project = settings.project.project
-    ledger = ledger or NullLedger()
 
     def done(model: str | None, attempts: int, **fields: Any) -> InvokeResult:
-        latency_ms = round((clock.monotonic() - started) * 1000, 3)
         return InvokeResult(
-            project=project,
+            project=settings.project.project,
             model=model,
             attempts=attempts,
-            latency_ms=latency_ms,
+            latency_ms=round((clock.monotonic() - started) * 1000, 3),
             request_id=request_id,
             **fields,
         )
 
     try:
-        model, max_tokens = _resolve(request, settings)
-    except ProxyError as err:
-        return done(None, 0, error=err)
-
-    timing = Timing(policy.speed_for(model.base_id), max_tokens)
-    refusal = implausible(policy, timing, remaining_ms())
-    if refusal is not None:
-        return done(model.alias, 0, error=refusal)
-
-    window = capabilities_for(model.litellm_model, model.base_id).max_input_tokens
-    reserve_usd = worst_case_cost_usd(
-        model.prices, input_tokens=request.input_token_bound_for(window), max_output_tokens=max_tokens
-    )
-
-    spend = _Spend(
-        ledger=ledger,
-        model=model.alias,
-        request_id=request_id,
-        amount_usd=reserve_usd,
-        remaining_ms=remaining_ms,
-    )
-    refused = spend.hold()
-    if refused is not None:
-        return done(model.alias, 0, error=refused)
-
-    def make_call(timeout_s: float) -> LlmCall:
-        return LlmCall(
-            litellm_model=model.litellm_model,
-            profile_arn=model.profile_arn,
-            messages=messages,
-            max_tokens=max_tokens,
-            temperature=request.temperature,
-            request_metadata=dict(request.tags) or None,
-            region=settings.region,
-            endpoint=settings.bedrock_endpoint,
-            timeout_s=timeout_s,
-            **_call_fields(request),
-        )
-
-    messages = _to_litellm_messages(request)
-    try:
-        result, attempts, last_error, refusal = _attempt(
-            make_call,
-            llm=llm,
-            clock=clock,
+        prepared = prepare_call(
+            request,
+            settings=settings,
+            ledger=ledger or NullLedger(),
             remaining_ms=remaining_ms,
-            rng=rng,
+            request_id=request_id,
             policy=policy,
-            timing=timing,
-            spend=spend,
         )
-    except BaseException:
-        spend.charge_unknown_outcome()  # an unexpected failure mid-call: its outcome is unknown
-        raise
-    reservation, estimated_usd = spend.reservation, spend.estimated_usd
-
+    except CallRefused as refused:
+        return done(refused.model, 0, error=refused.error)
+    alias = prepared.model.alias
+    attempts = run_attempts(prepared, llm=llm, clock=clock, remaining_ms=remaining_ms, rng=rng, policy=policy)
+    result: LlmResult | None = attempts.answer
     if result is None:
-        if reservation is not None:
-            ledger.release(reservation)
-        error = _failure_error(last_error, refusal, attempts, estimated_usd)
-        return done(
-            model.alias,
-            attempts,
-            error=error,
-            profile_arn=model.profile_arn,
-            budget=ledger.status(),
-            estimated_charge_usd=estimated_usd,
-        )
-
-    try:
-        cost = cost_usd(model.prices, result.usage)
-    except Exception as exc:
-        budget = ledger.settle(reservation, amount_usd=reserve_usd, usage=None, estimated=True)
-        error = ProxyError(ErrorType.INTERNAL_ERROR, f"cost could not be computed: {exc}", retryable=False)
-        return done(
-            model.alias,
-            attempts,
-            error=error,
-            usage=result.usage,
-            profile_arn=model.profile_arn,
-            budget=budget,
-            estimated_charge_usd=estimated_usd + reserve_usd,
-        )
-    budget = ledger.settle(reservation, amount_usd=cost, usage=result.usage, estimated=False)
+        return done(alias, attempts.count, **no_answer(prepared, attempts))
+    money = settle_answer(prepared, result.usage)
+    if "error" in money:
+        return done(alias, attempts.count, profile_arn=prepared.model.profile_arn, **money)
     return done(
-        model.alias,
-        attempts,
+        alias,
+        attempts.count,
         content=result.text,
         content_blocks=list(result.content_blocks),
         stop_reason=_STOP_REASONS.get(result.stop_reason, result.stop_reason),
-        usage=result.usage,
-        cost_usd=cost,
-        profile_arn=model.profile_arn,
+        profile_arn=prepared.model.profile_arn,
         upstream_request_id=result.upstream_request_id,
-        budget=budget,
-        estimated_charge_usd=estimated_usd,
+        **money,
     )

@@ -25,7 +25,8 @@ from typing import Any
 from claude_platform.function_settings import ModelSettings
 from claude_platform.prices import cost_usd
 from claude_proxy import capabilities
-from claude_proxy.core import LlmCall, _call_fields, _to_litellm_messages
+from claude_proxy.converse_messages import call_fields, to_litellm_messages
+from claude_proxy.core import LlmCall
 from claude_proxy.llm import LiteLLMClient, forget_credentials
 from claude_proxy.request import parse_request
 
@@ -77,14 +78,14 @@ def prime(llm: LiteLLMClient, model: ModelSettings | None = None) -> float:
     call = LlmCall(
         litellm_model=litellm_model,
         profile_arn=_PRIME_ARN,
-        messages=_to_litellm_messages(request),
+        messages=to_litellm_messages(request),
         max_tokens=2048,
         temperature=None,
         request_metadata=dict(request.tags),
         region="us-east-1",
         endpoint="https://bedrock-runtime.us-east-1.amazonaws.com",
         timeout_s=5.0,
-        **_call_fields(request),
+        **call_fields(request),
     )
     try:
         result = llm.complete_offline(call, json.dumps(_PRIME_ANSWER).encode())

@@ -21,26 +21,25 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol, cast
 
-from claude_platform.prices import TokenUsage, cost_usd, worst_case_cost_usd
+from claude_platform.prices import TokenUsage
 from claude_proxy.core import (
     _STOP_REASONS,
     DEFAULT_RETRY_POLICY,
+    CallRefused,
     Clock,
     InvokeResult,
     LlmCall,
     LlmError,
     LlmResult,
     NullLedger,
+    PreparedCall,
     RandomSource,
     RetryPolicy,
     SpendLedger,
-    _attempt,
-    _call_fields,
-    _failure_error,
-    _implausible,
-    _resolve,
-    _Spend,
-    _to_litellm_messages,
+    no_answer,
+    prepare_call,
+    run_attempts,
+    settle_answer,
 )
 from claude_proxy.errors import ErrorType, ProxyError
 from claude_proxy.request import ClaudeRequest
@@ -251,12 +250,8 @@ class StreamSession:
         self,
         *,
         opened: _Opened,
-        spend: _Spend,
-        ledger: SpendLedger,
-        model_alias: str,
+        prepared: PreparedCall,
         model_name: str,
-        prices: Any,
-        profile_arn: str,
         message_id: str,
         attempts: int,
         clock: Clock,
@@ -269,12 +264,12 @@ class StreamSession:
         self._remaining_ms = remaining_ms
         self._margin_ms = margin_ms
         self._opened = opened
-        self._spend = spend
-        self._ledger = ledger
-        self._model_alias = model_alias
+        self._prepared = prepared
+        self._spend = prepared.spend
+        self._ledger = prepared.spend.ledger
+        self._model_alias = prepared.model.alias
         self._model_name = model_name
-        self._prices = prices
-        self._profile_arn = profile_arn
+        self._profile_arn = prepared.model.profile_arn
         self._message_id = message_id
         self._attempts = attempts
         self._clock = clock
@@ -379,25 +374,13 @@ class StreamSession:
 
     def _settle(self, event: ConverseEvent) -> Iterator[dict[str, Any]]:
         usage = event.usage or TokenUsage()
-        reservation = self._spend.reservation
         translator = self._translator
-        try:
-            cost = cost_usd(self._prices, usage)
-        except Exception as exc:
-            error = ProxyError(
-                ErrorType.INTERNAL_ERROR, f"cost could not be computed: {exc}", retryable=False
-            )
-            self._charge_worst_case(error)
-            yield error_event(error)
+        money = settle_answer(self._prepared, usage)
+        if "error" in money:
+            self._finish(**money)
+            yield error_event(money["error"])
             return
-        self._spend.reservation = None
-        budget = self._ledger.settle(reservation, amount_usd=cost, usage=usage, estimated=False)
-        self._finish(
-            usage=usage,
-            cost_usd=cost,
-            budget=budget,
-            estimated_charge_usd=self._spend.estimated_usd,
-        )
+        self._finish(**money)
         yield from translator.close_open_blocks()
         yield {
             "type": "message_delta",
@@ -446,73 +429,29 @@ def open_stream(
         )
 
     try:
-        model, max_tokens = _resolve(request, settings)
-    except ProxyError as err:
-        return done(None, 0, error=err)
-    need_s = policy.plausible_seconds(max_tokens)
-    implausible = _implausible(policy, max_tokens, need_s, remaining_ms())
-    if implausible is not None:
-        return done(model.alias, 0, error=implausible)
-    reserve_usd = worst_case_cost_usd(
-        model.prices, input_tokens=request.input_token_bound, max_output_tokens=max_tokens
-    )
-    spend = _Spend(ledger=ledger, model=model.alias, request_id=request_id, amount_usd=reserve_usd)
-    refused = spend.hold()
-    if refused is not None:
-        return done(model.alias, 0, error=refused)
-    messages = _to_litellm_messages(request)
-    fields = _call_fields(request)
-
-    def make_call(timeout_s: float) -> LlmCall:
-        return LlmCall(
-            litellm_model=model.litellm_model,
-            profile_arn=model.profile_arn,
-            messages=messages,
-            max_tokens=max_tokens,
-            temperature=request.temperature,
-            request_metadata=dict(request.tags) or None,
-            region=settings.region,
-            endpoint=settings.bedrock_endpoint,
-            timeout_s=timeout_s,
-            **fields,
-        )
-
-    try:
-        opened, attempts, last_error, refusal = _attempt(
-            make_call,
-            llm=_Opener(llm),
-            clock=clock,
+        prepared = prepare_call(
+            request,
+            settings=settings,
+            ledger=ledger,
             remaining_ms=remaining_ms,
-            rng=rng,
+            request_id=request_id,
             policy=policy,
-            need_s=need_s,
-            spend=spend,
         )
-    except BaseException:
-        spend.charge_unknown_outcome()
-        raise
+    except CallRefused as refused:
+        return done(refused.model, 0, error=refused.error)
+    model = prepared.model
+    attempts = run_attempts(
+        prepared, llm=_Opener(llm), clock=clock, remaining_ms=remaining_ms, rng=rng, policy=policy
+    )
+    opened, attempts_made = attempts.answer, attempts.count
     if opened is None:
-        if spend.reservation is not None:
-            ledger.release(spend.reservation)
-        error = _failure_error(last_error, refusal, attempts, spend.estimated_usd)
-        return done(
-            model.alias,
-            attempts,
-            error=error,
-            profile_arn=model.profile_arn,
-            budget=ledger.status(),
-            estimated_charge_usd=spend.estimated_usd,
-        )
+        return done(model.alias, attempts_made, **no_answer(prepared, attempts))
     return StreamSession(
         opened=cast(_Opened, opened),
-        spend=spend,
-        ledger=ledger,
-        model_alias=model.alias,
+        prepared=prepared,
         model_name=model_name,
-        prices=model.prices,
-        profile_arn=model.profile_arn,
         message_id=message_id,
-        attempts=attempts,
+        attempts=attempts_made,
         clock=clock,
         started=started,
         project=project,

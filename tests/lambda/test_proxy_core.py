@@ -581,7 +581,7 @@ def test_a_failure_on_our_side_before_the_client_is_called_is_released_not_charg
     def broken(request):
         raise RecursionError("maximum recursion depth exceeded")
 
-    monkeypatch.setattr(core, "_call_fields", broken)
+    monkeypatch.setattr(core, "call_fields", broken)
     llm, ledger = FakeLlm(ok()), RecordingLedger()
     result = run(llm=llm, ledger=ledger)
     assert llm.calls == []

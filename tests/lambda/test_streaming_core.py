@@ -84,7 +84,7 @@ def start(llm: ScriptedLlm, ledger: RecordingLedger, clock: FakeClock | None = N
         message_id="msg_r1",
         model_name="claude-sonnet-4-5",
         ledger=ledger,
-        policy=RetryPolicy(plausible_output_tokens_per_s=None),
+        policy=RetryPolicy(speed=None),
     )
 
 
