@@ -20,17 +20,19 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 from claude_platform.catalog import Geography, resolve_model
-from claude_platform.config import (
-    ALERT_THRESHOLDS_MEANING,
-    AlarmThresholds,
+from claude_platform.config_model import (
     CurExportConfig,
-    GatewayConfig,
-    LangfuseTracing,
-    OtlpTracing,
     PlatformConfig,
     PriceOverrideConfig,
     PriceTierConfig,
     ProjectConfig,
+)
+from claude_platform.config_sections import (
+    ALERT_THRESHOLDS_MEANING,
+    AlarmThresholds,
+    GatewayConfig,
+    LangfuseTracing,
+    OtlpTracing,
     TracingConfig,
 )
 from claude_platform.cur import athena_workgroup_name, export_name, glue_database_name

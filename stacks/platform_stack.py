@@ -7,7 +7,7 @@ from typing import Any
 from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
-from claude_platform.config import PlatformConfig
+from claude_platform.config_model import PlatformConfig
 from claude_platform.cur import GLUE_TABLE_NAME, athena_workgroup_name, export_name, glue_database_name
 from claude_platform.naming import (
     alerts_key_alias,

@@ -8,7 +8,8 @@ from aws_cdk import CfnOutput, Stack, Tags
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
-from claude_platform.config import PlatformConfig, Project
+from claude_platform.config import Project
+from claude_platform.config_model import PlatformConfig
 from claude_platform.naming import cost_tags, stack_output_key
 from stacks.constructs.project_claude_access import ProjectClaudeAccess
 

@@ -12,7 +12,7 @@ from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from claude_platform.config import AlarmThresholds
+from claude_platform.config_sections import AlarmThresholds
 from claude_platform.naming import alarm_name
 
 BEDROCK_NAMESPACE = "AWS/Bedrock"

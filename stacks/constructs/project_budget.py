@@ -8,7 +8,7 @@ from aws_cdk import aws_budgets as budgets
 from aws_cdk import aws_sns as sns
 from constructs import Construct, IConstruct
 
-from claude_platform.config import MAX_BUDGET_NOTIFICATIONS
+from claude_platform.config_sections import MAX_BUDGET_NOTIFICATIONS
 from claude_platform.naming import FORECAST_THRESHOLD_PERCENT, budget_tag_filter
 
 # What counts as spend. Credits and refunds are excluded so that promotional credits or a refund

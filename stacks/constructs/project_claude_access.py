@@ -6,7 +6,8 @@ from aws_cdk import Stack, Token
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
-from claude_platform.config import PlatformConfig, Project, runtime_settings
+from claude_platform.config import Project, runtime_settings
+from claude_platform.config_model import PlatformConfig
 from claude_platform.naming import (
     alarm_name,
     alert_topic_name,

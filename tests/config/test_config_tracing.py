@@ -9,13 +9,8 @@ from typing import Any
 import pytest
 
 from claude_platform import config as config_module
-from claude_platform.config import (
-    PROJECT_SETTINGS_MAX_BYTES,
-    ConfigError,
-    load_config,
-    runtime_settings,
-    settings_size_bytes,
-)
+from claude_platform.config import ConfigError, load_config, runtime_settings, settings_size_bytes
+from claude_platform.config_sections import PROJECT_SETTINGS_MAX_BYTES
 
 ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:team/langfuse-AbC123"
 LANGFUSE = {"host": "https://cloud.langfuse.com", "public_key": "pk-lf-0123", "secret_key_secret_arn": ARN}

@@ -208,7 +208,8 @@ def test_a_threshold_above_the_cap_under_hard_is_an_error_naming_the_field():
 
 
 def test_what_thresholds_are_percent_of_is_said_once_from_the_model():
-    from claude_platform.config import ALERT_THRESHOLDS_MEANING, ProjectConfig
+    from claude_platform.config_model import ProjectConfig
+    from claude_platform.config_sections import ALERT_THRESHOLDS_MEANING
 
     description = ProjectConfig.model_fields["alert_thresholds"].description or ""
     assert description.startswith(ALERT_THRESHOLDS_MEANING)

@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field
 
 from claude_platform import docs
 from claude_platform.catalog import Geography, model_prices, resolve_model
-from claude_platform.config import PlatformConfig, ProjectConfig
+from claude_platform.config_model import PlatformConfig, ProjectConfig
 from claude_platform.cur import athena_workgroup_name, export_name
 from claude_platform.naming import (
     alarm_name,

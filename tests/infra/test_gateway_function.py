@@ -15,7 +15,8 @@ import pytest
 from aws_cdk.assertions import Match, Template
 from infra_support import Synthesized, proxy_functions, render, resources_of_type, synthesize
 
-from claude_platform.config import PROJECT_SETTINGS_MAX_BYTES, load_config, settings_size_bytes
+from claude_platform.config import load_config, settings_size_bytes
+from claude_platform.config_sections import PROJECT_SETTINGS_MAX_BYTES
 from stacks.constructs.claude_proxy_function import ENVIRONMENT_MAX_BYTES
 from stacks.constructs.gateway_function import LWA_LAYER_VERSION, lwa_layer_arn
 
