@@ -9,12 +9,16 @@ import socket
 import stat
 import subprocess
 import time
+from datetime import UTC, datetime
 
+import boto3
 import httpx
 import pytest
 from bundle_support import TARGET
 from proxy_testkit import project_settings
 
+from claude_platform.api_keys import ApiKeyStore, generate_key
+from devservers.aws_server import LocalAwsServer, create_ledger_table
 from devservers.bedrock_server import BedrockServer
 from devservers.lambda_runner import lambda_env
 from lambda_build import BundleError, build_bundle, find_python, sdk_dir
@@ -47,18 +51,31 @@ def test_run_sh_is_an_executable_at_the_bundle_root(bundle):
     assert "claude_proxy.web.app:app" in script.read_text()
 
 
-def test_run_sh_serves_healthz_and_refuses_calls_without_a_key_store(python, bundle, tmp_path):
+def test_run_sh_serves_healthz_authenticates_against_the_key_table_and_answers(python, bundle, tmp_path):
+    """The bundle's own boto3 reads the project's keys (local AWS server): unknown key 401, nothing
+    sent; a valid key is answered through the local Bedrock server."""
     port = _free_port()
     # The interpreter without `site`: this machine's site-packages .pth files would otherwise run
     # and may write into the bundle (its files are hard links into the build cache).
     interpreter = tmp_path / "python"
     interpreter.write_text(f'#!/bin/sh\nexec "{python}" -S "$@"\n')
     interpreter.chmod(0o755)
-    with BedrockServer() as server:
+    with BedrockServer() as server, LocalAwsServer() as aws:
+        dynamodb = boto3.client(
+            "dynamodb",
+            region_name="us-east-1",
+            endpoint_url=aws.url,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        create_ledger_table(dynamodb, "gateway-keys")
+        key, _ = ApiKeyStore(dynamodb, "gateway-keys").create("alpha", "bundle-e2e", now=datetime.now(UTC))
+        settings = project_settings(gateway={"keys_table": "gateway-keys"})
         env = lambda_env(
             {
-                "PROJECT_SETTINGS": json.dumps(project_settings()),
+                "PROJECT_SETTINGS": json.dumps(settings),
                 "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": server.url,
+                "AWS_ENDPOINT_URL_DYNAMODB": aws.url,
                 "AWS_LWA_PORT": str(port),
                 "LAMBDA_TASK_ROOT": str(bundle.path),
                 "LAMBDA_RUNTIME_DIR": str(sdk_dir(TARGET)),
@@ -92,13 +109,26 @@ def test_run_sh_serves_healthz_and_refuses_calls_without_a_key_store(python, bun
                     "max_tokens": 10,
                     "messages": [{"role": "user", "content": "hi"}],
                 },
-                headers={"x-api-key": "cpk_unknown"},
+                headers={"x-api-key": generate_key()},
                 timeout=30,
             )
-            assert refused.status_code == 401
+            assert refused.status_code == 401, refused.text
             assert refused.json()["error"]["type"] == "authentication_error"
             assert refused.headers["x-should-retry"] == "false"
             assert server.requests == []  # refused before anything was sent
+            answered = httpx.post(
+                f"{base}/v1/messages",
+                json={
+                    "model": "claude-sonnet-4-5",
+                    "max_tokens": 10,
+                    "messages": [{"role": "user", "content": "hi"}],
+                },
+                headers={"authorization": f"Bearer {key}"},
+                timeout=60,
+            )
+            assert answered.status_code == 200, answered.text
+            assert answered.json()["type"] == "message"
+            assert len(server.requests) == 1
         finally:
             child.terminate()
             child.wait(timeout=10)
