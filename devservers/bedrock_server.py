@@ -13,6 +13,7 @@ and benchmarks may measure against it.
 
 from __future__ import annotations
 
+import base64
 import binascii
 import json
 import struct
@@ -166,6 +167,37 @@ class Reply:
     def slow(cls, delay_s: float, reply: Reply | None = None) -> Reply:
         """`reply` (default: success) after sleeping `delay_s` seconds."""
         return replace(reply or cls(), delay_s=delay_s)
+
+
+def stand_in_token_count(count_request: Any) -> int | None:
+    """This server's CountTokens answer: one token per 4 UTF-8 bytes (rounded up) of the Messages
+    body's text fields (system, text blocks, tool names, descriptions and schemas), plus 3 per
+    message; None when `input.invokeModel.body` is not a Claude Messages body. A deterministic
+    stand-in for the model's tokenizer, always below the request's upper bound."""
+    try:
+        raw = count_request["input"]["invokeModel"]["body"]
+        body = json.loads(base64.b64decode(raw)) if isinstance(raw, str) else None
+    except (KeyError, TypeError, ValueError):
+        return None
+    if not isinstance(body, dict) or body.get("anthropic_version") != "bedrock-2023-05-31":
+        return None
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        return None
+    texts: list[str] = []
+    system = body.get("system")
+    texts.extend([system] if isinstance(system, str) else [b.get("text", "") for b in system or []])
+    for message in messages:
+        content = message.get("content") if isinstance(message, dict) else None
+        if isinstance(content, str):
+            texts.append(content)
+        for block in content if isinstance(content, list) else []:
+            if isinstance(block, dict) and block.get("type") == "text":
+                texts.append(block.get("text", ""))
+    for tool in body.get("tools") or []:
+        texts.append(json.dumps(tool, sort_keys=True))
+    total_bytes = sum(len(t.encode()) for t in texts)
+    return -(-total_bytes // 4) + 3 * len(messages)
 
 
 def text_block(text: str) -> dict[str, Any]:
@@ -325,10 +357,13 @@ class BedrockServer(LocalHttpServer):
         )
         with self._lock:
             self._requests.append(recorded)
-        if h.command != "POST" or operation not in ("converse", "converse-stream"):
+        if h.command != "POST" or operation not in ("converse", "converse-stream", "count-tokens"):
             self._send_error(h, Reply.error(404, message=f"unknown operation {h.command} {raw_path}"))
             return
         reply = self._next_reply()
+        if operation == "count-tokens":
+            self._send_count(h, reply, body)
+            return
         if reply.delay_s > 0 and self._stopping.wait(min(reply.delay_s, MAX_DELAY_S)):
             h.close_connection = True
             return
@@ -351,6 +386,20 @@ class BedrockServer(LocalHttpServer):
             **self._request_id_headers(),
         }
         h.send_all(reply.status, headers, body)
+
+    def _send_count(self, h: _Handler, reply: Reply, body: Any) -> None:
+        """CountTokens: an enqueued error, or the stand-in count of an InvokeModel Messages body."""
+        if reply.status != 200:
+            self._send_error(h, reply)
+            return
+        tokens = stand_in_token_count(body)
+        if tokens is None:
+            self._send_error(
+                h, Reply.error(400, message="input.invokeModel.body must be a Claude Messages body")
+            )
+            return
+        headers = {"Content-Type": "application/json", **self._request_id_headers()}
+        h.send_all(200, headers, json.dumps({"inputTokens": tokens}).encode())
 
     def _send_converse(self, h: _Handler, reply: Reply) -> None:
         usage = reply.usage or self.default_usage

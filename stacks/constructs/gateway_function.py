@@ -95,6 +95,24 @@ def gateway_environment(project_settings_json: str, *, snapstart: bool) -> dict[
     return environment
 
 
+def _count_tokens_statement(stack: Stack, model_access: Sequence[ModelInvokeAccess]) -> iam.PolicyStatement:
+    """`POST /v1/messages/count_tokens`: Bedrock's CountTokens (free of charge, no inference) on the
+    project's own foundation models in the function's region only."""
+    base_ids = dict.fromkeys(
+        arn.rsplit("/", 1)[1] for access in model_access for arn in access.foundation_model_arns
+    )
+    return iam.PolicyStatement(
+        sid="CountTokensOfOwnModels",
+        actions=["bedrock:CountTokens"],
+        resources=[
+            stack.format_arn(
+                service="bedrock", account="", resource="foundation-model", resource_name=base_id
+            )
+            for base_id in base_ids
+        ],
+    )
+
+
 class GatewayFunction(Construct):
     """Function (same runtime, code and settings as the invoke function), Lambda Web Adapter layer,
     streaming function URL, its own log group and a least-privilege role.
@@ -148,6 +166,7 @@ class GatewayFunction(Construct):
             trace_secret_arns=trace_secret_arns,
             xray=xray,
         ) + ClaudeProxyFunction._spend_statements(self, spend_recording)  # type: ignore[arg-type]
+        statements.append(_count_tokens_statement(stack, model_access))
         statements.append(
             iam.PolicyStatement(
                 sid="ReadOwnProjectApiKeys",

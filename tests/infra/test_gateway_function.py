@@ -176,7 +176,10 @@ def test_role_has_the_invoke_functions_grants_plus_its_own_keys(example):
     (proxy,) = proxy_functions(raw).values()
     gateway_statements = _role_statements(raw, gateway)
     proxy_statements = _role_statements(raw, proxy)
-    assert set(gateway_statements) == set(proxy_statements) | {"ReadOwnProjectApiKeys"}
+    assert set(gateway_statements) == set(proxy_statements) | {
+        "ReadOwnProjectApiKeys",
+        "CountTokensOfOwnModels",
+    }
     for sid, statement in proxy_statements.items():
         if sid != "WriteOwnLogs":
             assert gateway_statements[sid] == statement, sid
@@ -186,6 +189,21 @@ def test_role_has_the_invoke_functions_grants_plus_its_own_keys(example):
     assert keys["Action"] == "dynamodb:GetItem"
     assert keys["Condition"] == {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["data-science"]}}
     assert render(keys["Resource"]).endswith(":table/claude-spend-ledger")
+    counting = gateway_statements["CountTokensOfOwnModels"]
+    assert counting["Action"] == "bedrock:CountTokens"  # count_tokens: no inference, no charge
+    models = {
+        m["base_id"]
+        for m in json.loads(render(gateway["Properties"]["Environment"]["Variables"]["PROJECT_SETTINGS"]))[
+            "models"
+        ]
+    }
+    resources = counting["Resource"] if isinstance(counting["Resource"], list) else [counting["Resource"]]
+    counted = [render(arn) for arn in resources]
+    assert {arn.rsplit("/", 1)[1] for arn in counted} == models
+    # The function's own region (data-science's) only, no wildcard: not where the profile may route.
+    assert all(
+        arn.startswith("arn:${AWS::Partition}:bedrock:us-east-1::foundation-model/") for arn in counted
+    ), counted
     actions = json.dumps([s["Action"] for s in gateway_statements.values()])
     for forbidden in ("Scan", "BatchGetItem", "BatchWriteItem", '"*"', "lambda:"):
         assert forbidden not in actions

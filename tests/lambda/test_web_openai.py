@@ -4,6 +4,7 @@ DynamoDB ledger (moto)."""
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 import uuid
@@ -23,7 +24,7 @@ from web_testkit import KEY, MemoryAuthenticator, serve_app
 from claude_platform.ledger import LedgerTable, period_of, to_micro
 from claude_platform.prices import ModelPrices, TokenUsage, cost_usd
 from devservers.aws_server import create_ledger_table
-from devservers.bedrock_server import Reply, Usage
+from devservers.bedrock_server import Reply, Usage, stand_in_token_count
 
 WEATHER = {
     "type": "function",
@@ -269,23 +270,57 @@ def test_models_list_in_both_shapes(web):
         anthropic.Anthropic(base_url=url, api_key=KEY, max_retries=0).models.retrieve("claude-opus-9")
 
 
-def test_count_tokens_is_an_upper_bound_and_sends_nothing(web, server):
+def test_count_tokens_is_bedrocks_own_count_of_the_same_request_and_charges_nothing(web, server, book):
     url, _ = web
     client = anthropic.Anthropic(base_url=url, api_key=KEY, max_retries=0)
     text = "naïve café " * 50
     counted = client.messages.count_tokens(
         model="claude-sonnet-4-5-20250929", system="Be brief.", messages=[{"role": "user", "content": text}]
     )
-    assert counted.input_tokens >= len(text.encode("utf-8"))  # every token is at least one byte
-    assert server.requests == []
-    with pytest.raises(anthropic.NotFoundError):
-        client.messages.count_tokens(model="claude-opus-9", messages=[{"role": "user", "content": "hi"}])
+    [sent] = server.requests
+    assert (
+        sent.operation == "count-tokens" and sent.model_id == book.models[0]["base_id"]
+    )  # the foundation model
+    body = json.loads(base64.b64decode(sent.body["input"]["invokeModel"]["body"]))
+    assert body["system"] == "Be brief." and body["messages"][0]["content"] == text
+    assert body["anthropic_version"] == "bedrock-2023-05-31" and "tags" not in body
+    assert counted.input_tokens == stand_in_token_count(sent.body)
     raw = httpx.post(
         f"{url}/v1/messages/count_tokens",
         headers={"x-api-key": KEY},
         json={"model": "claude-sonnet-4-5", "messages": [{"role": "user", "content": "hi"}]},
     )
-    assert raw.headers["x-claude-proxy-token-count"] == "upper-bound"
+    assert raw.headers["x-claude-proxy-token-count"] == "exact"
+    state = book.ledger.month("alpha", period_of(datetime.now(UTC)))
+    assert state.requests == 0 and state.spent_micro == 0 and state.open_reservations == ()
+    with pytest.raises(anthropic.NotFoundError):
+        client.messages.count_tokens(model="claude-opus-9", messages=[{"role": "user", "content": "hi"}])
+
+
+def _count(url: str, model: str) -> httpx.Response:
+    return httpx.post(
+        f"{url}/v1/messages/count_tokens",
+        headers={"x-api-key": KEY},
+        json={"model": model, "messages": [{"role": "user", "content": "naïve café " * 50}]},
+    )
+
+
+def test_count_tokens_falls_back_to_the_upper_bound_where_bedrock_does_not_count(web, server):
+    url, _ = web
+    text_bytes = len(("naïve café " * 50).encode())
+    # A model Bedrock does not count (e.g. launched only through cross-region inference): the bound,
+    # and this container does not ask again for that model.
+    server.enqueue(Reply.error(400, error_type="ValidationException", message="model not supported"))
+    refused = _count(url, "claude-haiku-4-5")
+    assert refused.status_code == 200 and refused.headers["x-claude-proxy-token-count"] == "upper-bound"
+    assert refused.json()["input_tokens"] >= text_bytes  # every token is at least one byte
+    assert _count(url, "claude-haiku-4-5").headers["x-claude-proxy-token-count"] == "upper-bound"
+    assert len(server.requests) == 1
+    # A throttled count: the bound this time, Bedrock asked again next time.
+    server.enqueue(Reply.throttle(), Reply.throttle(), Reply.throttle())
+    assert _count(url, "claude-sonnet-4-5").headers["x-claude-proxy-token-count"] == "upper-bound"
+    server.reset()
+    assert _count(url, "claude-sonnet-4-5").headers["x-claude-proxy-token-count"] == "exact"
 
 
 def test_what_normalization_changed_is_named_in_a_header_streaming_or_not(web, server):

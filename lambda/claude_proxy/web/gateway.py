@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from claude_platform.function_settings import ModelSettings
 from claude_proxy.auth import Authenticator, Caller
 from claude_proxy.core import (
     DEFAULT_RETRY_POLICY,
@@ -30,11 +31,20 @@ from claude_proxy.core import (
 from claude_proxy.errors import ErrorType, ProxyError
 from claude_proxy.request import ClaudeRequest, parse_request
 from claude_proxy.settings import Settings, SettingsError
+from claude_proxy.token_count import TokenCount
 
 CALLER_TAG = "api_key"  # the requestMetadata / tag key carrying the caller's key name
 DEFAULT_DEADLINE_S = 300.0  # when neither the adapter's context nor the settings say how long we have
 LAMBDA_CONTEXT_HEADER = "x-amzn-lambda-context"  # Lambda Web Adapter: the invocation's context as JSON
 _TAG_UNSAFE = re.compile(r"[^a-zA-Z0-9\s:_@$#=/+,.\-]")
+
+
+class TokenCounter(Protocol):
+    """Counts a request's input tokens on a model (claude_proxy.token_count.BedrockTokenCounter)."""
+
+    def count(self, request: ClaudeRequest, model: ModelSettings, *, max_tokens: int) -> TokenCount:
+        """The count, exact or the upper bound."""
+        ...
 
 
 class Normalizer(Protocol):
@@ -139,6 +149,8 @@ class Gateway:
     # Raw body -> parse_request input, in order, for every Messages-API route (gwcompat adds Claude
     # Code compatibility here). Each may raise ProxyError(invalid_request).
     normalizers: list[Normalizer] = field(default_factory=list)
+    # Settings -> the input-token counter of count_tokens (None: the request's upper bound only).
+    token_counter: Callable[[Settings], TokenCounter] | None = None
 
     def context(
         self, headers: Mapping[str, str], query: Mapping[str, str], path: str, request_id: str | None = None
@@ -171,6 +183,14 @@ class Gateway:
             raise ProxyError(ErrorType.INVALID_REQUEST, "tags: unknown field")
         body = {**body, "tags": {CALLER_TAG: caller_tag_value(ctx.caller.key_name)}}
         return parse_request(body)
+
+    def count_tokens(
+        self, settings: Settings, request: ClaudeRequest, model: ModelSettings, max_tokens: int
+    ) -> TokenCount:
+        """The request's input tokens on `model`: the counter's answer, or the upper bound without one."""
+        if self.token_counter is None:
+            return TokenCount(request.input_token_bound, "upper-bound", "no token counter configured")
+        return self.token_counter(settings).count(request, model, max_tokens=max_tokens)
 
     def serve(self, request: ClaudeRequest, ctx: RequestContext) -> InvokeResult:
         """One non-streaming call through the core, recorded like the invoke path (blocking: run in a thread)."""

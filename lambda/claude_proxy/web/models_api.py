@@ -4,10 +4,10 @@
 (the Anthropic SDKs and Claude Code send it) and in the OpenAI list shape otherwise. Ids are the
 project's model aliases; every other accepted name is in docs/clients.md.
 
-`count_tokens` answers the request's `input_token_bound`: the same upper bound the ledger reserves
-for, never below what Bedrock will count (text by its UTF-8 bytes, images and PDFs at their maxima),
-and nothing is sent to Bedrock or charged. Bedrock's own CountTokens API is not called: it takes a
-foundation model id rather than the project's profile, so it needs its own IAM grant.
+`count_tokens` answers Bedrock's own count (CountTokens, free of charge) where Bedrock counts the
+model in the function's region, and otherwise the request's `input_token_bound`: the upper bound the
+ledger reserves for, never below what Bedrock will count. The `x-claude-proxy-token-count` header
+says which (`exact` or `upper-bound`). Nothing is charged either way (claude_proxy.token_count).
 """
 
 from __future__ import annotations
@@ -16,12 +16,14 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from claude_platform.function_settings import ModelSettings
 from claude_proxy.model_names import ModelNames, anthropic_api_names
+from claude_proxy.observability import logger
 from claude_proxy.web.anthropic_api import read_json, take_stream_flag
 from claude_proxy.web.app import GatewayRef, anthropic_error, endpoint
 from claude_proxy.web.gateway import Gateway, RequestContext
@@ -94,8 +96,22 @@ async def count_tokens(request: Request, gateway: Gateway, ctx: RequestContext) 
     """POST /v1/messages/count_tokens: `{"input_tokens": <upper bound>}`."""
     body, _ = take_stream_flag(await read_json(request))
     claude_request = gateway.parse(body, ctx)
-    headers = {"request-id": ctx.request_id, COUNT_KIND_HEADER: "upper-bound"}
-    return JSONResponse({"input_tokens": claude_request.input_token_bound}, headers=headers)
+    project = ctx.settings.project
+    model = ModelNames(project).resolve(claude_request.model)
+    max_tokens = claude_request.max_tokens or project.max_tokens_default
+    counted = await run_in_threadpool(gateway.count_tokens, ctx.settings, claude_request, model, max_tokens)
+    if counted.kind == "exact" and counted.input_tokens > claude_request.input_token_bound:
+        # The ledger reserves from the bound: a count above it means the bound under-reserves.
+        logger.warning(
+            "token count above the reserved bound",
+            extra={
+                "model": model.alias,
+                "counted": counted.input_tokens,
+                "bound": claude_request.input_token_bound,
+            },
+        )
+    headers = {"request-id": ctx.request_id, COUNT_KIND_HEADER: counted.kind}
+    return JSONResponse({"input_tokens": counted.input_tokens}, headers=headers)
 
 
 def routes(ref: GatewayRef) -> list[BaseRoute]:

@@ -9,6 +9,7 @@ call is refused (fail closed).
 from __future__ import annotations
 
 import os
+from functools import lru_cache
 from typing import Any
 
 from claude_proxy import auth, handler, snapstart
@@ -20,31 +21,25 @@ from claude_proxy.observability import emit_metrics, log_outcome, logger
 from claude_proxy.request import ClaudeRequest
 from claude_proxy.settings import DEFAULT_METRICS_NAMESPACE, Settings, SettingsError, load_settings
 from claude_proxy.spend_wiring import ledger_for
+from claude_proxy.token_count import BedrockTokenCounter, bedrock_token_counter
 from claude_proxy.web.compat import normalize_messages
 from claude_proxy.web.gateway import Gateway, RefuseAll, RequestContext
 
 _REFUSE_ALL = RefuseAll()
-_AUTHENTICATORS: dict[str, Authenticator] = {}
 
 
 def authenticator(settings: Settings) -> Authenticator:
-    """The project's key store (built once per settings), or RefuseAll when the bundle has none."""
-    factory = getattr(auth, "authenticator_for", None)
-    if factory is None and hasattr(auth, "key_authenticator"):
-        from claude_proxy.spend_wiring import _client
+    """The project's key store (one per settings and container), or RefuseAll when none is configured."""
+    gateway = settings.project.gateway
+    if gateway is None or not gateway.keys_table:
+        return _REFUSE_ALL  # no key store configured: fail closed
+    return auth.authenticator_for(settings)  # cached per settings; cleared by the SnapStart hooks
 
-        def factory(settings: Settings) -> Authenticator:
-            gateway = settings.project.gateway
-            if gateway is None or not gateway.keys_table:
-                return _REFUSE_ALL  # no key store configured: fail closed
-            return auth.key_authenticator(settings, _client("dynamodb", settings.region))
 
-    if factory is None:
-        return _REFUSE_ALL
-    key = settings.model_dump_json()
-    if key not in _AUTHENTICATORS:
-        _AUTHENTICATORS[key] = factory(settings)
-    return _AUTHENTICATORS[key]
+@lru_cache(maxsize=4)
+def token_counter(settings: Settings) -> BedrockTokenCounter:
+    """The region's CountTokens client (one per container)."""
+    return bedrock_token_counter(settings.region)
 
 
 class HandlerRecorder:
@@ -116,7 +111,9 @@ def gateway_from_environment(keys: Authenticator | None = None) -> Gateway:
     hooks, like the handler's.
     """
     stream_llm = LiteLLMStreamClient(handler._LLM)
-    snapstart.register_hooks(stream_llm, resets=(_AUTHENTICATORS.clear,))  # type: ignore[arg-type]
+    snapstart.register_hooks(
+        stream_llm, resets=(auth.authenticator_for.cache_clear, token_counter.cache_clear)
+    )  # type: ignore[arg-type]
     return Gateway(
         settings=lambda: load_settings(os.environ),
         authenticator=authenticator if keys is None else lambda settings: keys,
@@ -127,4 +124,5 @@ def gateway_from_environment(keys: Authenticator | None = None) -> Gateway:
         recorder=HandlerRecorder(),
         stream_llm=stream_llm,
         normalizers=[normalize_messages],
+        token_counter=token_counter,
     )
