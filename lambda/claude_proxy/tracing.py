@@ -241,10 +241,9 @@ class _SpanGate(SpanProcessor):
     """Holds a traced invocation's ended spans until `release` (its charges known, text filtered);
     any other span is filtered and passed on at once. In front of the BatchSpanProcessor."""
 
-    def __init__(self, batch: BatchSpanProcessor, *, log_prompts: bool, langfuse: bool) -> None:
+    def __init__(self, batch: BatchSpanProcessor, *, log_prompts: bool) -> None:
         self.batch = batch
         self.log_prompts = log_prompts
-        self.langfuse = langfuse
 
     def on_start(self, span: Any, parent_context: Any = None) -> None:
         self.batch.on_start(span, parent_context)
@@ -348,9 +347,7 @@ class CallTracer:
         batch = BatchSpanProcessor(
             exporter, schedule_delay_millis=60_000, export_timeout_millis=self.settings.flush_timeout_ms
         )
-        self._gate = _SpanGate(
-            batch, log_prompts=self.log_prompts, langfuse=self.settings.langfuse is not None
-        )
+        self._gate = _SpanGate(batch, log_prompts=self.log_prompts)
         provider.add_span_processor(self._gate)
         config = OpenTelemetryConfig(
             exporter=exporter,
