@@ -27,8 +27,18 @@ from claude_platform.cur import GLUE_TABLE_NAME, athena_workgroup_name, glue_dat
 from claude_platform.ledger import LedgerTable, MonthState, period_of
 from claude_platform.naming import gateway_log_group_name, proxy_log_group_name
 from claude_platform.prices import TokenUsage
+from finops import (
+    bill_lines,
+    claude_code,
+    estimate,
+    keys,
+    litellm_config,
+    reconcile,
+    report,
+    spend_by_tag,
+    status,
+)
 from finops import check as checks
-from finops import claude_code, estimate, keys, litellm_config, reconcile, report, spend_by_tag, status
 from finops.athena import run_athena
 from finops.costexplorer import TagStatus, costs_by_tag, month_end_forecast, tag_statuses
 from finops.deployment import AwsClients, project_outputs, project_region, select_projects
@@ -245,19 +255,14 @@ def cmd_reconcile(ctx: Context) -> int:
     # Whole months, as the ledger keeps them (the current month up to today).
     last = period.end - timedelta(days=1)
     month_period = Period(period.start.replace(day=1), next_month(last)).clamp(ctx.today)
-    bills = costs_by_tag(
+    patterns = bill_lines.service_patterns(args.claude_service or ())
+    bills = bill_lines.read_tag_bill(
         ce,
         period=month_period,
-        granularity="MONTHLY",
         tag_key=tag_key,
+        patterns=patterns,
         on_page=lambda n: progress.update(f"Cost Explorer: page {n}"),
     )
-    bill: dict[tuple[str | None, str], Decimal] = {}
-    for cost in bills.costs:
-        month = cost.start.strftime("%Y-%m")
-        bill[(cost.tag_value, month)] = bill.get((cost.tag_value, month), Decimal(0)) + cost.amount
-    # A month Cost Explorer did not return is treated as estimated (not final).
-    ce_estimated = {start.strftime("%Y-%m"): flag for start, flag in bills.estimated_periods.items()}
     now_epoch = int(ctx.now.timestamp())
     results: list[reconcile.Reconciliation] = []
     tables: dict[str, bool] = {}
@@ -268,7 +273,7 @@ def cmd_reconcile(ctx: Context) -> int:
         has_table = not ledger_on or _ledger_exists(ledger, region, tables)
         for month in month_period.months():
             progress.update(f"ledger {i}/{len(projects)}: {project.name} {month}")
-            billed = bill.get((project.name, month), Decimal(0))
+            billed = bills.of(project.name, month)
             if not has_table:
                 results.append(reconcile.missing_table(project.name, month, billed, region=region))
                 continue
@@ -288,7 +293,7 @@ def cmd_reconcile(ctx: Context) -> int:
                 state,
                 billed,
                 bill_final=reconcile.bill_is_final(
-                    month, now=ctx.now, ce_estimated=ce_estimated.get(month, True)
+                    month, now=ctx.now, ce_estimated=bills.estimated.get(month, True)
                 ),
                 tag_active=tag_active,
                 tolerance=tolerance,
@@ -298,9 +303,14 @@ def cmd_reconcile(ctx: Context) -> int:
                 outcome = reconcile.settle(ledger, outcome, state, now_epoch=now_epoch)
             results.append(outcome)
     progress.done()
+    claude_patterns = ", ".join(f"'{p.pattern}'" for p in patterns if p.kind is bill_lines.LineKind.CLAUDE)
     notes = [
-        f"tolerance: {tolerance.usd} USD or {tolerance.percent}% of the bill, whichever is larger; "
-        f"bill from Cost Explorer UnblendedCost by tag '{tag_key}' ({bills.pages} page(s))"
+        f"tolerance: {tolerance.usd} USD or {tolerance.percent}% of the Claude bill, whichever is larger; "
+        f"bill from Cost Explorer UnblendedCost by tag '{tag_key}' and SERVICE ({bills.pages} page(s)), "
+        f"record types {', '.join(bill_lines.USAGE_RECORD_TYPES)} only",
+        f"counted as Claude: SERVICE values matching {claude_patterns} (the Marketplace names are "
+        "unverified: see docs/aws-facts.md; --claude-service adds one); infrastructure, unclassified "
+        "and credit/refund/tax lines are shown, never compared",
     ]
     if any(r.status is reconcile.Status.WOULD_SETTLE for r in results):
         notes.append("estimated charges can be settled from the bill: run again with --apply")
@@ -314,7 +324,8 @@ def cmd_reconcile(ctx: Context) -> int:
         reconcile.Status.WOULD_SETTLE,
         reconcile.Status.NO_TABLE,
     }
-    return EXIT_ATTENTION if any(r.status in attention for r in results) else EXIT_OK
+    unclassified = any(r.unclassified_usd for r in results)
+    return EXIT_ATTENTION if unclassified or any(r.status in attention for r in results) else EXIT_OK
 
 
 def _ledger_exists(ledger: LedgerTable, region: str, cache: dict[str, bool]) -> bool:
@@ -672,6 +683,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--apply",
         action="store_true",
         help="write: charge stale reservations, settle estimates from a final bill",
+    )
+    p.add_argument(
+        "--claude-service",
+        action="append",
+        metavar="PATTERN",
+        help="also count bill lines whose SERVICE matches this (fnmatch) pattern as Claude (repeatable)",
     )
     p.add_argument(
         "--stale-minutes",

@@ -32,6 +32,7 @@ class TagCost:
     amount: Decimal
     unit: str
     estimated: bool
+    dimension: str | None = None  # the second group key (a SERVICE or RECORD_TYPE value), if grouped by one
 
 
 @dataclass(frozen=True)
@@ -62,14 +63,20 @@ def costs_by_tag(
     granularity: str,
     tag_key: str,
     on_page: Callable[[int], None] | None = None,
+    dimension: str | None = None,
+    filter_expression: dict[str, Any] | None = None,
 ) -> TagCosts:
-    """GetCostAndUsage grouped by `tag_key`, every page followed."""
+    """GetCostAndUsage grouped by `tag_key` (and a `dimension` such as SERVICE), every page followed."""
     kwargs: dict[str, Any] = {
         "TimePeriod": {"Start": period.start.isoformat(), "End": period.end.isoformat()},
         "Granularity": granularity,
         "Metrics": [COST_METRIC],
         "GroupBy": [{"Type": "TAG", "Key": tag_key}],
     }
+    if dimension:
+        kwargs["GroupBy"].append({"Type": "DIMENSION", "Key": dimension})
+    if filter_expression:
+        kwargs["Filter"] = filter_expression
     costs: list[TagCost] = []
     estimated: dict[date, bool] = {}
     pages = 0
@@ -90,6 +97,7 @@ def costs_by_tag(
                         amount=Decimal(metric["Amount"]),
                         unit=metric.get("Unit", "USD"),
                         estimated=bool(result.get("Estimated", False)),
+                        dimension=group["Keys"][1] if dimension and len(group["Keys"]) > 1 else None,
                     )
                 )
         if on_page:

@@ -1,10 +1,16 @@
 """`reconcile`: the ledger's spend per project and month against the bill (Cost Explorer).
 
+Like with like: the ledger holds Claude calls only, so it is compared with the tag's Claude usage
+lines only (`finops.bill_lines`); the project's infrastructure, unclassified usage lines and
+credits, refunds and taxes are shown on their own and never compared.
+
 The arithmetic is pure (`reconcile_month`); `settle` writes the corrections through the ledger.
 A month's ledger spend is exact (priced from token counts) except `estimated_micro`: calls whose
 outcome was unknown (timeouts, killed functions) charged at their worst case. Once the bill for
-the month is final, the true cost of those calls is what the bill shows beyond the exact part,
-never more than their worst case and never less than zero; that is what settling writes.
+the month is final, the true cost of those calls is what the Claude lines show beyond the exact
+part (unclassified usage lines counted too, since they may be Claude under a service name not in
+the table), never more than their worst case and never less than zero; that is what settling
+writes. A credit never reduces an estimate: it is not a usage line.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from claude_platform.ledger import LedgerTable, MonthState, period_end, to_micro, to_usd
+from finops.bill_lines import LineKind, MonthBill
 from finops.output import Column
 
 # Marketplace line items can settle more than 48 hours after the usage; a month's bill is taken as
@@ -56,12 +63,18 @@ class Reconciliation:
     period: str
     ledger_usd: Decimal
     estimated_usd: Decimal
-    bill_usd: Decimal
-    difference_usd: Decimal  # bill - ledger (positive: the bill shows more)
+    bill_usd: Decimal  # the tag's Claude usage lines
+    difference_usd: Decimal  # Claude bill - ledger (positive: the bill shows more)
     status: Status
     bill_final: bool
     corrected_estimates_micro: int | None = None  # what the estimated charges should become
     note: str = ""
+    infrastructure_usd: Decimal = Decimal(0)
+    unclassified_usd: Decimal = Decimal(0)
+    not_usage_usd: Decimal = Decimal(0)
+    claude_services: str = ""
+    infrastructure_services: str = ""
+    unclassified_services: str = ""
 
     def row(self) -> dict[str, object]:
         """The output row."""
@@ -72,8 +85,14 @@ class Reconciliation:
             "estimated_usd": self.estimated_usd,
             "bill_usd": self.bill_usd,
             "difference_usd": self.difference_usd,
+            "infrastructure_usd": self.infrastructure_usd,
+            "unclassified_usd": self.unclassified_usd,
+            "not_usage_usd": self.not_usage_usd,
             "bill_final": self.bill_final,
             "status": self.status.value,
+            "claude_services": self.claude_services,
+            "infrastructure_services": self.infrastructure_services,
+            "unclassified_services": self.unclassified_services,
             "note": self.note,
         }
 
@@ -83,10 +102,16 @@ COLUMNS = (
     Column("project", "project"),
     Column("ledger_usd", "ledger USD", places=4),
     Column("estimated_usd", "of which estimated", places=4),
-    Column("bill_usd", "bill USD", places=4),
+    Column("bill_usd", "Claude bill USD", places=4),
     Column("difference_usd", "bill - ledger", places=4),
+    Column("infrastructure_usd", "infrastructure USD", places=4),
+    Column("unclassified_usd", "unclassified USD", places=4),
+    Column("not_usage_usd", "credits etc. USD", places=4),
     Column("bill_final", "final"),
     Column("status", "status"),
+    Column("claude_services", "counted as Claude"),
+    Column("infrastructure_services", "counted as infrastructure"),
+    Column("unclassified_services", "unclassified"),
     Column("note", "note"),
 )
 
@@ -101,73 +126,102 @@ def final_after(period: str) -> datetime:
     return (period_end(period) + timedelta(hours=BILL_SETTLE_HOURS)).astimezone(UTC)
 
 
+def _bill_fields(bill: MonthBill) -> dict[str, object]:
+    return {
+        "bill_usd": bill.claude_usd,
+        "infrastructure_usd": bill.infrastructure_usd,
+        "unclassified_usd": bill.unclassified_usd,
+        "not_usage_usd": bill.not_usage_usd,
+        "claude_services": bill.names(LineKind.CLAUDE),
+        "infrastructure_services": bill.names(LineKind.INFRASTRUCTURE),
+        "unclassified_services": bill.names(LineKind.UNCLASSIFIED),
+    }
+
+
+def _bill_notes(bill: MonthBill) -> list[str]:
+    notes = []
+    if bill.unclassified_usd:
+        notes.append(
+            f"unclassified usage lines ({bill.names(LineKind.UNCLASSIFIED)}): not compared; if Claude is "
+            "billed under one of these, pass --claude-service NAME"
+        )
+    if bill.not_usage_usd:
+        notes.append(f"{', '.join(sorted(bill.record_types))} lines not compared")
+    return notes
+
+
 def reconcile_month(
     state: MonthState,
-    bill_usd: Decimal,
+    bill: MonthBill,
     *,
     bill_final: bool,
     tag_active: bool,
     tolerance: Tolerance,
     ledger_on: bool = True,
 ) -> Reconciliation:
-    """Compare one month; propose the estimated charges' true cost when the bill is final."""
+    """Compare one month with the Claude lines; propose the estimates' true cost when the bill is final."""
     ledger = to_usd(state.spent_micro)
     estimated = to_usd(state.estimated_micro)
-    difference = bill_usd - ledger
-    common = {
+    claude = bill.claude_usd
+    difference = claude - ledger
+    common: dict[str, object] = {
         "project": state.project,
         "period": state.period,
         "ledger_usd": ledger,
         "estimated_usd": estimated,
-        "bill_usd": bill_usd,
         "difference_usd": difference,
         "bill_final": bill_final,
+        **_bill_fields(bill),
     }
-    if not ledger_on:
+    extra = _bill_notes(bill)
+
+    def result(status: Status, note: str = "", **more: object) -> Reconciliation:
         return Reconciliation(
-            **common, status=Status.NO_LEDGER, note="enforcement is off: the function records no spend"
+            **common, status=status, note="; ".join([n for n in (note, *extra) if n]), **more
         )
+
+    if not ledger_on:
+        return result(Status.NO_LEDGER, "enforcement is off: the function records no spend")
     if not tag_active:
-        return Reconciliation(
-            **common,
-            status=Status.TAG_NOT_ACTIVE,
-            note="the cost-allocation tag is not active: the bill cannot show project spend (run activate-tags)",
+        return result(
+            Status.TAG_NOT_ACTIVE,
+            "the cost-allocation tag is not active: the bill cannot show project spend (run activate-tags)",
         )
     if not bill_final:
-        return Reconciliation(
-            **common,
-            status=Status.NOT_FINAL,
-            note=f"Marketplace usage can settle late; final after {final_after(state.period):%Y-%m-%d %H:%M} UTC",
+        return result(
+            Status.NOT_FINAL,
+            f"Marketplace usage can settle late; final after {final_after(state.period):%Y-%m-%d %H:%M} UTC",
         )
     if state.estimated_micro > 0:
         exact_micro = state.spent_micro - state.estimated_micro
-        bill_micro = to_micro(bill_usd) if bill_usd > 0 else 0
-        corrected = min(max(bill_micro - exact_micro, 0), state.estimated_micro)
-        after = bill_usd - to_usd(exact_micro + corrected)
+        # Unclassified usage may be Claude under a name the table lacks: counted, so never under-counted.
+        explained = max(claude, Decimal(0)) + max(bill.unclassified_usd, Decimal(0))
+        corrected = min(max(to_micro(explained) - exact_micro, 0), state.estimated_micro)
+        after = claude - to_usd(exact_micro + corrected)
         note = f"estimated {estimated} -> {to_usd(corrected)} USD; difference after: {after}"
-        if not tolerance.allows(after, bill_usd):
+        if bill.unclassified_usd and corrected:
+            note += " (unclassified lines counted as possible Claude)"
+        if not tolerance.allows(after, claude):
             note += " (still beyond tolerance)"
-        return Reconciliation(
-            **common, status=Status.WOULD_SETTLE, corrected_estimates_micro=corrected, note=note
-        )
-    if tolerance.allows(difference, bill_usd):
-        return Reconciliation(**common, status=Status.OK)
+        return result(Status.WOULD_SETTLE, note, corrected_estimates_micro=corrected)
+    if tolerance.allows(difference, claude):
+        return result(Status.OK)
     side = "the bill shows more than the ledger" if difference > 0 else "the ledger shows more than the bill"
-    return Reconciliation(**common, status=Status.DIFFERS, note=side)
+    return result(Status.DIFFERS, side)
 
 
-def missing_table(project: str, period: str, bill_usd: Decimal, *, region: str) -> Reconciliation:
+def missing_table(project: str, period: str, bill: MonthBill, *, region: str) -> Reconciliation:
     """The row for a project whose region has no ledger table (nothing to compare with)."""
     return Reconciliation(
         project=project,
         period=period,
         ledger_usd=Decimal(0),
         estimated_usd=Decimal(0),
-        bill_usd=bill_usd,
-        difference_usd=bill_usd,
+        difference_usd=bill.claude_usd,
         status=Status.NO_TABLE,
         bill_final=False,
         note=f"no spend ledger table in {region} (platform stack not deployed there?)",
+        **_bill_fields(bill),  # type: ignore[arg-type]
     )
 
 

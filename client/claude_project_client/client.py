@@ -23,7 +23,10 @@ from claude_project_client.errors import (
 )
 
 LAMBDA_PAYLOAD_MAX_BYTES = 6 * 1024 * 1024  # synchronous invoke, request and response each
-DEFAULT_FUNCTION_TIMEOUT_S = 120  # the platform's default lambda_timeout_seconds
+# Lambda's maximum function timeout (and the platform's `lambda_timeout_seconds` upper bound): by
+# default the client waits as long as any project's function can run, so a long call that is still
+# generating (and billed) is never abandoned. Pass the project's timeout to fail sooner.
+DEFAULT_FUNCTION_TIMEOUT_S = 900
 READ_TIMEOUT_MARGIN_S = 15
 RETRYABLE = (Throttled, BudgetUnavailable, LambdaThrottled)
 

@@ -217,6 +217,8 @@ class InvokeResult:
     upstream_request_id: str | None = None
     budget: dict[str, Any] | None = None
     estimated_charge_usd: float = 0.0  # worst cases charged for attempts whose outcome is unknown
+    # What each Bedrock attempt was charged, in order: its cost, its worst case (outcome unknown) or 0.
+    attempt_charges_usd: tuple[float, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -353,6 +355,7 @@ class _Spend:
     remaining_ms: Callable[[], int] | None = None
     reservation: Any = None
     estimated_usd: float = 0.0
+    attempt_charges: list[float] = field(default_factory=list)  # failed attempts so far, in order
 
     def hold(self) -> ProxyError | None:
         """Reserve unless already held; the refusal as an error, or None."""
@@ -417,6 +420,7 @@ def _attempt(
             return llm.complete(call), attempts, None, None
         except LlmError as err:
             last_error = err
+        spend.attempt_charges.append(spend.amount_usd if last_error.outcome_unknown else 0.0)
         if last_error.outcome_unknown:
             spend.charge_unknown_outcome()
         if not last_error.retryable or attempts >= policy.max_attempts:
@@ -562,6 +566,7 @@ def no_answer(prepared: PreparedCall, attempts: Attempts) -> dict[str, Any]:
         "profile_arn": prepared.model.profile_arn,
         "budget": spend.ledger.status(),
         "estimated_charge_usd": spend.estimated_usd,
+        "attempt_charges_usd": tuple(spend.attempt_charges),
     }
 
 
@@ -583,9 +588,16 @@ def settle_answer(prepared: PreparedCall, usage: TokenUsage) -> dict[str, Any]:
             "usage": usage,
             "budget": budget,
             "estimated_charge_usd": spend.estimated_usd + prepared.reserve_usd,
+            "attempt_charges_usd": (*spend.attempt_charges, prepared.reserve_usd),
         }
     budget = spend.ledger.settle(reservation, amount_usd=cost, usage=usage, estimated=False)
-    return {"usage": usage, "cost_usd": cost, "budget": budget, "estimated_charge_usd": spend.estimated_usd}
+    return {
+        "usage": usage,
+        "cost_usd": cost,
+        "budget": budget,
+        "estimated_charge_usd": spend.estimated_usd,
+        "attempt_charges_usd": (*spend.attempt_charges, cost),
+    }
 
 
 def invoke(

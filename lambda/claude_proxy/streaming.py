@@ -302,7 +302,12 @@ class StreamSession:
         charged = self._spend.estimated_usd
         if charged > before:
             error.message += f"; charged an estimated {charged - before:.6f} USD (the worst case)"
-        self._finish(error=error, budget=self._ledger.status(), estimated_charge_usd=charged)
+        self._finish(
+            error=error,
+            budget=self._ledger.status(),
+            estimated_charge_usd=charged,
+            attempt_charges_usd=(*self._spend.attempt_charges, charged - before),
+        )
 
     def message_start(self) -> dict[str, Any]:
         """The first event (input usage is not known until Bedrock's final metadata)."""

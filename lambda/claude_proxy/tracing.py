@@ -32,13 +32,14 @@ from litellm.integrations.langfuse.langfuse_otel import LangfuseOtelLogger
 from litellm.integrations.opentelemetry import OpenTelemetry, OpenTelemetryConfig
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 from opentelemetry.trace import Span, Status, StatusCode
 
 from claude_platform.function_settings import TracingSettings
 from claude_proxy.core import InvokeResult
 from claude_proxy.request import ClaudeRequest
+from claude_proxy.trace_privacy import exported_span
 
 ROOT_SPAN_NAME = "claude_proxy.invoke"
 SERVICE_NAME = "claude-proxy"
@@ -134,6 +135,7 @@ class _Invocation:
     root: Span
     deferred: list[tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]] = field(default_factory=list)
     cost_usd: float | None = None
+    ended: list[ReadableSpan] = field(default_factory=list)  # held until the attempts' charges are known
 
 
 _ACTIVE: contextvars.ContextVar[_Invocation | None] = contextvars.ContextVar(
@@ -235,6 +237,36 @@ class _RecordingExporter(SpanExporter):
         return self.inner.force_flush(timeout_millis)
 
 
+class _SpanGate(SpanProcessor):
+    """Holds a traced invocation's ended spans until `release` (its charges known, text filtered);
+    any other span is filtered and passed on at once. In front of the BatchSpanProcessor."""
+
+    def __init__(self, batch: BatchSpanProcessor, *, log_prompts: bool) -> None:
+        self.batch = batch
+        self.log_prompts = log_prompts
+
+    def on_start(self, span: Any, parent_context: Any = None) -> None:
+        self.batch.on_start(span, parent_context)
+
+    def on_end(self, span: ReadableSpan) -> None:
+        invocation = _ACTIVE.get()
+        if invocation is not None:
+            invocation.ended.append(span)
+            return
+        self.batch.on_end(exported_span(span, log_prompts=self.log_prompts))
+
+    def release(self, spans: Sequence[ReadableSpan]) -> None:
+        """Pass the invocation's spans on to the exporter."""
+        for span in spans:
+            self.batch.on_end(span)
+
+    def shutdown(self) -> None:
+        self.batch.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        return self.batch.force_flush(timeout_millis)
+
+
 # --- the per-container tracer -----------------------------------------------------------------
 
 
@@ -272,6 +304,7 @@ class CallTracer:
         self._setup_failed_at: float | None = None
         self.setup_error: str | None = None
         self._tracer: Any = None
+        self._gate: _SpanGate | None = None
 
     # setup ---------------------------------------------------------------------------------
     def _endpoint_and_headers(self) -> tuple[str, dict[str, str]]:
@@ -309,12 +342,13 @@ class CallTracer:
         provider = TracerProvider(
             resource=Resource.create({"service.name": SERVICE_NAME, f"{PREFIX}project": self.project})
         )
-        # Exported on flush (end of each invocation) or in the background, never in the call path.
-        provider.add_span_processor(
-            BatchSpanProcessor(
-                exporter, schedule_delay_millis=60_000, export_timeout_millis=self.settings.flush_timeout_ms
-            )
+        # Exported on flush (end of each invocation) or in the background, never in the call path;
+        # the gate holds an invocation's spans until its charges are known and filters their text.
+        batch = BatchSpanProcessor(
+            exporter, schedule_delay_millis=60_000, export_timeout_millis=self.settings.flush_timeout_ms
         )
+        self._gate = _SpanGate(batch, log_prompts=self.log_prompts)
+        provider.add_span_processor(self._gate)
         config = OpenTelemetryConfig(
             exporter=exporter,
             skip_set_global=True,
@@ -377,9 +411,30 @@ class CallTracer:
             else:
                 root.set_status(Status(StatusCode.OK))
             root.end()
+            assert self._gate is not None
+            self._gate.release(self._exported(invocation, result))
         finally:
             _ACTIVE.reset(token)
         return self.flush()
+
+    def _exported(self, invocation: _Invocation, result: InvokeResult) -> list[ReadableSpan]:
+        """The invocation's spans as exported: each attempt with its own charge, text filtered."""
+        root_id = invocation.root.get_span_context().span_id
+        attempts = sorted(
+            (s for s in invocation.ended if s.parent is not None and s.parent.span_id == root_id),
+            key=lambda s: s.start_time or 0,
+        )
+        charges = attempt_charges(result, len(attempts))
+        extra = {
+            id(span): attempt_attributes(
+                number, charge, estimated=estimated, langfuse=self.settings.langfuse is not None
+            )
+            for number, (span, (charge, estimated)) in enumerate(zip(attempts, charges, strict=True), 1)
+        }
+        return [
+            exported_span(span, log_prompts=self.log_prompts, extra=extra.get(id(span)))
+            for span in invocation.ended
+        ]
 
     def flush(self) -> FlushOutcome:
         """Export what is queued; waits at most flush_timeout_ms."""
@@ -422,8 +477,17 @@ class CallTracer:
         else:
             assert result.error is not None
             ours["error_type"] = result.error.error_type.value
+        if result.estimated_charge_usd:
+            ours["estimated_charge_usd"] = result.estimated_charge_usd
         attributes: dict[str, Any] = {f"{PREFIX}{k}": v for k, v in ours.items()}
         attributes |= {f"{PREFIX}tag.{k}": v for k, v in tags.items()}
+        # Langfuse types the root a plain span, never a generation; the attempts are the generations.
+        attributes["langfuse.observation.type"] = "span"
+        if self.settings.langfuse is not None:
+            # No model name, usage or cost on the root: Langfuse would price it (as a second
+            # generation, or as a span with a model) and the trace's cost would not be ours.
+            attributes |= self._langfuse_trace_attributes(ours, tags, result, request)
+            return attributes
         attributes |= {
             "gen_ai.system": "aws.bedrock",
             "gen_ai.request.model": ours["model"],
@@ -435,9 +499,7 @@ class CallTracer:
                 + usage.cache_write_input_tokens,
                 "gen_ai.usage.output_tokens": usage.output_tokens,
             }
-        if self.settings.langfuse is not None:
-            attributes |= self._langfuse_trace_attributes(ours, tags, result, request)
-        elif self.log_prompts and request is not None:
+        if self.log_prompts and request is not None:
             attributes[f"{PREFIX}prompt"] = _prompt_json(request)
             if result.ok:
                 attributes[f"{PREFIX}completion"] = result.content
@@ -472,10 +534,48 @@ class CallTracer:
 
 
 def _prompt_json(request: ClaudeRequest) -> str:
+    """System (a string or blocks), messages and tools as JSON (only with log_prompts)."""
     return json.dumps(
-        {"system": request.system, "messages": [m.model_dump(mode="json") for m in request.messages]},
+        request.model_dump(mode="json", include={"system", "messages", "tools"}, exclude_none=True),
         ensure_ascii=False,
     )
+
+
+def attempt_charges(result: InvokeResult, attempts: int) -> list[tuple[float, bool]]:
+    """(charge, estimated) per attempt span, summing to what the ledger charged for the call.
+
+    From the call's own record when it has one per attempt; otherwise the whole charge goes on
+    the last attempt, so the sum still holds.
+    """
+    if attempts == 0:
+        return []
+    answered = result.cost_usd if result.ok else 0.0
+    charges = result.attempt_charges_usd
+    if len(charges) == attempts:
+        last = len(charges) - 1
+        return [(charge, not (i == last and result.ok) and charge > 0) for i, charge in enumerate(charges)]
+    total = answered + result.estimated_charge_usd
+    return [(0.0, False)] * (attempts - 1) + [(total, result.estimated_charge_usd > 0)]
+
+
+def attempt_attributes(number: int, charge: float, *, estimated: bool, langfuse: bool) -> dict[str, Any]:
+    """What an attempt span says about its charge, in every key a backend reads cost from."""
+    attributes: dict[str, Any] = {
+        f"{PREFIX}attempt": number,
+        f"{PREFIX}attempt_cost_usd": charge,
+        f"{PREFIX}attempt_estimated": estimated,
+        "gen_ai.usage.cost": charge,
+        # LiteLLM's own cost keys, overwritten so no span carries another attempt's cost.
+        "gen_ai.cost.total_cost": charge,
+        "llm.cost.total": charge,
+        "llm.response.cost": charge,
+    }
+    if langfuse:
+        attributes |= {
+            "langfuse.observation.type": "generation",
+            "langfuse.observation.cost_details": json.dumps({"total": charge}),
+        }
+    return attributes
 
 
 def record_outcome(tracer: CallTracer, outcome: FlushOutcome, *, request_id: str, namespace: str) -> None:

@@ -33,7 +33,7 @@ from claude_project_client.client import LAMBDA_PAYLOAD_MAX_BYTES, READ_TIMEOUT_
 from devservers.bedrock_server import Reply, Usage, thinking_block
 
 ROOT = Path(__file__).resolve().parents[2]
-FUNCTION = "claude-alpha-claude"
+FUNCTION = "claude-alpha-proxy"
 WEATHER = {
     "name": "get_weather",
     "description": "Weather for a city",
@@ -226,6 +226,22 @@ def test_default_lambda_client_waits_longer_than_the_function_and_never_retries(
     config = transport.lambda_client.meta.config
     assert config.read_timeout == 300 + READ_TIMEOUT_MARGIN_S > 300
     assert config.retries["total_max_attempts"] == 1
+
+
+def test_default_read_timeout_outlasts_the_longest_function_timeout_a_project_can_set():
+    """Without `function_timeout_s` the client never abandons a call the function may still be running."""
+    from claude_platform.config_model import ProjectSettings
+
+    longest = next(
+        m.le for m in ProjectSettings.model_fields["lambda_timeout_seconds"].metadata if hasattr(m, "le")
+    )
+    for client in (
+        BotoLambdaTransport(FUNCTION, region="us-east-1"),
+        ProjectClient(FUNCTION, region="us-east-1").transport,
+    ):
+        config = client.lambda_client.meta.config
+        assert config.read_timeout >= longest + READ_TIMEOUT_MARGIN_S
+        assert config.retries["total_max_attempts"] == 1
 
 
 def test_invoke_request_shape_and_success(monkeypatch):

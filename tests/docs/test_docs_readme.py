@@ -167,6 +167,56 @@ def test_deploy_examples_match_the_function_names():
         assert not fnmatch.fnmatch("claude-support-bot-other", pattern)
 
 
+def test_function_names_in_examples_are_what_naming_produces():
+    """Every function name an example passes (`function_name=`, `--function-name`) exists for the example."""
+    functions = {
+        proxy_function_name("claude", "support-bot"),
+        gateway_function_name("claude", "support-bot"),
+    }
+    checked = 0
+    for path in [*DOC_FILES, ROOT / "client" / "README.md"]:
+        for groups in re.findall(r'function_name="([^"]+)"|--function-name ([A-Za-z0-9<>_-]+)', _text(path)):
+            name = "".join(groups)
+            for placeholder, value in PLACEHOLDERS.items():
+                name = name.replace(placeholder, value)
+            assert name in functions, (
+                f"{path.name}: function `{name}` is not one naming.py gives (one of {functions})"
+            )
+            checked += 1
+    assert checked >= 3
+
+
+def test_the_alert_conditions_in_the_ledger_doc_are_the_ones_the_code_sends():
+    """docs/spend-ledger.md's claim, confirm and unclaim conditions are the ledger's, word for word."""
+    from claude_platform.ledger import LedgerTable, crossed_thresholds
+    from claude_platform.ledger_model import MonthState
+
+    class Recorder:
+        def __init__(self) -> None:
+            self.calls: list[dict] = []
+
+        def update_item(self, **kwargs):
+            self.calls.append(kwargs)
+            return {}
+
+    recorder = Recorder()
+    table = LedgerTable(recorder, "t")
+    common = {"project": "p", "period": "2026-11", "threshold": 50, "claimant": "h"}
+    table.claim_alert(**common, now_epoch=1000, lease_s=180)
+    table.confirm_alert(**common)
+    table.unclaim_alert(**common)
+    doc = " ".join(_text(ROOT / "docs" / "spend-ledger.md").split())
+    for call in recorder.calls:
+        condition = call["ConditionExpression"].replace("#c", "alert#<t>").replace(":expired", ":now - lease")
+        assert f"`{condition}`" in doc, f"docs/spend-ledger.md does not state the condition `{condition}`"
+    update = recorder.calls[0]["UpdateExpression"].replace("#c", "alert#<t>").replace(":claim", "")
+    assert f"`{update}" in doc
+    # The threshold is crossed by spend (not spend + holds) against percent of the cap.
+    state = MonthState(project="p", period="2026-11", spent_micro=499_999, reserved_micro=10**6)
+    assert crossed_thresholds(state, [50], 1_000_000) == []
+    assert "compares the month's spend with each threshold (percent of the cap)" in doc
+
+
 def test_deploy_doc_names_the_example_configs_placeholders():
     config = yaml.safe_load(_text(ROOT / "projects.yaml"))
     accounts = {arn.split(":")[4] for p in config["projects"] for arn in p.get("invokers", [])}

@@ -22,12 +22,15 @@ NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 class Clients:
     """Stubbed clients per (service, region), created on first use; moto for the others."""
 
-    def __init__(self, moto_services: set[str] = frozenset()) -> None:
+    def __init__(self, moto_services: set[str] = frozenset(), fakes: dict[str, Any] | None = None) -> None:
         self.stubs: dict[tuple[str, str], Stubber] = {}
         self.clients: dict[tuple[str, str], Any] = {}
         self.moto_services = set(moto_services)
+        self.fakes = dict(fakes or {})  # service -> a fake client (fake_bill.FakeCostExplorer)
 
     def client(self, service: str, region: str = "us-east-1") -> Any:
+        if service in self.fakes:
+            return self.fakes[service]
         key = (service, region)
         if key not in self.clients:
             self.clients[key] = boto3.client(service, region_name=region)

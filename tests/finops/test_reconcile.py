@@ -8,13 +8,19 @@ from decimal import Decimal
 
 import boto3
 import pytest
+from fake_bill import FakeCostExplorer, LineItem, bedrock, infrastructure
 from finops_testkit import Clients, run_cli
 from moto import mock_aws
 
 from claude_platform.ledger import LedgerTable, MonthState, SettledUsage
+from finops.bill_lines import MonthBill
 from finops.reconcile import Status, Tolerance, bill_is_final, reconcile_month
 
 FINAL = {"bill_final": True, "tag_active": True, "tolerance": Tolerance()}
+
+
+def _claude(amount: str) -> MonthBill:
+    return MonthBill(claude_usd=Decimal(amount))
 
 
 def _month(spent: int, estimated: int = 0) -> MonthState:
@@ -22,19 +28,19 @@ def _month(spent: int, estimated: int = 0) -> MonthState:
 
 
 def test_within_tolerance_is_ok_beyond_is_flagged_with_its_side():
-    assert reconcile_month(_month(100_000_000), Decimal("100.50"), **FINAL).status is Status.OK  # 0.5% < 1%
-    high = reconcile_month(_month(100_000_000), Decimal("102"), **FINAL)
+    assert reconcile_month(_month(100_000_000), _claude("100.50"), **FINAL).status is Status.OK  # 0.5% < 1%
+    high = reconcile_month(_month(100_000_000), _claude("102"), **FINAL)
     assert (high.status, high.difference_usd) == (Status.DIFFERS, Decimal("2"))
     assert "bill shows more" in high.note
-    low = reconcile_month(_month(100_000_000), Decimal("97"), **FINAL)
+    low = reconcile_month(_month(100_000_000), _claude("97"), **FINAL)
     assert low.status is Status.DIFFERS and "ledger shows more" in low.note
     # Absolute floor: a cent on a tiny bill is fine, two are not.
-    assert reconcile_month(_month(10_000), Decimal("0.02"), **FINAL).status is Status.OK
-    assert reconcile_month(_month(10_000), Decimal("0.04"), **FINAL).status is Status.DIFFERS
+    assert reconcile_month(_month(10_000), _claude("0.02"), **FINAL).status is Status.OK
+    assert reconcile_month(_month(10_000), _claude("0.04"), **FINAL).status is Status.DIFFERS
     strict = Tolerance(usd=Decimal(0), percent=Decimal(0))
     assert (
         reconcile_month(
-            _month(100_000_000), Decimal("100.000001"), bill_final=True, tag_active=True, tolerance=strict
+            _month(100_000_000), _claude("100.000001"), bill_final=True, tag_active=True, tolerance=strict
         ).status
         is Status.DIFFERS
     )
@@ -42,21 +48,21 @@ def test_within_tolerance_is_ok_beyond_is_flagged_with_its_side():
 
 def test_estimates_settle_to_what_the_bill_shows_bounded_by_zero_and_worst_case():
     # Exact part 10 USD, estimates (worst case) 5 USD; the bill says 12 USD: the estimated calls cost 2.
-    result = reconcile_month(_month(15_000_000, 5_000_000), Decimal("12"), **FINAL)
+    result = reconcile_month(_month(15_000_000, 5_000_000), _claude("12"), **FINAL)
     assert result.status is Status.WOULD_SETTLE
     assert result.corrected_estimates_micro == 2_000_000
     # The bill shows less than the exact part: estimates go to zero, never negative.
     assert (
-        reconcile_month(_month(15_000_000, 5_000_000), Decimal("9"), **FINAL).corrected_estimates_micro == 0
+        reconcile_month(_month(15_000_000, 5_000_000), _claude("9"), **FINAL).corrected_estimates_micro == 0
     )
     # The bill shows more than even the worst case: estimates stay at the worst case (never raised
     # past what the ledger can explain), and the note says the difference remains.
-    over = reconcile_month(_month(15_000_000, 5_000_000), Decimal("20"), **FINAL)
+    over = reconcile_month(_month(15_000_000, 5_000_000), _claude("20"), **FINAL)
     assert over.corrected_estimates_micro == 5_000_000 and "still beyond tolerance" in over.note
     # Fractions of a micro-dollar on the bill round up: money is never under-counted.
     assert (
         reconcile_month(
-            _month(15_000_000, 5_000_000), Decimal("12.0000001"), **FINAL
+            _month(15_000_000, 5_000_000), _claude("12.0000001"), **FINAL
         ).corrected_estimates_micro
         == 2_000_001
     )
@@ -64,18 +70,18 @@ def test_estimates_settle_to_what_the_bill_shows_bounded_by_zero_and_worst_case(
 
 def test_not_final_and_inactive_tag_never_settle():
     not_final = reconcile_month(
-        _month(15_000_000, 5_000_000), Decimal("12"), bill_final=False, tag_active=True, tolerance=Tolerance()
+        _month(15_000_000, 5_000_000), _claude("12"), bill_final=False, tag_active=True, tolerance=Tolerance()
     )
     assert not_final.status is Status.NOT_FINAL and not_final.corrected_estimates_micro is None
     assert "2026-11-04 00:00" in not_final.note  # 72 h after the month ends
     inactive = reconcile_month(
-        _month(15_000_000), Decimal("0"), bill_final=True, tag_active=False, tolerance=Tolerance()
+        _month(15_000_000), _claude("0"), bill_final=True, tag_active=False, tolerance=Tolerance()
     )
     assert inactive.status is Status.TAG_NOT_ACTIVE and "activate-tags" in inactive.note
 
 
 def test_a_project_without_ledger_is_not_flagged():
-    off = reconcile_month(_month(0), Decimal("40"), ledger_on=False, **FINAL)
+    off = reconcile_month(_month(0), _claude("40"), ledger_on=False, **FINAL)
     assert off.status is Status.NO_LEDGER and off.corrected_estimates_micro is None
 
 
@@ -132,39 +138,19 @@ def _spend(
     )
 
 
-def _bill(ce, amounts: dict[str, str], *, estimated: bool = False) -> None:
-    ce.add_response(
-        "list_cost_allocation_tags",
-        {"CostAllocationTags": [{"TagKey": "project", "Type": "UserDefined", "Status": "Active"}]},
-        {"TagKeys": ["project"], "Type": "UserDefined"},
-    )
-    ce.add_response(
-        "get_cost_and_usage",
-        {
-            "ResultsByTime": [
-                {
-                    "TimePeriod": {"Start": "2026-10-01", "End": "2026-11-01"},
-                    "Total": {},
-                    "Estimated": estimated,
-                    "Groups": [
-                        {"Keys": [f"project${k}"], "Metrics": {"UnblendedCost": {"Amount": v, "Unit": "USD"}}}
-                        for k, v in amounts.items()
-                    ],
-                }
-            ]
-        },
-        {
-            "TimePeriod": {"Start": "2026-10-01", "End": "2026-11-01"},
-            "Granularity": "MONTHLY",
-            "Metrics": ["UnblendedCost"],
-            "GroupBy": [{"Type": "TAG", "Key": "project"}],
-        },
-    )
+def _fake_bill(amounts: dict[str, str], *, estimated: bool = False, extra: tuple = ()) -> FakeCostExplorer:
+    """Each project's amount as one Bedrock usage line of October, plus `extra` line items."""
+    return FakeCostExplorer([bedrock(k, v) for k, v in amounts.items()] + list(extra), estimated=estimated)
+
+
+def _rows(run) -> dict[str, dict]:
+    return {r["project"]: r for r in json.loads(run.out)["rows"]}
 
 
 def test_reconcile_reports_then_apply_settles_estimates_in_the_ledger(moto_ledger):
-    clients = Clients(moto_services={"dynamodb"})
     ledger = moto_ledger
+    amounts = {"support-bot": "12.000000", "data-science": "53.00", "legacy-summarizer": "0.50"}
+    clients = Clients(moto_services={"dynamodb"}, fakes={"ce": _fake_bill(amounts)})
     _spend(ledger, "support-bot", "2026-10", 10_000_000, estimated=False, request_id="a")
     _spend(ledger, "support-bot", "2026-10", 5_000_000, estimated=True, request_id="b")
     _spend(ledger, "data-science", "2026-10", 50_000_000, estimated=False, request_id="c")
@@ -179,10 +165,6 @@ def test_reconcile_reports_then_apply_settles_estimates_in_the_ledger(moto_ledge
         now_epoch=1,
     )
     now = datetime(2026, 11, 10, tzinfo=UTC)
-    ce = clients.stub("ce")
-    amounts = {"support-bot": "12.000000", "data-science": "53.00", "legacy-summarizer": "0.50"}
-
-    _bill(ce, amounts)
     dry = run_cli(["--format", "json", "reconcile", "--month", "2026-10"], clients, now=now)
     assert dry.code == 3  # estimates to settle, a difference
     rows = {r["project"]: r for r in json.loads(dry.out)["rows"]}
@@ -191,7 +173,6 @@ def test_reconcile_reports_then_apply_settles_estimates_in_the_ledger(moto_ledge
     assert rows["legacy-summarizer"]["ledger_usd"] == 0  # the open hold is not spend yet
     assert ledger.month("support-bot", "2026-10").spent_micro == 15_000_000  # dry run wrote nothing
 
-    _bill(ce, amounts)
     applied = run_cli(["--format", "json", "reconcile", "--month", "2026-10", "--apply"], clients, now=now)
     rows = {r["project"]: r for r in json.loads(applied.out)["rows"]}
     assert rows["support-bot"]["status"] == "estimates settled"
@@ -204,7 +185,6 @@ def test_reconcile_reports_then_apply_settles_estimates_in_the_ledger(moto_ledge
     assert rows["data-science"]["status"] == "differs"
     assert applied.code == 3
 
-    _bill(ce, amounts)
     again = run_cli(
         ["--format", "json", "reconcile", "--month", "2026-10", "--project", "support-bot"], clients, now=now
     )
@@ -214,9 +194,8 @@ def test_reconcile_reports_then_apply_settles_estimates_in_the_ledger(moto_ledge
 
 
 def test_reconcile_waits_for_a_final_bill(moto_ledger):
-    clients = Clients(moto_services={"dynamodb"})
+    clients = Clients(moto_services={"dynamodb"}, fakes={"ce": _fake_bill({"support-bot": "1"})})
     _spend(moto_ledger, "support-bot", "2026-10", 5_000_000, estimated=True, request_id="b")
-    _bill(clients.stub("ce"), {"support-bot": "1"})
     result = run_cli(
         ["--format", "json", "reconcile", "--month", "2026-10", "--apply"],
         clients,
@@ -229,32 +208,9 @@ def test_reconcile_waits_for_a_final_bill(moto_ledger):
 
 
 def test_a_month_without_spend_is_final_and_partial_ranges_compare_whole_months(moto_ledger):
-    clients = Clients(moto_services={"dynamodb"})
-    ce = clients.stub("ce")
-    ce.add_response(
-        "list_cost_allocation_tags",
-        {"CostAllocationTags": [{"TagKey": "project", "Type": "UserDefined", "Status": "Active"}]},
-    )
     # --start/--end inside October: the bill is still asked for the whole month, like the ledger's.
-    ce.add_response(
-        "get_cost_and_usage",
-        {
-            "ResultsByTime": [
-                {
-                    "TimePeriod": {"Start": "2026-10-01", "End": "2026-11-01"},
-                    "Total": {},
-                    "Groups": [],
-                    "Estimated": False,
-                }
-            ]
-        },
-        {
-            "TimePeriod": {"Start": "2026-10-01", "End": "2026-11-01"},
-            "Granularity": "MONTHLY",
-            "Metrics": ["UnblendedCost"],
-            "GroupBy": [{"Type": "TAG", "Key": "project"}],
-        },
-    )
+    ce = FakeCostExplorer([])
+    clients = Clients(moto_services={"dynamodb"}, fakes={"ce": ce})
     result = run_cli(
         [
             "--format",
@@ -272,13 +228,13 @@ def test_a_month_without_spend_is_final_and_partial_ranges_compare_whole_months(
     )
     (row,) = json.loads(result.out)["rows"]
     assert (result.code, row["status"], row["bill_final"], row["bill_usd"]) == (0, "ok", True, 0)
-    clients.assert_no_pending()
+    assert {c["TimePeriod"]["Start"] for c in ce.calls} == {"2026-10-01"}
+    assert {c["TimePeriod"]["End"] for c in ce.calls} == {"2026-11-01"}
 
 
 def test_a_region_without_the_ledger_table_is_flagged_not_fatal(moto_ledger):
     boto3.client("dynamodb", region_name="eu-west-1").delete_table(TableName="claude-spend-ledger")
-    clients = Clients(moto_services={"dynamodb"})
-    _bill(clients.stub("ce"), {"eu-assistant": "4"})
+    clients = Clients(moto_services={"dynamodb"}, fakes={"ce": _fake_bill({"eu-assistant": "4"})})
     result = run_cli(
         ["--format", "json", "reconcile", "--month", "2026-10"],
         clients,
@@ -288,3 +244,117 @@ def test_a_region_without_the_ledger_table_is_flagged_not_fatal(moto_ledger):
     assert rows["eu-assistant"]["status"] == "no ledger table" and "eu-west-1" in rows["eu-assistant"]["note"]
     assert rows["support-bot"]["status"] == "ok"
     assert result.code == 3
+
+
+# --- like with like: only the tag's Claude usage lines are compared -------------------------------
+
+NOW_FINAL = datetime(2026, 11, 10, tzinfo=UTC)
+
+
+def _reconcile(ledger_lines: list[LineItem], *extra_args: str, apply: bool = False):
+    ce = FakeCostExplorer(ledger_lines)
+    clients = Clients(moto_services={"dynamodb"}, fakes={"ce": ce})
+    argv = ["--format", "json", "reconcile", "--month", "2026-10", "--project", "support-bot", *extra_args]
+    run = run_cli([*argv, "--apply"] if apply else argv, clients, now=NOW_FINAL)
+    return run, _rows(run)["support-bot"], ce
+
+
+def test_an_exact_ledger_plus_infrastructure_cost_is_ok_and_infrastructure_has_its_own_line(moto_ledger):
+    _spend(moto_ledger, "support-bot", "2026-10", 10_000_000, estimated=False, request_id="a")
+    run, row, ce = _reconcile([bedrock("support-bot", "10.00"), *infrastructure("support-bot", "0.90")])
+    assert (run.code, row["status"], row["bill_usd"], row["difference_usd"]) == (0, "ok", 10, 0)
+    assert row["infrastructure_usd"] == 0.9
+    assert (
+        row["infrastructure_services"] == "AWS Lambda, Amazon Simple Notification Service, AmazonCloudWatch"
+    )
+    assert row["claude_services"] == "Amazon Bedrock" and row["unclassified_usd"] == 0
+    # What was asked: usage record types only, grouped by tag and SERVICE; the rest by record type.
+    assert len(ce.calls) == 3  # four usage groups over two pages (every page followed), then the rest
+    usage, other = ce.calls[0], ce.calls[-1]
+    assert usage["Filter"] == {"Dimensions": {"Key": "RECORD_TYPE", "Values": ["Usage"]}}
+    assert usage["GroupBy"] == [{"Type": "TAG", "Key": "project"}, {"Type": "DIMENSION", "Key": "SERVICE"}]
+    assert other["Filter"] == {"Not": usage["Filter"]}
+    notes = json.loads(run.out)["notes"]
+    assert any("'Amazon Bedrock'" in n and "unverified" in n and "--claude-service" in n for n in notes)
+
+
+def test_an_estimate_is_corrected_to_the_claude_lines_not_to_the_whole_tagged_bill(moto_ledger):
+    # Exact 1.00, one timed-out call charged at its worst case 2.00 that really cost 0.50.
+    _spend(moto_ledger, "support-bot", "2026-10", 1_000_000, estimated=False, request_id="a")
+    _spend(moto_ledger, "support-bot", "2026-10", 2_000_000, estimated=True, request_id="b")
+    lines = [bedrock("support-bot", "1.50"), *infrastructure("support-bot", "0.90")]
+    _, row, _ = _reconcile(lines)
+    assert row["status"] == "estimates to settle" and "2 -> 0.5 USD" in row["note"]
+    _, row, _ = _reconcile(lines, apply=True)
+    assert row["status"] == "estimates settled" and row["ledger_usd"] == 1.5
+    month = moto_ledger.month("support-bot", "2026-10")
+    assert (month.spent_micro, month.estimated_micro, month.corrections_micro) == (1_500_000, 0, -1_500_000)
+
+
+def test_credits_that_net_the_bill_to_zero_never_reduce_an_estimate(moto_ledger):
+    _spend(moto_ledger, "support-bot", "2026-10", 1_000_000, estimated=False, request_id="a")
+    _spend(moto_ledger, "support-bot", "2026-10", 2_000_000, estimated=True, request_id="b")
+    lines = [
+        bedrock("support-bot", "1.50"),
+        *infrastructure("support-bot", "0.90"),
+        bedrock("support-bot", "-1.50", record_type="Credit"),
+        LineItem("support-bot", "AWS Lambda", "-0.90", record_type="Credit"),
+        LineItem("support-bot", "Amazon Bedrock", "0.00", record_type="Tax"),
+    ]
+    _, row, _ = _reconcile(lines, apply=True)
+    assert (
+        row["status"] == "estimates settled" and row["ledger_usd"] == 1.5
+    )  # not 1.00: the credit is not usage
+    assert row["not_usage_usd"] == -2.4 and "Credit lines not compared" in row["note"]
+    assert moto_ledger.month("support-bot", "2026-10").spent_micro == 1_500_000
+
+
+def test_usage_lines_of_unknown_services_are_reported_and_never_let_an_estimate_drop(moto_ledger):
+    _spend(moto_ledger, "support-bot", "2026-10", 1_000_000, estimated=False, request_id="a")
+    _spend(moto_ledger, "support-bot", "2026-10", 2_000_000, estimated=True, request_id="b")
+    # Claude billed under a Marketplace name the table does not know, and a stray tagged EC2 line.
+    lines = [
+        LineItem("support-bot", "Anthropic Claude on Bedrock", "1.50"),
+        LineItem("support-bot", "Amazon Elastic Compute Cloud - Compute", "0.25"),
+    ]
+    run, row, _ = _reconcile(lines)
+    assert run.code == 3 and row["bill_usd"] == 0 and row["unclassified_usd"] == 1.75
+    assert (
+        row["unclassified_services"] == "Amazon Elastic Compute Cloud - Compute, Anthropic Claude on Bedrock"
+    )
+    assert "--claude-service" in row["note"] and "Anthropic Claude on Bedrock" in row["note"]
+    # Settling counts the unclassified lines as possible Claude: 1.75 - 1.00, never 0.
+    assert "2 -> 0.75 USD" in row["note"]
+    # Named as Claude, the line is compared; the EC2 line stays unclassified.
+    run, row, _ = _reconcile(lines, "--claude-service", "Anthropic Claude*")
+    assert row["bill_usd"] == 1.5 and row["claude_services"] == "Anthropic Claude on Bedrock"
+    assert row["unclassified_usd"] == 0.25 and "2 -> 0.75 USD" in row["note"]
+
+
+def test_the_service_table_classifies_claude_infrastructure_and_the_rest():
+    from finops.bill_lines import LineKind, classify, service_patterns
+
+    patterns = service_patterns()
+    assert classify("Amazon Bedrock", patterns) is LineKind.CLAUDE
+    assert classify("Claude Sonnet 4.5 (Amazon Bedrock Edition)", patterns) is LineKind.CLAUDE
+    assert classify("AWS Lambda", patterns) is LineKind.INFRASTRUCTURE
+    assert classify("AmazonCloudWatch", patterns) is LineKind.INFRASTRUCTURE
+    assert classify("amazon bedrock", patterns) is LineKind.UNCLASSIFIED  # names are exact, case included
+    assert classify("Amazon Bedrock Agents", patterns) is LineKind.UNCLASSIFIED
+    assert classify("AWS Lambda", service_patterns(["AWS Lambda"])) is LineKind.CLAUDE
+
+
+def test_the_table_output_shows_the_separate_lines(moto_ledger):
+    _spend(moto_ledger, "support-bot", "2026-10", 10_000_000, estimated=False, request_id="a")
+    ce = FakeCostExplorer([bedrock("support-bot", "10.00"), *infrastructure("support-bot", "0.90")])
+    clients = Clients(moto_services={"dynamodb"}, fakes={"ce": ce})
+    run = run_cli(["reconcile", "--month", "2026-10", "--project", "support-bot"], clients, now=NOW_FINAL)
+    assert run.code == 0
+    for heading in (
+        "Claude bill USD",
+        "infrastructure USD",
+        "unclassified USD",
+        "credits etc. USD",
+        "counted as Claude",
+    ):
+        assert heading in run.out

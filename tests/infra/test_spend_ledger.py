@@ -83,6 +83,37 @@ def test_each_function_publishes_only_to_its_own_topic_with_the_alerts_key_throu
     }
 
 
+def test_readme_security_names_everyone_the_template_lets_publish_to_the_topic(example):
+    """Every publisher the template allows (topic policy principals, roles with sns:Publish) is in the README."""
+    from pathlib import Path
+
+    raw = example.template(SUPPORT)
+    (topic_id,) = resources_of_type(raw, "AWS::SNS::Topic")
+    principals = set()
+    for policy in resources_of_type(raw, "AWS::SNS::TopicPolicy").values():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            if statement["Effect"] == "Allow" and "SNS:Publish" in statement["Action"]:
+                principals.add(statement["Principal"]["Service"])
+    roles = [
+        r
+        for r in resources_of_type(raw, "AWS::IAM::Role").values()
+        for p in r["Properties"].get("Policies", [])
+        for s in p["PolicyDocument"]["Statement"]
+        if s["Action"] == "sns:Publish" and s["Resource"] == {"Ref": topic_id}
+    ]
+    assert principals == {"budgets.amazonaws.com", "cloudwatch.amazonaws.com"} and roles
+    readme = " ".join((Path(__file__).resolve().parents[2] / "README.md").read_text().split())
+    security = readme[readme.index("## Security") :]
+    sentence = security[security.index("Who may publish to a project's topic") :][:400]
+    for words in (
+        "AWS Budgets",
+        "CloudWatch alarms",
+        "the project's own functions",
+        "`sns:Publish` on that one topic",
+    ):
+        assert words in sentence, f"README Security does not say {words!r} may publish"
+
+
 def test_function_settings_carry_enforcement_cap_table_and_topic(example):
     function = proxy_function(example.template(DATA_SCIENCE))
     raw = render(function["Properties"]["Environment"]["Variables"]["PROJECT_SETTINGS"])

@@ -182,7 +182,8 @@ def test_otlp_one_trace_per_call_with_our_cost_tokens_tags_and_profile(
         (generation,) = [s for s in spans if s is not root]  # LiteLLM's own span for the attempt
         assert generation.parent_span_id == root.span_id
         assert generation.attributes["gen_ai.cost.total_cost"] == pytest.approx(OUR_COST, rel=1e-12)
-        assert json.loads(generation.attributes["hidden_params"])["response_cost"] == pytest.approx(OUR_COST)
+        assert generation.attributes["claude_proxy.attempt_cost_usd"] == pytest.approx(OUR_COST, rel=1e-12)
+        assert "hidden_params" not in generation.attributes  # not on the allowlist (api base, headers)
         assert generation.attributes["gen_ai.usage.output_tokens"] == 40
     # The OTLP headers came from the secret (the collector answers 401 without them).
     assert [r.status for r in collector.requests] == [200, 200]
@@ -393,3 +394,312 @@ def test_catalog_price_differs_from_the_test_price():
     """Guards the cost tests: LiteLLM's own price for the model must not equal ours."""
     litellm_price = catalog.model_prices(catalog.resolve_model("claude-sonnet-4-5"), Geography.US)
     assert cost_usd(litellm_price, TokenUsage(100, 40, 1000, 10)) != pytest.approx(OUR_COST)
+
+
+# --- privacy: no request text of any kind in any exported span without log_prompts -------------
+
+MARKER = "ZQXmarker7731"  # fits every field, tool names included
+MARKER_TOOL = f"lookup_{MARKER}"
+
+
+def marked_event() -> dict[str, Any]:
+    """A request with the marker in every field that carries caller text."""
+    return {
+        "system": [{"type": "text", "text": f"system {MARKER}"}],
+        "messages": [
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": f"user {MARKER}"},
+                    {
+                        "type": "document",
+                        "source": {"type": "text", "media_type": "text/plain", "data": f"doc {MARKER}"},
+                    },
+                ],
+            },
+            {
+                "role": "assistant",
+                "content": [
+                    {"type": "text", "text": f"assistant {MARKER}"},
+                    {
+                        "type": "tool_use",
+                        "id": f"tu_{MARKER}",
+                        "name": MARKER_TOOL,
+                        "input": {"q": f"in {MARKER}"},
+                    },
+                ],
+            },
+            {
+                "role": "user",
+                "content": [
+                    {
+                        "type": "tool_result",
+                        "tool_use_id": f"tu_{MARKER}",
+                        "content": [{"type": "text", "text": f"result {MARKER}"}],
+                    },
+                    {"type": "text", "text": f"again {MARKER}"},
+                ],
+            },
+        ],
+        "tools": [
+            {
+                "name": MARKER_TOOL,
+                "description": f"describes {MARKER}",
+                "input_schema": {
+                    "type": "object",
+                    "properties": {
+                        f"p_{MARKER}": {"type": "string", "description": f"param {MARKER}", "enum": [MARKER]}
+                    },
+                },
+            }
+        ],
+        "tool_choice": {"type": "tool", "name": MARKER_TOOL},
+        "stop_sequences": [f"stop {MARKER}"],
+        "max_tokens": 64,
+        "tags": {"feature": "privacy"},
+    }
+
+
+def _everything_exported(server: OtlpServer) -> bytes:
+    """Every byte sent to the backend, and every decoded span field as text (names, attributes, events)."""
+    decoded = json.dumps(
+        [
+            {
+                "name": s.name,
+                "attributes": s.attributes,
+                "events": getattr(s, "events", None),
+                "status": s.status_message,
+                "resource": s.resource,
+            }
+            for s in server.spans
+        ],
+        default=str,
+    )
+    return b"".join(r.body for r in server.requests) + decoded.encode()
+
+
+@pytest.mark.parametrize("backend", ["otlp", "langfuse"])
+def test_no_request_text_of_any_kind_leaves_in_a_trace_without_log_prompts(
+    backend, monkeypatch, server, collector, langfuse, secrets
+):
+    target = collector if backend == "otlp" else langfuse
+    trace = otlp(collector, secrets) if backend == "otlp" else langfuse_trace(langfuse, secrets)
+    settings_env(monkeypatch, server.url, trace)
+    server.enqueue(
+        Reply.ok(text=f"completion {MARKER}", usage=USAGE),
+        Reply.throttle(),
+        Reply.error(400, message=f"bad {MARKER}"),
+    )
+    assert lambda_handler(marked_event(), FakeContext())["ok"] is True
+    # The marker reached Bedrock in every field (so the test would see a leak).
+    sent_to_bedrock = json.dumps(server.requests[0].body)
+    assert sent_to_bedrock.count(MARKER) >= 12, sent_to_bedrock
+    assert lambda_handler(marked_event(), FakeContext())["ok"] is False  # throttled, then a 400 echoing text
+    exported = _everything_exported(target)
+    assert len(target.spans) >= 4
+    assert MARKER.encode() not in exported, [
+        (s.name, k)
+        for s in target.spans
+        for k, v in s.attributes.items()
+        if MARKER in json.dumps(v, default=str)
+    ]
+
+
+@pytest.mark.parametrize("backend", ["otlp", "langfuse"])
+def test_with_log_prompts_the_request_text_is_exported(
+    backend, monkeypatch, server, collector, langfuse, secrets
+):
+    target = collector if backend == "otlp" else langfuse
+    trace = otlp(collector, secrets) if backend == "otlp" else langfuse_trace(langfuse, secrets)
+    settings_env(monkeypatch, server.url, trace, log_prompts=True)
+    server.enqueue(Reply.ok(text=f"completion {MARKER}", usage=USAGE))
+    assert lambda_handler(marked_event(), FakeContext())["ok"] is True
+    assert MARKER.encode() in _everything_exported(target)
+
+
+# --- how Langfuse reads our spans (its OTLP ingestion rules, see docs/tracing.md) ------------------
+
+# langfuse/langfuse packages/shared/src/server/otel/ObservationTypeMapper.ts: mappers by priority.
+LANGFUSE_TYPE_KEYS = (
+    ("langfuse.observation.type", {"span": "span", "generation": "generation", "event": "event"}),
+    ("openinference.span.kind", {"LLM": "generation", "CHAIN": "chain", "TOOL": "tool"}),
+    (
+        "gen_ai.operation.name",
+        {"chat": "generation", "completion": "generation", "text_completion": "generation"},
+    ),
+)
+# ... and the model-based fallback: any of these makes a span a generation.
+LANGFUSE_MODEL_KEYS = (
+    "langfuse.observation.model.name",
+    "gen_ai.request.model",
+    "gen_ai.response.model",
+    "llm.model_name",
+    "model",
+)
+
+
+def langfuse_type(attributes: dict[str, Any]) -> str:
+    """The observation type Langfuse's ObservationTypeMapperRegistry gives a span."""
+    for key, mapping in LANGFUSE_TYPE_KEYS:
+        if attributes.get(key) not in (None, "") and attributes[key] in mapping:
+            return mapping[attributes[key]]
+    return "generation" if any(attributes.get(k) for k in LANGFUSE_MODEL_KEYS) else "span"
+
+
+def langfuse_cost(attributes: dict[str, Any]) -> float | None:
+    """OtelIngestionProcessor.extractCostDetails: cost_details, else gen_ai.usage.cost, else llm.cost.total."""
+    if attributes.get("langfuse.observation.cost_details"):
+        return float(json.loads(attributes["langfuse.observation.cost_details"])["total"])
+    for key in ("gen_ai.usage.cost", "llm.cost.total"):
+        if attributes.get(key) not in (None, ""):
+            return float(attributes[key])
+    return None
+
+
+@pytest.fixture
+def ledgered(local_aws) -> dict[str, Any]:
+    """A ledger table on the local DynamoDB endpoint: PROJECT_SETTINGS `spend` that records charges."""
+    import uuid
+
+    from devservers.aws_server import create_ledger_table
+
+    table = f"ledger-{uuid.uuid4().hex[:8]}"
+    create_ledger_table(boto3.client("dynamodb", region_name=REGION), table)
+    return {"enforcement": "soft", "cap_usd": 100.0, "ledger_table": table}
+
+
+def logged(capsys, message: str) -> dict[str, Any]:
+    """The function's one log line with `message` (what it charged, independent of the trace)."""
+    (line,) = [x for x in stdout_json_lines(capsys.readouterr().out) if x.get("message") == message]
+    return line
+
+
+def served_charge(capsys) -> float:
+    """What the ledger charged for the call, from the function's own log line (not from the trace)."""
+    line = logged(capsys, "claude request served")
+    return line["cost_usd"] + line.get("estimated_charge_usd", 0.0)
+
+
+@pytest.mark.parametrize(
+    "replies",
+    [
+        pytest.param([Reply.ok(usage=USAGE)], id="one-attempt"),
+        pytest.param([Reply.throttle(), Reply.ok(usage=USAGE)], id="throttled-then-ok"),
+        pytest.param(
+            [Reply.error(500, error_type="InternalServerException"), Reply.ok(usage=USAGE)],
+            id="outcome-unknown-then-ok",
+        ),
+    ],
+)
+def test_langfuse_sees_one_generation_per_attempt_whose_costs_sum_to_what_we_charged(
+    replies, monkeypatch, server, langfuse, secrets, ledgered, capsys
+):
+    settings_env(monkeypatch, server.url, langfuse_trace(langfuse, secrets), spend=ledgered)
+    server.enqueue(*replies)
+    # Time enough for a retry after an unknown outcome (a retry must be able to finish).
+    response = lambda_handler(event(max_tokens=64), FakeContext(remaining_ms=600_000))
+    assert response["ok"] is True
+    charged = served_charge(capsys)
+    (spans,) = by_trace(langfuse.spans).values()
+    root = root_of(spans)
+    assert langfuse_type(root.attributes) == "span" and langfuse_cost(root.attributes) is None
+    assert not any(k in root.attributes for k in LANGFUSE_MODEL_KEYS)  # Langfuse would price it
+    generations = [s for s in spans if langfuse_type(s.attributes) == "generation"]
+    assert (
+        len(generations) == len(replies) == len(spans) - 1 == response["attempts"]
+        if "attempts" in response
+        else True
+    )
+    assert sum(langfuse_cost(g.attributes) for g in generations) == pytest.approx(charged, rel=1e-12)
+    last = max(generations, key=lambda g: g.start_ns)
+    assert langfuse_cost(last.attributes) == pytest.approx(response["cost_usd"], rel=1e-12)
+    if len(replies) == 2:
+        first = min(generations, key=lambda g: g.start_ns)
+        unknown = replies[0].error_type == "InternalServerException"
+        assert first.attributes["claude_proxy.attempt_estimated"] is unknown
+        assert (langfuse_cost(first.attributes) > 0) is unknown  # its worst case, or nothing charged
+
+
+def test_an_estimated_attempt_of_a_failed_call_carries_its_charged_worst_case(
+    monkeypatch, server, langfuse, secrets, ledgered, capsys
+):
+    settings_env(monkeypatch, server.url, langfuse_trace(langfuse, secrets), spend=ledgered)
+    # Throttled (nothing billed), then a model error (424: the worst case stays, estimated).
+    server.enqueue(Reply.throttle(), Reply.error(424, message="The model failed to process the request."))
+    response = lambda_handler(event(), FakeContext())
+    assert response["ok"] is False
+    line = logged(capsys, "claude request failed")
+    (spans,) = by_trace(langfuse.spans).values()
+    generations = sorted(
+        (s for s in spans if langfuse_type(s.attributes) == "generation"), key=lambda s: s.start_ns
+    )
+    assert len(generations) == 2
+    assert [langfuse_cost(g.attributes) for g in generations] == [
+        0.0,
+        pytest.approx(line["estimated_charge_usd"]),
+    ]
+    assert line["estimated_charge_usd"] > 0
+    assert root_of(spans).attributes["claude_proxy.estimated_charge_usd"] == pytest.approx(
+        line["estimated_charge_usd"]
+    )
+
+
+# --- unit: the allowlist and the per-attempt charges -------------------------------------------
+
+
+def test_the_allowlist_drops_any_key_it_does_not_name_and_messages_from_statuses_and_events():
+    from claude_proxy.trace_privacy import allowed, exported_span
+    from opentelemetry.sdk.trace import Event, ReadableSpan
+    from opentelemetry.trace import Status, StatusCode
+
+    for key in (
+        "llm.invocation_parameters",
+        "llm.tools.0.description",
+        "llm.input_messages.0.message.content",
+        "gen_ai.prompt",
+        "gen_ai.tool.definitions",  # a key a later LiteLLM might add: dropped unless named
+        "langfuse.observation.input",
+        "claude_proxy.prompt",
+        "error.message",
+        "error.stack_trace",
+        "metadata",
+    ):
+        assert not allowed(key), key
+    for key in ("claude_proxy.cost_usd", "claude_proxy.tag.feature", "llm.cost.total", "gen_ai.usage.cost"):
+        assert allowed(key), key
+    span = ReadableSpan(
+        name="litellm_request",
+        attributes={"error.type": "BadRequestError", "error.message": f"bad {MARKER}"},
+        events=[
+            Event("exception", {"exception.type": "X", "exception.message": MARKER}),
+            Event("log", {"m": MARKER}),
+        ],
+        status=Status(StatusCode.ERROR, f"litellm.BadRequestError: {MARKER}"),
+    )
+    out = exported_span(span, log_prompts=False)
+    assert out.attributes == {"error.type": "BadRequestError"}
+    assert [(e.name, dict(e.attributes)) for e in out.events] == [("exception", {"exception.type": "X"})]
+    assert out.status.description == "BadRequestError"
+    assert exported_span(span, log_prompts=True) is span
+
+
+def test_attempt_charges_sum_to_the_call_charge_even_without_a_record_per_attempt():
+    from claude_proxy.core import InvokeResult
+    from claude_proxy.tracing import attempt_charges
+
+    recorded = InvokeResult(
+        project="p",
+        model="m",
+        attempts=3,
+        latency_ms=1,
+        cost_usd=0.2,
+        estimated_charge_usd=1.5,
+        attempt_charges_usd=(0.0, 1.5, 0.2),
+    )
+    assert attempt_charges(recorded, 3) == [(0.0, False), (1.5, True), (0.2, False)]
+    unrecorded = InvokeResult(
+        project="p", model="m", attempts=2, latency_ms=1, cost_usd=0.2, estimated_charge_usd=1.5
+    )
+    charges = attempt_charges(unrecorded, 2)
+    assert sum(c for c, _ in charges) == pytest.approx(1.7) and charges[-1][1] is True
+    assert attempt_charges(unrecorded, 0) == []
