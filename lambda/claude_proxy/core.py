@@ -84,12 +84,16 @@ class LlmError(Exception):
         retryable: bool,
         status_code: int | None = None,
         outcome_unknown: bool = False,
+        upstream_detail: str | None = None,
     ) -> None:
         super().__init__(message)
         self.error_type = error_type
         self.message = message
         self.retryable = retryable
         self.status_code = status_code
+        # Bedrock's (or LiteLLM's) own words inside `message`: may quote the request, so logs
+        # leave them out unless log_prompts.
+        self.upstream_detail = upstream_detail
         # True when Bedrock may have generated (and billed) an answer we never received.
         self.outcome_unknown = outcome_unknown
 
@@ -335,8 +339,14 @@ def _failure_error(
             last_error.error_type,
             f"{last_error.message}{suffix}; {refusal.message}",
             retryable=refusal.retryable,
+            upstream_detail=last_error.upstream_detail,
         )
-    return ProxyError(last_error.error_type, last_error.message + suffix, retryable=last_error.retryable)
+    return ProxyError(
+        last_error.error_type,
+        last_error.message + suffix,
+        retryable=last_error.retryable,
+        upstream_detail=last_error.upstream_detail,
+    )
 
 
 @dataclass

@@ -31,11 +31,27 @@ _RETRYABLE_BY_DEFAULT = frozenset(
 class ProxyError(Exception):
     """A failure with a caller-facing type and message (messages never include prompt text)."""
 
-    def __init__(self, error_type: ErrorType, message: str, *, retryable: bool | None = None) -> None:
+    def __init__(
+        self,
+        error_type: ErrorType,
+        message: str,
+        *,
+        retryable: bool | None = None,
+        upstream_detail: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.error_type = error_type
         self.message = message
         self.retryable = error_type in _RETRYABLE_BY_DEFAULT if retryable is None else retryable
+        self.upstream_detail = upstream_detail  # Bedrock's words inside `message` (see log_message)
+
+    def log_message(self, *, log_prompts: bool) -> str:
+        """`message` for the logs: Bedrock's own words (which may quote the request) left out unless
+        `log_prompts`; the caller still gets them in the response."""
+        if log_prompts or not self.upstream_detail or self.upstream_detail not in self.message:
+            return self.message
+        shown = f"[Bedrock's message, {len(self.upstream_detail)} characters: logged only with log_prompts]"
+        return self.message.replace(self.upstream_detail, shown)
 
     def to_dict(self) -> dict[str, Any]:
         """The `error` object of a failure response."""

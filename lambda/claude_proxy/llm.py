@@ -323,6 +323,7 @@ def classify_unsent(exc: BaseException) -> LlmError:
             ErrorType.INVALID_REQUEST,
             f"the request could not be prepared for Bedrock (nothing was sent): {_short(exc)}",
             retryable=False,
+            upstream_detail=_short(exc),
         )
     cause = type(_root_cause(exc)).__name__
     return LlmError(
@@ -343,10 +344,15 @@ def classify(exc: BaseException) -> LlmError:
             f"Bedrock did not answer in time: {detail}",
             retryable=True,
             outcome_unknown=True,
+            upstream_detail=detail,
         )
     if isinstance(exc, litellm.RateLimitError):
         return LlmError(
-            ErrorType.THROTTLED, f"Bedrock throttled the request: {detail}", retryable=True, status_code=429
+            ErrorType.THROTTLED,
+            f"Bedrock throttled the request: {detail}",
+            retryable=True,
+            status_code=429,
+            upstream_detail=detail,
         )
     if isinstance(exc, litellm.ServiceUnavailableError | litellm.InternalServerError):
         # ServiceUnavailableException is Bedrock refusing to serve (no work). LiteLLM reports a 500
@@ -358,10 +364,15 @@ def classify(exc: BaseException) -> LlmError:
             retryable=True,
             status_code=status,
             outcome_unknown=bedrock_error_type(exc) not in _NO_WORK_ERROR_TYPES,
+            upstream_detail=detail,
         )
     if isinstance(exc, litellm.PermissionDeniedError | litellm.AuthenticationError):
         return LlmError(
-            ErrorType.ACCESS_DENIED, f"Bedrock denied access: {detail}", retryable=False, status_code=status
+            ErrorType.ACCESS_DENIED,
+            f"Bedrock denied access: {detail}",
+            retryable=False,
+            status_code=status,
+            upstream_detail=detail,
         )
     if isinstance(exc, litellm.NotFoundError):
         return LlmError(
@@ -369,6 +380,7 @@ def classify(exc: BaseException) -> LlmError:
             f"Bedrock could not find the model or inference profile: {detail}",
             retryable=False,
             status_code=status,
+            upstream_detail=detail,
         )
     if status == 424 or bedrock_error_type(exc) == "ModelErrorException":
         # ModelErrorException: the model failed while processing the request, after Bedrock took
@@ -379,6 +391,7 @@ def classify(exc: BaseException) -> LlmError:
             retryable=False,
             status_code=status,
             outcome_unknown=True,
+            upstream_detail=detail,
         )
     if isinstance(exc, litellm.BadRequestError):
         return LlmError(
@@ -386,6 +399,7 @@ def classify(exc: BaseException) -> LlmError:
             f"Bedrock rejected the request: {detail}",
             retryable=False,
             status_code=status,
+            upstream_detail=detail,
         )
     if isinstance(exc, litellm.APIConnectionError):
         # Refused before a byte was sent: Bedrock did no work. Broken mid-request: it may have.
@@ -395,6 +409,7 @@ def classify(exc: BaseException) -> LlmError:
             retryable=False,
             status_code=status,
             outcome_unknown=not _connection_never_established(exc),
+            upstream_detail=detail,
         )
     if isinstance(exc, litellm.APIError) and status is not None:
         return LlmError(
@@ -403,6 +418,7 @@ def classify(exc: BaseException) -> LlmError:
             retryable=status >= 500,
             status_code=status,
             outcome_unknown=status >= 500 and status != 503,
+            upstream_detail=detail,
         )
     return LlmError(
         ErrorType.UPSTREAM_ERROR,

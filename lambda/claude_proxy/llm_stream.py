@@ -51,6 +51,7 @@ def stream_exception(kind: str, payload: bytes) -> LlmError:
         retryable=retryable,
         status_code=429 if error_type is ErrorType.THROTTLED else None,
         outcome_unknown=unknown,
+        upstream_detail=message[:300],
     )
 
 

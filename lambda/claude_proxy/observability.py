@@ -87,7 +87,7 @@ def log_outcome(
     else:
         fields |= {
             "error_type": result.error.error_type.value,
-            "error_message": result.error.message,
+            "error_message": result.error.log_message(log_prompts=log_prompts),
             "retryable": result.error.retryable,
         }
     if log_prompts:

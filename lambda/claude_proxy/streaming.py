@@ -363,7 +363,9 @@ class StreamSession:
             self._charge_worst_case(error)
             yield error_event(error)
         except LlmError as err:
-            error = ProxyError(err.error_type, err.message, retryable=err.retryable)
+            error = ProxyError(
+                err.error_type, err.message, retryable=err.retryable, upstream_detail=err.upstream_detail
+            )
             self._charge_worst_case(error)
             yield error_event(error)
         finally:

@@ -142,6 +142,31 @@ def test_logs_never_contain_prompt_or_completion(lambda_env, server, capsys):
     assert [line.get("error_type") for line in lines] == [None, "invalid_request", "invalid_request"]
 
 
+@pytest.mark.parametrize(
+    "reply", [Reply.error(400), Reply.error(424), Reply.server_error(500)], ids=["400", "424", "500"]
+)
+def test_bedrocks_error_text_quoting_the_prompt_reaches_the_caller_not_the_logs(
+    lambda_env, server, capsys, reply
+):
+    # Bedrock's validation messages can quote the request: the caller sees them, the logs do not.
+    quoted = f"messages.0.content: {SENTINEL} is not allowed here"
+    server.enqueue(Reply.error(reply.status, message=quoted), Reply.error(reply.status, message=quoted))
+    response = lambda_handler(event(), FakeContext())
+    assert response["ok"] is False and SENTINEL in response["error"]["message"]
+    out = capsys.readouterr()
+    assert SENTINEL not in out.out + out.err
+    [line] = [line for line in logs(stdout_json_lines(out.out)) if line.get("error_type")]
+    assert "logged only with log_prompts" in line["error_message"]
+
+
+def test_bedrocks_error_text_is_logged_with_log_prompts(monkeypatch, server, capsys):
+    monkeypatch.setenv("PROJECT_SETTINGS", json.dumps(project_settings(log_prompts=True)))
+    monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", server.url)
+    server.enqueue(Reply.error(400, message="quoted-error-sentinel-17"))
+    assert lambda_handler(event(), FakeContext())["ok"] is False
+    assert "quoted-error-sentinel-17" in capsys.readouterr().out
+
+
 def test_prompts_are_logged_when_enabled(monkeypatch, server, capsys):
     monkeypatch.setenv("PROJECT_SETTINGS", json.dumps(project_settings(log_prompts=True)))
     monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", server.url)
