@@ -1,4 +1,4 @@
-"""A project's alert topic: encrypted, TLS-only, publishable by Budgets and CloudWatch only."""
+"""A project's alert topic: encrypted, TLS-only, publishable only by the project's own budget and alarms."""
 
 from __future__ import annotations
 
@@ -11,12 +11,20 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
+from stacks.constructs.budget_stop_action import budget_source_conditions
+
+
+def alarm_arn(stack: Stack, alarm_name: str) -> str:
+    """The ARN of a CloudWatch alarm of this stack's account and region, from its name."""
+    return f"arn:{stack.partition}:cloudwatch:{stack.region}:{stack.account}:alarm:{alarm_name}"
+
 
 class AlertTopic(Construct):
     """SNS topic for a project's budget and alarm notifications, with email subscriptions.
 
     The topic policy is a separate resource (`policy`) so a budget can depend on it: AWS Budgets
-    checks at creation that it may publish.
+    checks at creation that it may publish. Budgets may publish only for `budget_name` (and its
+    stop action); CloudWatch only for the alarms named with `allow_alarms`, each by its full ARN.
     """
 
     def __init__(
@@ -28,6 +36,7 @@ class AlertTopic(Construct):
         display_name: str,
         key_alias_name: str,
         emails: Sequence[str],
+        budget_name: str,
     ) -> None:
         if not key_alias_name.startswith("alias/"):
             raise ValueError(f"key_alias_name must be a KMS alias name, got {key_alias_name!r}")
@@ -45,27 +54,36 @@ class AlertTopic(Construct):
         self.policy = sns.TopicPolicy(self, "Policy", topics=[self.topic], enforce_ssl=True)
         self.policy.document.add_statements(
             iam.PolicyStatement(
-                sid="AllowBudgetsOfThisAccount",
+                sid="AllowOwnBudgetOnly",
                 principals=[iam.ServicePrincipal("budgets.amazonaws.com")],
                 actions=["SNS:Publish"],
                 resources=[self.topic.topic_arn],
-                conditions={
-                    "StringEquals": {"aws:SourceAccount": stack.account},
-                    "ArnLike": {"aws:SourceArn": f"arn:{stack.partition}:budgets::{stack.account}:*"},
-                },
-            ),
+                conditions=budget_source_conditions(stack, budget_name),
+            )
+        )
+        self._alarms_allowed = False
+        for email in emails:
+            self.topic.add_subscription(subscriptions.EmailSubscription(email))
+
+    def allow_alarms(self, alarm_names: Sequence[str]) -> None:
+        """Let CloudWatch publish for exactly these alarms (of this account and region); call once."""
+        if self._alarms_allowed:
+            raise ValueError("allow_alarms may be called once (one statement lists every alarm)")
+        if not alarm_names:
+            return
+        if len(set(alarm_names)) != len(alarm_names):
+            raise ValueError("alarm names must be distinct")
+        self._alarms_allowed = True
+        stack = Stack.of(self)
+        self.policy.document.add_statements(
             iam.PolicyStatement(
-                sid="AllowAlarmsOfThisAccountAndRegion",
+                sid="AllowOwnAlarmsOnly",
                 principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
                 actions=["SNS:Publish"],
                 resources=[self.topic.topic_arn],
                 conditions={
                     "StringEquals": {"aws:SourceAccount": stack.account},
-                    "ArnLike": {
-                        "aws:SourceArn": f"arn:{stack.partition}:cloudwatch:{stack.region}:{stack.account}:alarm:*"
-                    },
+                    "ArnEquals": {"aws:SourceArn": [alarm_arn(stack, n) for n in alarm_names]},
                 },
-            ),
+            )
         )
-        for email in emails:
-            self.topic.add_subscription(subscriptions.EmailSubscription(email))

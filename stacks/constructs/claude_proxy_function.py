@@ -265,7 +265,8 @@ class ClaudeProxyFunction(Construct):
           its holds, written together by TransactWriteItems (IAM checks each item's own action);
           Query for stale holds. No Scan, no other project.
         - Alerts: publish to the project's topic only; the topic is KMS-encrypted, so the role may
-          use the alerts key, named by its alias and only through SNS in this region.
+          use the alerts key, named by its alias, only through SNS in this region and only for
+          its own topic (the encryption context SNS sends carries the topic ARN).
         """
         if spend is None:
             return []
@@ -288,7 +289,11 @@ class ClaudeProxyFunction(Construct):
                 resources=[f"arn:{stack.partition}:kms:{stack.region}:{stack.account}:key/*"],
                 conditions={
                     "ForAnyValue:StringEquals": {"kms:ResourceAliases": [spend.alerts_key_alias]},
-                    "StringEquals": {"kms:ViaService": f"sns.{stack.region}.amazonaws.com"},
+                    "StringEquals": {
+                        "kms:ViaService": f"sns.{stack.region}.amazonaws.com",
+                        # SNS's encryption context names the topic: the key only for the own topic.
+                        "kms:EncryptionContext:aws:sns:topicArn": spend.alert_topic_arn,
+                    },
                 },
             ),
         ]

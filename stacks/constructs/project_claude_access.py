@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from aws_cdk import Stack, Token
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
@@ -66,6 +67,13 @@ class ProjectClaudeAccess(Construct):
         tags = cost_tags(platform.cost_allocation_tag_key, project)
 
         self.profiles = InferenceProfiles(self, "Profiles", project=project, tags=tags).profiles
+        the_budget_name = budget_name(
+            prefix,
+            name,
+            region=project.region,
+            home_region=platform.region,
+            actual_thresholds=config.alert_thresholds,
+        )
         self.alert_topic = AlertTopic(
             self,
             "Alerts",
@@ -73,17 +81,12 @@ class ProjectClaudeAccess(Construct):
             display_name=f"Claude platform alerts: {name}",
             key_alias_name=alerts_key_alias(prefix),
             emails=config.alert_emails,
+            budget_name=the_budget_name,
         )
         self.budget = ProjectBudget(
             self,
             "Budget",
-            budget_name=budget_name(
-                prefix,
-                name,
-                region=project.region,
-                home_region=platform.region,
-                actual_thresholds=config.alert_thresholds,
-            ),
+            budget_name=the_budget_name,
             monthly_limit_usd=config.monthly_budget_usd,
             tag_key=platform.cost_allocation_tag_key,
             tag_value=name,
@@ -226,3 +229,17 @@ class ProjectClaudeAccess(Construct):
             threshold=config.alarms.server_errors,
             topic=self.alert_topic.topic,
         )
+        # Last, once every alarm exists: the topic admits CloudWatch for exactly these alarms.
+        self.alert_topic.allow_alarms(self._alarm_names())
+
+    def _alarm_names(self) -> list[str]:
+        """Names of every alarm of the project (each must have one: the topic policy lists ARNs)."""
+        names = []
+        for child in self.node.find_all():
+            if isinstance(child, cloudwatch.CfnAlarm):
+                if not isinstance(child.alarm_name, str) or Token.is_unresolved(child.alarm_name):
+                    raise ValueError(
+                        f"alarm {child.node.path} needs a fixed name (the topic policy lists it)"
+                    )
+                names.append(child.alarm_name)
+        return names
