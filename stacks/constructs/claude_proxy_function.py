@@ -317,14 +317,20 @@ class ClaudeProxyFunction(Construct):
                 if "*" not in arn:
                     continue
                 rendered = arn.replace(stack.partition, "<AWS::Partition>")
+                regions = arn.split(":")[3]
+                where = (
+                    "any commercial region (a global profile's destinations)"
+                    if regions == "*"
+                    else f"the regions of its geography only ({regions})"
+                )
                 acknowledgments.append(
                     Acknowledgment(
                         id=f"AwsSolutions::AwsSolutions-IAM5[Resource::{rendered}]",
                         reason=(
                             f"Cross-region inference for {access.alias} may be served by the model in "
-                            "any destination region of its system profile, which AWS can extend; the "
-                            "region wildcard is fenced by a bedrock:InferenceProfileArn condition that "
-                            "admits only this project's profile for this model."
+                            f"{where}, where AWS can add destination regions; the pattern is fenced by a "
+                            "bedrock:InferenceProfileArn condition that admits only this project's profile "
+                            "for this model."
                         ),
                     )
                 )

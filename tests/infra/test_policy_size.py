@@ -1,0 +1,105 @@
+"""A role's inline policies stay under IAM's limit in the worst case: 8 models in the geography with
+the most foundation-model grants, every optional statement on (spend, traces, X-Ray, gateway)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from infra_support import resources_of_type, synthesize
+
+from claude_platform.catalog import MODELS, Geography
+from claude_platform.config import load_config
+from claude_platform.config_sections import MAX_MODELS_PER_PROJECT
+
+# IAM: all inline policies of one role together, in characters, whitespace not counted.
+ROLE_INLINE_POLICIES_MAX_CHARS = 10_240
+ACCOUNT = "123456789012"
+GEOGRAPHY_REGIONS = {"eu": "eu-central-2", "apac": "ap-southeast-4", "global": "ap-northeast-1"}
+
+
+def _longest_models(geography: str) -> list[str]:
+    offered = [m for m in MODELS if Geography(geography) in m.geographies and "3-haiku" not in m.alias]
+    return [m.alias for m in sorted(offered, key=lambda m: -len(m.base_id))][:MAX_MODELS_PER_PROJECT]
+
+
+def _resolve(value: Any, template: dict[str, Any], region: str) -> Any:
+    """A CloudFormation value as IAM would store it: tokens replaced by realistic values of full length."""
+    if isinstance(value, list):
+        return [_resolve(v, template, region) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if set(value) == {"Fn::Join"}:
+        delimiter, parts = value["Fn::Join"]
+        return delimiter.join(str(_resolve(p, template, region)) for p in parts)
+    if set(value) == {"Ref"}:
+        ref = value["Ref"]
+        pseudo = {"AWS::Partition": "aws", "AWS::AccountId": ACCOUNT, "AWS::Region": region}
+        if ref in pseudo:
+            return pseudo[ref]
+        resource = template["Resources"][ref]
+        if resource["Type"] == "AWS::SNS::Topic":
+            return f"arn:aws:sns:{region}:{ACCOUNT}:{resource['Properties']['TopicName']}"
+        raise AssertionError(f"unexpected Ref {ref}")
+    if set(value) == {"Fn::GetAtt"}:
+        logical_id, attribute = value["Fn::GetAtt"]
+        resource = template["Resources"][logical_id]
+        if attribute == "InferenceProfileArn":
+            return f"arn:aws:bedrock:{region}:{ACCOUNT}:application-inference-profile/{'x' * 12}"
+        if attribute == "Arn" and resource["Type"] == "AWS::Logs::LogGroup":
+            return f"arn:aws:logs:{region}:{ACCOUNT}:log-group:{resource['Properties']['LogGroupName']}:*"
+        if attribute == "Arn" and resource["Type"] == "AWS::KMS::Key":
+            return f"arn:aws:kms:{region}:{ACCOUNT}:key/{'0' * 8}-{'0' * 4}-{'0' * 4}-{'0' * 4}-{'0' * 12}"
+        raise AssertionError(f"unexpected GetAtt {logical_id}.{attribute}")
+    return {k: _resolve(v, template, region) for k, v in value.items()}
+
+
+@pytest.fixture(scope="module")
+def worst_case(tmp_path_factory):
+    projects = []
+    for geography, region in GEOGRAPHY_REGIONS.items():
+        projects.append(
+            {
+                "name": f"{geography}-" + "p" * (32 - len(geography) - 1),
+                "region": region,
+                "geography": geography,
+                "models": _longest_models(geography),
+                "monthly_budget_usd": 100,
+                "max_concurrency": 5,
+                "log_prompts": True,
+                "tracing": {
+                    "otlp": {
+                        "endpoint": "https://otel.example.com/v1/traces",
+                        "headers_secret_arn": f"arn:aws:secretsmanager:{region}:{ACCOUNT}:secret:{'s' * 128}-AbC123",
+                    },
+                    "xray": True,
+                },
+                "gateway": {"enabled": True},
+            }
+        )
+    raw = {"region": "eu-central-2", "account": ACCOUNT, "name_prefix": "p" * 16, "projects": projects}
+    platform = load_config(raw, source="worst case")
+    return synthesize(platform, tmp_path_factory.mktemp("policy-size"), nag=True)
+
+
+@pytest.mark.parametrize("geography", sorted(GEOGRAPHY_REGIONS))
+def test_every_roles_inline_policies_fit_iams_limit_with_8_models(worst_case, geography):
+    region = GEOGRAPHY_REGIONS[geography]
+    (stack_name,) = [n for n in worst_case.stacks if f"-project-{geography}-" in n]
+    template = worst_case.template(stack_name)
+    roles = resources_of_type(template, "AWS::IAM::Role")
+    sizes = {}
+    for logical_id, role in roles.items():
+        policies = role["Properties"].get("Policies", [])
+        sizes[logical_id] = sum(
+            len(json.dumps(_resolve(p["PolicyDocument"], template, region), separators=(",", ":")))
+            for p in policies
+        )
+    for policy in resources_of_type(template, "AWS::IAM::Policy").values():
+        assert not policy["Properties"].get("Roles"), "grants belong in the roles' inline policies"
+    function_roles = [k for k in roles if "Proxy" in k or "Gateway" in k]
+    assert len(function_roles) == 2
+    models = len(_longest_models(geography))
+    assert models == MAX_MODELS_PER_PROJECT
+    assert max(sizes.values()) <= ROLE_INLINE_POLICIES_MAX_CHARS, sizes
