@@ -37,6 +37,7 @@ VARIANT_CONFIG = {
                 "arn:aws:iam::111122223333:role/caller",
                 "arn:aws:iam::444455556666:root",
             ],
+            "allow_account_invokers": True,
             "alarms": {"throttles": 3, "server_errors": 2, "client_errors": 7},
             "lambda_memory_mb": 1024,
             "lambda_timeout_seconds": 90,

@@ -344,8 +344,9 @@ def test_without_snapstart_there_is_no_version_or_alias(example):
     assert resources_of_type(template, "AWS::Lambda::Alias") == {}
 
 
-def test_max_concurrency_reserves_the_functions_concurrency_only_where_set(example):
-    expected = {"support-bot": 50, "eu-assistant": 20, "data-science": 20, "legacy-summarizer": None}
+def test_max_concurrency_reserves_the_functions_concurrency_by_default(example):
+    # legacy-summarizer sets none: the default reservation, never the region's shared pool.
+    expected = {"support-bot": 50, "eu-assistant": 20, "data-science": 20, "legacy-summarizer": 10}
     for name, stack in example.project_stacks():
         function = proxy_function(example.template(stack.stack_name))["Properties"]
         assert function.get("ReservedConcurrentExecutions") == expected[name], name
