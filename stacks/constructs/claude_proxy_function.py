@@ -117,8 +117,11 @@ class ClaudeProxyFunction(Construct):
         spend_recording: SpendRecording | None = None,
         max_concurrency: int | None = None,
         trace_secret_arns: Sequence[str] = (),
+        trace_secrets_key_arn: str | None = None,
         xray: bool = False,
     ) -> None:
+        if trace_secrets_key_arn is not None and not trace_secret_arns:
+            raise ValueError("trace_secrets_key_arn needs trace_secret_arns (the secrets it decrypts)")
         if log_retention_days not in _RETENTION:
             raise ValueError(f"log_retention_days {log_retention_days} is not a CloudWatch Logs retention")
         if not model_access:
@@ -150,7 +153,12 @@ class ClaudeProxyFunction(Construct):
             description=f"Claude proxy {function_name}: own logs, own inference profiles only",
             inline_policies={
                 "ClaudeProxy": iam.PolicyDocument(
-                    statements=self._statements(model_access, trace_secret_arns=trace_secret_arns, xray=xray)
+                    statements=self._statements(
+                        model_access,
+                        trace_secret_arns=trace_secret_arns,
+                        trace_secrets_key_arn=trace_secrets_key_arn,
+                        xray=xray,
+                    )
                     + self._spend_statements(spend_recording)
                 )
             },
@@ -198,7 +206,12 @@ class ClaudeProxyFunction(Construct):
         self._acknowledge(model_access, xray=xray)
 
     def _statements(
-        self, model_access: Sequence[ModelInvokeAccess], *, trace_secret_arns: Sequence[str], xray: bool
+        self,
+        model_access: Sequence[ModelInvokeAccess],
+        *,
+        trace_secret_arns: Sequence[str],
+        xray: bool,
+        trace_secrets_key_arn: str | None = None,
     ) -> list[iam.PolicyStatement]:
         """Least privilege for the proxy.
 
@@ -217,8 +230,9 @@ class ClaudeProxyFunction(Construct):
         accepts both; without the resource grant that second value opens no bypass. If a deployed
         test shows Bedrock also authorizes the wrapped system profile, add it here (README note).
 
-        - Tracing (only when configured): read exactly the named trace secrets (full ARNs), and
-          send X-Ray segments (X-Ray has no resource-level permissions for these actions).
+        - Tracing (only when configured): read exactly the named trace secrets (full ARNs), decrypt
+          them with their customer-managed key (when configured) only through Secrets Manager and
+          only for those secrets, and send X-Ray segments (X-Ray has no resource-level permissions for these actions).
         """
         statements = [
             iam.PolicyStatement(
@@ -249,6 +263,22 @@ class ClaudeProxyFunction(Construct):
                     sid="ReadTraceSecrets",
                     actions=["secretsmanager:GetSecretValue"],
                     resources=list(dict.fromkeys(trace_secret_arns)),
+                )
+            )
+        if trace_secrets_key_arn is not None:
+            key_region = trace_secrets_key_arn.split(":")[3]
+            statements.append(
+                iam.PolicyStatement(
+                    sid="DecryptTraceSecretsThroughSecretsManager",
+                    actions=["kms:Decrypt"],
+                    resources=[trace_secrets_key_arn],
+                    conditions={
+                        "StringEquals": {
+                            "kms:ViaService": f"secretsmanager.{key_region}.amazonaws.com",
+                            # Secrets Manager's encryption context names the secret.
+                            "kms:EncryptionContext:SecretARN": list(dict.fromkeys(trace_secret_arns)),
+                        }
+                    },
                 )
             )
         if xray:

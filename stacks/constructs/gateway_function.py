@@ -125,6 +125,7 @@ class GatewayFunction(Construct):
         spend_recording: SpendRecording | None = None,
         max_concurrency: int | None = None,
         trace_secret_arns: Sequence[str] = (),
+        trace_secrets_key_arn: str | None = None,
         xray: bool = False,
     ) -> None:
         if log_retention_days not in _RETENTION:
@@ -146,6 +147,7 @@ class GatewayFunction(Construct):
             self,  # type: ignore[arg-type]
             model_access,
             trace_secret_arns=trace_secret_arns,
+            trace_secrets_key_arn=trace_secrets_key_arn,
             xray=xray,
         ) + ClaudeProxyFunction._spend_statements(self, spend_recording)  # type: ignore[arg-type]
         statements.append(

@@ -161,6 +161,7 @@ class ProjectClaudeAccess(Construct):
             spend_recording=spend,
             max_concurrency=config.max_concurrency,
             trace_secret_arns=config.tracing.secret_arns,
+            trace_secrets_key_arn=config.tracing.secrets_kms_key_arn,
             xray=config.tracing.xray,
         )
         # The HTTPS endpoint (gateway.enabled): same code, settings and grants, its own function.
@@ -183,6 +184,7 @@ class ProjectClaudeAccess(Construct):
                 spend_recording=spend,
                 max_concurrency=config.max_concurrency,
                 trace_secret_arns=config.tracing.secret_arns,
+                trace_secrets_key_arn=config.tracing.secrets_kms_key_arn,
                 xray=config.tracing.xray,
             )
             AuthFailuresAlarm(

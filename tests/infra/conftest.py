@@ -20,6 +20,7 @@ WORST_CASE_US_MODELS = [
     "claude-3-5-haiku",
 ]
 VARIANT_ACCOUNT = "123456789012"
+VARIANT_SECRETS_KEY = f"arn:aws:kms:ca-central-1:{VARIANT_ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 VARIANT_CONFIG = {
     "region": "ca-central-1",
     "account": VARIANT_ACCOUNT,
@@ -56,6 +57,8 @@ VARIANT_CONFIG = {
                 },
                 "xray": True,
                 "flush_timeout_ms": 5000,
+                # The secret is encrypted with a customer-managed key (decrypt through Secrets Manager).
+                "secrets_kms_key_arn": VARIANT_SECRETS_KEY,
             },
         },
         {"name": "quiet", "models": ["claude-haiku-4-5"], "monthly_budget_usd": 1},
