@@ -10,6 +10,7 @@ from typing import Any
 
 from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Stack, Token, Validations
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
@@ -119,6 +120,7 @@ class ClaudeProxyFunction(Construct):
         trace_secret_arns: Sequence[str] = (),
         trace_secrets_key_arn: str | None = None,
         xray: bool = False,
+        log_key: kms.IKey | None = None,
     ) -> None:
         if trace_secrets_key_arn is not None and not trace_secret_arns:
             raise ValueError("trace_secrets_key_arn needs trace_secret_arns (the secrets it decrypts)")
@@ -142,6 +144,7 @@ class ClaudeProxyFunction(Construct):
             "LogGroup",
             log_group_name=log_group_name,
             retention=_RETENTION[log_retention_days],
+            encryption_key=log_key,  # with log_prompts: the project's own key (LogsKey)
             # Logs hold operational data (prompts only with log_prompts); deleting a project
             # should not leave a named group behind that blocks re-creating it.
             removal_policy=RemovalPolicy.DESTROY,

@@ -21,6 +21,7 @@ from aws_cdk import Duration, RemovalPolicy, Stack, Token
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
@@ -127,6 +128,7 @@ class GatewayFunction(Construct):
         trace_secret_arns: Sequence[str] = (),
         trace_secrets_key_arn: str | None = None,
         xray: bool = False,
+        log_key: kms.IKey | None = None,
     ) -> None:
         if log_retention_days not in _RETENTION:
             raise ValueError(f"log_retention_days {log_retention_days} is not a CloudWatch Logs retention")
@@ -140,6 +142,7 @@ class GatewayFunction(Construct):
             "LogGroup",
             log_group_name=log_group_name,
             retention=_RETENTION[log_retention_days],
+            encryption_key=log_key,
             removal_policy=RemovalPolicy.DESTROY,
         )
         # The invoke function's statement builders, applied to this construct (its log group).

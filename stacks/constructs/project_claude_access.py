@@ -34,6 +34,7 @@ from stacks.constructs.claude_proxy_function import (
 )
 from stacks.constructs.gateway_function import AuthFailuresAlarm, GatewayCrashesAlarm, GatewayFunction
 from stacks.constructs.inference_profiles import InferenceProfiles
+from stacks.constructs.logs_key import LogsKey
 from stacks.constructs.profile_alarms import ProfileAlarms
 from stacks.constructs.project_budget import ProjectBudget
 from stacks.constructs.proxy_errors_alarm import ProxyErrorsAlarm
@@ -139,6 +140,14 @@ class ProjectClaudeAccess(Construct):
                 alert_topic_arn=self.alert_topic.topic.topic_arn,
                 alerts_key_alias=alerts_key_alias(prefix),
             )
+        # Log text may include prompts and completions: the project's own key, logs service only.
+        self.logs_key: LogsKey | None = None
+        if config.log_prompts:
+            log_groups = [proxy_log_group_name(prefix, name)]
+            if config.gateway.enabled:
+                log_groups.append(gateway_log_group_name(prefix, name))
+            self.logs_key = LogsKey(self, "LogsKey", project_name=name, log_group_names=log_groups)
+        log_key = self.logs_key.key if self.logs_key else None
         settings = runtime_settings(
             project,
             {a.alias: a.profile_arn for a in access},
@@ -163,6 +172,7 @@ class ProjectClaudeAccess(Construct):
             trace_secret_arns=config.tracing.secret_arns,
             trace_secrets_key_arn=config.tracing.secrets_kms_key_arn,
             xray=config.tracing.xray,
+            log_key=log_key,
         )
         # The HTTPS endpoint (gateway.enabled): same code, settings and grants, its own function.
         self.gateway: GatewayFunction | None = None
@@ -186,6 +196,7 @@ class ProjectClaudeAccess(Construct):
                 trace_secret_arns=config.tracing.secret_arns,
                 trace_secrets_key_arn=config.tracing.secrets_kms_key_arn,
                 xray=config.tracing.xray,
+                log_key=log_key,
             )
             AuthFailuresAlarm(
                 self,

@@ -43,6 +43,7 @@ VARIANT_CONFIG = {
             "lambda_memory_mb": 1024,
             "lambda_timeout_seconds": 90,
             "log_retention_days": 90,
+            "log_prompts": True,  # its log group gets the project's own KMS key
             "max_tokens_limit": 8192,
             # The longest tracing settings the config accepts (URL, public key, secret name).
             "tracing": {

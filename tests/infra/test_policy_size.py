@@ -103,3 +103,23 @@ def test_every_roles_inline_policies_fit_iams_limit_with_8_models(worst_case, ge
     models = len(_longest_models(geography))
     assert models == MAX_MODELS_PER_PROJECT
     assert max(sizes.values()) <= ROLE_INLINE_POLICIES_MAX_CHARS, sizes
+
+
+def test_gateway_and_proxy_log_groups_share_the_projects_logs_key(worst_case):
+    (stack_name,) = [n for n in worst_case.stacks if "-project-eu-" in n]
+    template = worst_case.template(stack_name)
+    ((key_id, key),) = resources_of_type(template, "AWS::KMS::Key").items()
+    log_groups = resources_of_type(template, "AWS::Logs::LogGroup").values()
+    assert len(log_groups) == 2
+    assert all(g["Properties"]["KmsKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]} for g in log_groups)
+    (logs,) = [
+        s
+        for s in key["Properties"]["KeyPolicy"]["Statement"]
+        if s.get("Sid", "").startswith("AllowCloudWatchLogs")
+    ]
+    arns = _resolve(
+        logs["Condition"]["ArnEquals"]["kms:EncryptionContext:aws:logs:arn"], template, "eu-central-2"
+    )
+    assert sorted(a.rsplit(":", 1)[1] for a in arns) == sorted(
+        g["Properties"]["LogGroupName"] for g in log_groups
+    )
