@@ -125,6 +125,15 @@ def proxy_function_name(name_prefix: str, project: str) -> str:
     return f"{name_prefix}-{project}-proxy"
 
 
+def function_role_path(name_prefix: str) -> str:
+    """IAM path of every project function's role (invoke and gateway): `/<prefix>-functions/`.
+
+    The role names are generated; the path is what policies outside the stacks (the optional SCP
+    and permissions boundary, claude_platform/guardrails.py) match the project functions by.
+    """
+    return f"/{name_prefix}-functions/"
+
+
 def proxy_log_group_name(name_prefix: str, project: str) -> str:
     """The proxy function's log group (the name Lambda would use by default)."""
     return f"/aws/lambda/{proxy_function_name(name_prefix, project)}"

@@ -121,6 +121,7 @@ class ClaudeProxyFunction(Construct):
         trace_secrets_key_arn: str | None = None,
         xray: bool = False,
         log_key: kms.IKey | None = None,
+        role_path: str | None = None,
     ) -> None:
         if trace_secrets_key_arn is not None and not trace_secret_arns:
             raise ValueError("trace_secrets_key_arn needs trace_secret_arns (the secrets it decrypts)")
@@ -153,6 +154,7 @@ class ClaudeProxyFunction(Construct):
             self,
             "Role",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            path=role_path,  # policies outside the stack match the project functions by it
             description=f"Claude proxy {function_name}: own logs, own inference profiles only",
             inline_policies={
                 "ClaudeProxy": iam.PolicyDocument(

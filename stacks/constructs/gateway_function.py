@@ -129,6 +129,7 @@ class GatewayFunction(Construct):
         trace_secrets_key_arn: str | None = None,
         xray: bool = False,
         log_key: kms.IKey | None = None,
+        role_path: str | None = None,
     ) -> None:
         if log_retention_days not in _RETENTION:
             raise ValueError(f"log_retention_days {log_retention_days} is not a CloudWatch Logs retention")
@@ -165,6 +166,7 @@ class GatewayFunction(Construct):
             self,
             "Role",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            path=role_path,  # policies outside the stack match the project functions by it
             description=f"Claude gateway {function_name}: own logs, own inference profiles and API keys only",
             inline_policies={"ClaudeGateway": iam.PolicyDocument(statements=statements)},
         )

@@ -17,6 +17,7 @@ from claude_platform.naming import (
     budget_stop_policy_name,
     cost_tags,
     foundation_model_arns,
+    function_role_path,
     gateway_function_name,
     gateway_log_group_name,
     ledger_table_name,
@@ -173,6 +174,7 @@ class ProjectClaudeAccess(Construct):
             trace_secrets_key_arn=config.tracing.secrets_kms_key_arn,
             xray=config.tracing.xray,
             log_key=log_key,
+            role_path=function_role_path(prefix),
         )
         # The HTTPS endpoint (gateway.enabled): same code, settings and grants, its own function.
         self.gateway: GatewayFunction | None = None
@@ -197,6 +199,7 @@ class ProjectClaudeAccess(Construct):
                 trace_secrets_key_arn=config.tracing.secrets_kms_key_arn,
                 xray=config.tracing.xray,
                 log_key=log_key,
+                role_path=function_role_path(prefix),
             )
             AuthFailuresAlarm(
                 self,
