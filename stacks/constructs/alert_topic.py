@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aws_cdk import Stack
+import jsii
+from aws_cdk import IStableListProducer, Lazy, Stack, Token
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
@@ -19,12 +21,24 @@ def alarm_arn(stack: Stack, alarm_name: str) -> str:
     return f"arn:{stack.partition}:cloudwatch:{stack.region}:{stack.account}:alarm:{alarm_name}"
 
 
+@jsii.implements(IStableListProducer)
+class _AlarmArns:
+    """The topic's alarm ARNs, computed when the template is written."""
+
+    def __init__(self, topic: AlertTopic) -> None:
+        self._topic = topic
+
+    def produce(self) -> list[str]:
+        stack = Stack.of(self._topic)
+        return [alarm_arn(stack, name) for name in self._topic.alarm_names()]
+
+
 class AlertTopic(Construct):
     """SNS topic for a project's budget and alarm notifications, with email subscriptions.
 
     The topic policy is a separate resource (`policy`) so a budget can depend on it: AWS Budgets
     checks at creation that it may publish. Budgets may publish only for `budget_name` (and its
-    stop action); CloudWatch only for the alarms named with `allow_alarms`, each by its full ARN.
+    stop action); CloudWatch only for the stack's alarms that notify the topic, each by its full ARN.
     """
 
     def __init__(
@@ -61,20 +75,8 @@ class AlertTopic(Construct):
                 conditions=budget_source_conditions(stack, budget_name),
             )
         )
-        self._alarms_allowed = False
-        for email in emails:
-            self.topic.add_subscription(subscriptions.EmailSubscription(email))
-
-    def allow_alarms(self, alarm_names: Sequence[str]) -> None:
-        """Let CloudWatch publish for exactly these alarms (of this account and region); call once."""
-        if self._alarms_allowed:
-            raise ValueError("allow_alarms may be called once (one statement lists every alarm)")
-        if not alarm_names:
-            return
-        if len(set(alarm_names)) != len(alarm_names):
-            raise ValueError("alarm names must be distinct")
-        self._alarms_allowed = True
-        stack = Stack.of(self)
+        # CloudWatch: exactly the stack's alarms that notify this topic, listed at synthesis (so
+        # alarms added anywhere in the stack, later, are included), each by its full ARN.
         self.policy.document.add_statements(
             iam.PolicyStatement(
                 sid="AllowOwnAlarmsOnly",
@@ -83,7 +85,34 @@ class AlertTopic(Construct):
                 resources=[self.topic.topic_arn],
                 conditions={
                     "StringEquals": {"aws:SourceAccount": stack.account},
-                    "ArnEquals": {"aws:SourceArn": [alarm_arn(stack, n) for n in alarm_names]},
+                    "ArnEquals": {
+                        "aws:SourceArn": Lazy.list(_AlarmArns(self)),
+                    },
                 },
             )
         )
+        for email in emails:
+            self.topic.add_subscription(subscriptions.EmailSubscription(email))
+
+    def alarm_names(self) -> list[str]:
+        """Names of the stack's alarms with this topic among their actions (each needs a fixed name)."""
+        stack = Stack.of(self)
+        names = []
+        topic_ref = stack.resolve(self.topic.topic_arn)
+        for child in stack.node.find_all():
+            if not isinstance(child, cloudwatch.CfnAlarm):
+                continue
+            # L2 alarms keep their actions in lazy values: compare them resolved.
+            actions = [
+                *(stack.resolve(child.alarm_actions) or []),
+                *(stack.resolve(child.ok_actions) or []),
+                *(stack.resolve(child.insufficient_data_actions) or []),
+            ]
+            if topic_ref not in actions:
+                continue
+            if not isinstance(child.alarm_name, str) or Token.is_unresolved(child.alarm_name):
+                raise ValueError(f"alarm {child.node.path} needs a fixed name: the topic policy lists it")
+            names.append(child.alarm_name)
+        if not names:
+            raise ValueError(f"no alarm notifies {self.node.path}: its policy would admit no alarm")
+        return sorted(set(names))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from aws_cdk import Stack, Token
-from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
@@ -245,17 +244,3 @@ class ProjectClaudeAccess(Construct):
             threshold=config.alarms.server_errors,
             topic=self.alert_topic.topic,
         )
-        # Last, once every alarm exists: the topic admits CloudWatch for exactly these alarms.
-        self.alert_topic.allow_alarms(self._alarm_names())
-
-    def _alarm_names(self) -> list[str]:
-        """Names of every alarm of the project (each must have one: the topic policy lists ARNs)."""
-        names = []
-        for child in self.node.find_all():
-            if isinstance(child, cloudwatch.CfnAlarm):
-                if not isinstance(child.alarm_name, str) or Token.is_unresolved(child.alarm_name):
-                    raise ValueError(
-                        f"alarm {child.node.path} needs a fixed name (the topic policy lists it)"
-                    )
-                names.append(child.alarm_name)
-        return names

@@ -181,3 +181,60 @@ def test_explicit_account_in_topic_policy(variant):
     assert render(topic["KmsMasterKeyId"]) == (
         "arn:${AWS::Partition}:kms:ca-central-1:123456789012:alias/abcdefghijklmnop/alerts"
     )
+
+
+def _topic_with_alarms(*names):
+    import aws_cdk as cdk
+    from aws_cdk import aws_cloudwatch as cloudwatch
+    from aws_cdk import aws_cloudwatch_actions as actions
+
+    from stacks.constructs.alert_topic import AlertTopic
+
+    stack = cdk.Stack(cdk.App(), "S", env=cdk.Environment(account="123456789012", region="eu-west-1"))
+    topic = AlertTopic(
+        stack,
+        "Alerts",
+        topic_name="t",
+        display_name="t",
+        key_alias_name="alias/k",
+        emails=[],
+        budget_name="b",
+    )
+    for i, name in enumerate(names):
+        alarm = cloudwatch.Alarm(
+            stack,
+            f"Alarm{i}",  # added after the topic, outside it: still listed
+            alarm_name=name,
+            metric=cloudwatch.Metric(namespace="N", metric_name="M"),
+            threshold=1,
+            evaluation_periods=1,
+        )
+        alarm.add_alarm_action(actions.SnsAction(topic.topic))
+    cloudwatch.Alarm(  # notifies nothing of this topic: not listed
+        stack, "Other", alarm_name="other", metric=cloudwatch.Metric(namespace="N", metric_name="M"), threshold=1,
+        evaluation_periods=1,
+    )  # fmt: skip
+    return stack
+
+
+def test_topic_policy_lists_every_alarm_of_the_stack_that_notifies_it_whenever_added():
+    from aws_cdk.assertions import Template
+
+    policy = Template.from_stack(_topic_with_alarms("a1", "a2")).find_resources("AWS::SNS::TopicPolicy")
+    (statement,) = [
+        s
+        for s in next(iter(policy.values()))["Properties"]["PolicyDocument"]["Statement"]
+        if s["Sid"] == "AllowOwnAlarmsOnly"
+    ]
+    assert render(statement["Condition"]["ArnEquals"]["aws:SourceArn"]) == [
+        "arn:${AWS::Partition}:cloudwatch:eu-west-1:123456789012:alarm:a1",
+        "arn:${AWS::Partition}:cloudwatch:eu-west-1:123456789012:alarm:a2",
+    ]
+
+
+def test_an_alarm_without_a_fixed_name_on_the_topic_fails_synthesis():
+    import pytest
+    from aws_cdk.assertions import Template
+
+    with pytest.raises(RuntimeError, match="needs a fixed name"):
+        Template.from_stack(_topic_with_alarms(None))
