@@ -57,15 +57,15 @@ def test_traced_project_gets_active_xray_and_reads_only_its_secret(example):
 
 
 def test_secret_with_a_customer_managed_key_is_decrypted_only_through_secrets_manager(example, variant):
-    from conftest import VARIANT_CONFIG, VARIANT_SECRETS_KEY
-
-    secret = VARIANT_CONFIG["projects"][0]["tracing"]["langfuse"]["secret_key_secret_arn"]
+    tracing = variant.platform.projects[0].config.tracing
+    secret, key = tracing.langfuse.secret_key_secret_arn, tracing.secrets_kms_key_arn
+    assert key is not None
     statements = _statements(variant.template(VARIANT))
     assert statements["DecryptTraceSecretsThroughSecretsManager"] == {
         "Sid": "DecryptTraceSecretsThroughSecretsManager",
         "Effect": "Allow",
         "Action": "kms:Decrypt",
-        "Resource": VARIANT_SECRETS_KEY,
+        "Resource": key,
         "Condition": {
             "StringEquals": {
                 "kms:ViaService": "secretsmanager.ca-central-1.amazonaws.com",
