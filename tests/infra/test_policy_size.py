@@ -16,7 +16,7 @@ from claude_platform.config_sections import MAX_MODELS_PER_PROJECT
 # IAM: all inline policies of one role together, in characters, whitespace not counted.
 ROLE_INLINE_POLICIES_MAX_CHARS = 10_240
 ACCOUNT = "123456789012"
-GEOGRAPHY_REGIONS = {"eu": "eu-central-2", "apac": "ap-southeast-4", "global": "ap-northeast-1"}
+GEOGRAPHY_REGIONS = {"eu": "eu-west-3", "apac": "ap-southeast-2", "global": "ap-northeast-1"}
 
 
 def _longest_models(geography: str) -> list[str]:
@@ -74,11 +74,12 @@ def worst_case(tmp_path_factory):
                         "headers_secret_arn": f"arn:aws:secretsmanager:{region}:{ACCOUNT}:secret:{'s' * 128}-AbC123",
                     },
                     "xray": True,
+                    "secrets_kms_key_arn": f"arn:aws:kms:{region}:{ACCOUNT}:key/mrk-{'0' * 32}",
                 },
                 "gateway": {"enabled": True},
             }
         )
-    raw = {"region": "eu-central-2", "account": ACCOUNT, "name_prefix": "p" * 16, "projects": projects}
+    raw = {"region": "eu-west-3", "account": ACCOUNT, "name_prefix": "p" * 16, "projects": projects}
     platform = load_config(raw, source="worst case")
     return synthesize(platform, tmp_path_factory.mktemp("policy-size"), nag=True)
 
@@ -118,8 +119,19 @@ def test_gateway_and_proxy_log_groups_share_the_projects_logs_key(worst_case):
         if s.get("Sid", "").startswith("AllowCloudWatchLogs")
     ]
     arns = _resolve(
-        logs["Condition"]["ArnEquals"]["kms:EncryptionContext:aws:logs:arn"], template, "eu-central-2"
+        logs["Condition"]["ArnEquals"]["kms:EncryptionContext:aws:logs:arn"], template, "eu-west-3"
     )
     assert sorted(a.rsplit(":", 1)[1] for a in arns) == sorted(
         g["Properties"]["LogGroupName"] for g in log_groups
     )
+
+
+def test_worst_case_templates_pass_cfn_lint(worst_case):
+    from cfnlint.api import ManualArgs, lint_file
+
+    problems = []
+    for path in sorted(worst_case.outdir.glob("*.template.json")):
+        region = worst_case.stacks[path.name.removesuffix(".template.json")].region
+        matches = lint_file(path, config=ManualArgs(regions=[region], ignore_checks=["W3005"]))
+        problems += [f"{path.name}: {m.rule.id} {m.message} (line {m.linenumber})" for m in matches]
+    assert problems == []
