@@ -63,6 +63,29 @@ _GEOGRAPHY_SOURCE_REGIONS: dict[Geography, tuple[str, ...]] = {
 }  # fmt: skip
 
 
+# Where each geography's system profiles may serve a request (the foundation-model ARNs a profile
+# routes to), as IAM region patterns. A geographic profile stays inside its geography; AWS adds
+# destination regions within it, so the geography's own region prefix is used where it has one
+# (`eu-*` is every EU region). `us` also serves from ca-central-1, one of its source regions.
+# `global` routes to any commercial region: no narrower pattern exists (docs/aws-facts.md).
+_GEOGRAPHY_DESTINATION_PATTERNS: dict[Geography, tuple[str, ...]] = {
+    Geography.US: ("us-*", "ca-central-1"),
+    Geography.EU: ("eu-*",),
+    Geography.APAC: ("ap-*",),
+    Geography.JP: ("ap-northeast-1", "ap-northeast-3"),
+    Geography.AU: ("ap-southeast-2", "ap-southeast-4"),
+    Geography.GLOBAL: ("*",),
+}
+
+
+def destination_region_patterns(geography: Geography, source_region: str) -> tuple[str, ...]:
+    """IAM region patterns of the foundation models a profile of `geography`, called from
+    `source_region`, may route to: the geography's regions; `none` is the source region only."""
+    if geography is Geography.NONE:
+        return (source_region,)
+    return _GEOGRAPHY_DESTINATION_PATTERNS[geography]
+
+
 def geography_serves_region(geography: Geography, region: str) -> bool:
     """Whether a project in `region` can call profiles of `geography`."""
     allowed = _GEOGRAPHY_SOURCE_REGIONS.get(geography)

@@ -355,8 +355,9 @@ def _traced(tracing: TracingConfig) -> bool:
 
 
 def _settings_tracing(tracing: TracingConfig) -> dict[str, Any]:
-    """The function's `tracing` settings: only what is set (the 4 KB environment)."""
-    return tracing.model_dump(mode="json", exclude_none=True)
+    """The function's `tracing` settings: only what is set (the 4 KB environment); the secrets'
+    KMS key is the role's business, not the function's."""
+    return tracing.model_dump(mode="json", exclude_none=True, exclude={"secrets_kms_key_arn"})
 
 
 def _partition(region: str) -> str:

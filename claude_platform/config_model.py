@@ -37,6 +37,10 @@ from claude_platform.config_sections import (
 )
 from claude_platform.limits import FUNCTION_SAFETY_MARGIN_S, fastest_speed
 
+# Reserved concurrency of a project's function unless it says otherwise: enough for a team's
+# interactive use, small enough that 80 such projects fit a region's default Lambda quota.
+DEFAULT_MAX_CONCURRENCY = 10
+
 
 class ProjectSettings(_Strict):
     """Every project field but `name`: what `defaults` may set and a project may override."""
@@ -100,8 +104,22 @@ class ProjectSettings(_Strict):
     ] = {}
     invokers: Annotated[
         list[str],
-        Field(description="IAM principal ARNs (role, user, account root) allowed to invoke the function"),
+        Field(
+            description=(
+                "IAM principal ARNs (roles, users) allowed to invoke the function; an account root "
+                "(`arn:aws:iam::<account>:root`) only with `allow_account_invokers`"
+            )
+        ),
     ] = []
+    allow_account_invokers: Annotated[
+        bool,
+        Field(
+            description=(
+                "accept account roots in `invokers`: every principal of such an account whose own IAM "
+                "policy allows `lambda:InvokeFunction` can then spend up to the project's cap"
+            )
+        ),
+    ] = False
     max_tokens_default: Annotated[
         int, Field(ge=1, description="`max_tokens` of a request that gives none")
     ] = 1024
@@ -136,11 +154,11 @@ class ProjectSettings(_Strict):
                 "reserved concurrency of the function (and of the gateway's function, each): at most this "
                 "many calls at once, so one project "
                 "cannot take the region's Lambda concurrency or Bedrock quota from the others; the "
-                "projects of a region together leave 100 of `lambda_concurrency_quota` unreserved"
+                "projects of a region together leave 100 of `lambda_concurrency_quota` unreserved; "
+                "`null` opts out (the function shares the region's unreserved pool with every other)"
             ),
-            json_schema_extra=_doc_default("none (shares the unreserved pool)"),
         ),
-    ] = None
+    ] = DEFAULT_MAX_CONCURRENCY
     log_retention_days: Annotated[
         int, Field(description="CloudWatch Logs retention of the function's log group")
     ] = 30
@@ -246,6 +264,19 @@ class ProjectSettings(_Strict):
                     "(arn:aws:iam::<12-digit account>:role/..., :user/... or :root)"
                 )
         return value
+
+    @model_validator(mode="after")
+    def _account_invokers(self) -> ProjectSettings:
+        roots = [(i, arn) for i, arn in enumerate(self.invokers) if arn.endswith(":root")]
+        if roots and not self.allow_account_invokers:
+            i, arn = roots[0]
+            account = arn.split(":")[4]
+            raise ValueError(
+                f"invokers[{i}] {arn!r} is an account root: every principal of account {account} whose own "
+                "IAM policy allows lambda:InvokeFunction could spend up to the project's cap; name the "
+                "roles or users that call it, or set allow_account_invokers: true to accept that"
+            )
+        return self
 
     @field_validator("tags")
     @classmethod

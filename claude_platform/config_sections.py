@@ -88,6 +88,10 @@ SECRET_ARN_RE = re.compile(
     r"^arn:aws(-cn|-us-gov)?:secretsmanager:[a-z]{2}(-gov)?-[a-z]+-\d:\d{12}:secret:[A-Za-z0-9/_+=.@-]{1,128}-[A-Za-z0-9]{6}$"
 )
 LANGFUSE_PUBLIC_KEY_RE = re.compile(r"^pk-[A-Za-z0-9_-]{1,61}$")
+KMS_KEY_ARN_RE = re.compile(
+    r"^arn:aws(-cn|-us-gov)?:kms:[a-z]{2}(-gov)?-[a-z]+-\d:\d{12}:key/"
+    r"([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$"
+)
 
 
 def _check_url(value: str) -> str:
@@ -202,6 +206,45 @@ class TracingConfig(_Strict):
     flush_timeout_ms: Annotated[
         int, Field(ge=100, le=5000, description="the most a call waits for its trace to be sent (100-5000)")
     ] = 1000
+    secrets_kms_key_arn: Annotated[
+        str | None,
+        Field(
+            description=(
+                "key ARN (`arn:aws:kms:<region>:<account>:key/<id>`, not an alias) of the customer-managed "
+                "KMS key the trace secret is encrypted with; the function may then decrypt with it only "
+                "through Secrets Manager, only for its trace secrets. Without it, such a secret cannot be read"
+            ),
+            json_schema_extra=_doc_default("none (the secrets use `aws/secretsmanager`)"),
+        ),
+    ] = None
+
+    @field_validator("secrets_kms_key_arn")
+    @classmethod
+    def _key_arn(cls, value: str | None) -> str | None:
+        if value is not None and not KMS_KEY_ARN_RE.match(value):
+            raise ValueError(
+                f"{value!r} is not a KMS key ARN (arn:aws:kms:<region>:<12-digit account>:key/<key id>; "
+                "IAM cannot grant decrypt on an alias)"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _key_with_its_secrets(self) -> TracingConfig:
+        key = self.secrets_kms_key_arn
+        if key is None:
+            return self
+        if not self.secret_arns:
+            raise ValueError(
+                "secrets_kms_key_arn is set but no trace secret is: remove it or name the secret"
+            )
+        key_region = key.split(":")[3]
+        for arn in self.secret_arns:
+            if arn.split(":")[3] != key_region:
+                raise ValueError(
+                    f"secrets_kms_key_arn is in {key_region} but the secret {arn!r} is not: a secret is "
+                    "encrypted with a key of its own region"
+                )
+        return self
 
     @model_validator(mode="after")
     def _one_backend(self) -> TracingConfig:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import urllib.parse
 import urllib.request
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -102,6 +104,25 @@ def activate_tag_keys(ce: Any, keys: list[str]) -> list[TagResult]:
 # --- the custom resource / scheduled Lambda -----------------------------------------------------
 
 
+# CloudFormation's pre-signed response URLs point at its own S3 buckets, one per region
+# (`cloudformation-custom-resource-response-<region without dashes>`), virtual-hosted style.
+CFN_RESPONSE_HOST_RE = re.compile(
+    r"^cloudformation-custom-resource-response-[a-z0-9]+"
+    r"\.s3(?:[.-][a-z]{2}(?:-gov)?-[a-z]+-\d)?\.amazonaws\.com(?:\.cn)?$"
+)
+
+
+def response_url_allowed(url: str) -> bool:
+    """Whether `url` is an HTTPS URL on CloudFormation's custom-resource response host."""
+    parts = urllib.parse.urlsplit(url)
+    return (
+        parts.scheme == "https"
+        and parts.port in (None, 443)
+        and not parts.username
+        and bool(CFN_RESPONSE_HOST_RE.match(parts.hostname or ""))
+    )
+
+
 def _send_cfn_response(event: dict[str, Any], status: str, reason: str, data: dict[str, str]) -> None:
     body = json.dumps(
         {
@@ -137,22 +158,39 @@ def run_activation(ce: Any, keys: list[str]) -> dict[str, str]:
     return summary
 
 
+def _configured_keys() -> list[str]:
+    return [k for k in os.environ.get("TAG_KEYS", "").split(",") if k]  # tag keys cannot contain ","
+
+
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, str]:
     """CloudFormation custom resource (Create/Update activate, Delete does nothing) or a schedule.
 
-    Never fails a deployment: keys not in billing data yet are normal right after the first
-    deploy, and the daily schedule retries them.
+    Acts only on the tag keys it was deployed with (`TAG_KEYS`): keys in an event that are not
+    configured are refused and reported. Answers only to CloudFormation's response host: an event
+    with any other response URL is logged and dropped (whoever can invoke the function cannot
+    make it send data elsewhere). Never fails a deployment: keys not in billing data yet are
+    normal right after the first deploy, and the daily schedule retries them.
     """
     import boto3  # in the Lambda runtime; imported here so the CLI need not load it twice
 
-    keys = [k for k in os.environ.get("TAG_KEYS", "").split(",") if k]  # tag keys cannot contain ","
-    if "RequestType" in event:
-        keys = list(event.get("ResourceProperties", {}).get("TagKeys", keys))
-        summary: dict[str, str] = {}
-        try:
-            if event["RequestType"] in ("Create", "Update"):
-                summary = run_activation(boto3.client("ce", region_name="us-east-1"), keys)
-        finally:
-            _send_cfn_response(event, "SUCCESS", json.dumps(summary) or "done", summary)
-        return summary
-    return run_activation(boto3.client("ce", region_name="us-east-1"), keys)
+    configured = _configured_keys()
+    if "RequestType" not in event:
+        return run_activation(boto3.client("ce", region_name="us-east-1"), configured)
+    url = str(event.get("ResponseURL", ""))
+    if not response_url_allowed(url):
+        host = urllib.parse.urlsplit(url).hostname
+        print(json.dumps({"message": "refused: response URL is not CloudFormation's", "host": host}))
+        return {"Error": "refused: the response URL is not CloudFormation's"}
+    requested = event.get("ResourceProperties", {}).get("TagKeys", configured)
+    requested = [str(k) for k in requested] if isinstance(requested, list) else []
+    keys = [k for k in requested if k in configured]
+    refused = [k for k in requested if k not in configured]
+    summary: dict[str, str] = {}
+    try:
+        if event["RequestType"] in ("Create", "Update") and keys:
+            summary = run_activation(boto3.client("ce", region_name="us-east-1"), keys)
+        if refused:
+            summary["Refused_not_configured"] = ",".join(refused)
+    finally:
+        _send_cfn_response(event, "SUCCESS", json.dumps(summary) or "done", summary)
+    return summary

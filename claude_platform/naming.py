@@ -11,7 +11,7 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from claude_platform.catalog import ClaudeModel, Geography
+from claude_platform.catalog import ClaudeModel, Geography, destination_region_patterns
 
 if TYPE_CHECKING:
     from claude_platform.config import Project
@@ -125,6 +125,15 @@ def proxy_function_name(name_prefix: str, project: str) -> str:
     return f"{name_prefix}-{project}-proxy"
 
 
+def function_role_path(name_prefix: str) -> str:
+    """IAM path of every project function's role (invoke and gateway): `/<prefix>-functions/`.
+
+    The role names are generated; the path is what policies outside the stacks (the optional SCP
+    and permissions boundary, claude_platform/spend_policies.py) match the project functions by.
+    """
+    return f"/{name_prefix}-functions/"
+
+
 def proxy_log_group_name(name_prefix: str, project: str) -> str:
     """The proxy function's log group (the name Lambda would use by default)."""
     return f"/aws/lambda/{proxy_function_name(name_prefix, project)}"
@@ -160,13 +169,15 @@ def foundation_model_arns(
 ) -> tuple[str, ...]:
     """Foundation-model ARNs a request through a profile of `geography` may be served by.
 
-    In-region (`none`): the model in the stack region only. A cross-region geography routes to
-    several destination regions that AWS may extend, hence a region wildcard (the IAM statement
-    fences it with `bedrock:InferenceProfileArn`). `global` also needs the region-less ARN.
+    In-region (`none`): the model in the stack region only. A cross-region geography: the model in
+    the geography's destination regions (`catalog.destination_region_patterns`: `eu-*` for `eu`,
+    two regions for `jp`, ...), so an `eu` project's role cannot invoke the model outside the EU.
+    `global` may be served in any commercial region (`*`) and also needs the region-less ARN.
     """
-    if geography is Geography.NONE:
-        return (f"arn:{partition}:bedrock:{region}::foundation-model/{model.base_id}",)
-    arns = [f"arn:{partition}:bedrock:*::foundation-model/{model.base_id}"]
+    arns = [
+        f"arn:{partition}:bedrock:{pattern}::foundation-model/{model.base_id}"
+        for pattern in destination_region_patterns(geography, region)
+    ]
     if geography is Geography.GLOBAL:
         arns.append(f"arn:{partition}:bedrock:::foundation-model/{model.base_id}")
     return tuple(arns)

@@ -31,7 +31,12 @@ class PlatformStack(Stack):
         self, scope: Construct, construct_id: str, *, platform: PlatformConfig, **kwargs: Any
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        self.alerts_key = AlertsKey(self, "AlertsKey", alias_name=alerts_key_alias(platform.name_prefix))
+        self.alerts_key = AlertsKey(
+            self,
+            "AlertsKey",
+            alias_name=alerts_key_alias(platform.name_prefix),
+            name_prefix=platform.name_prefix,
+        )
         CfnOutput(
             self, "AlertsKeyArn", value=self.alerts_key.key.key_arn, description="KMS key of alert topics"
         )

@@ -8,6 +8,8 @@ from typing import Any
 
 import yaml
 
+from claude_platform.config_model import DEFAULT_MAX_CONCURRENCY
+
 GEOGRAPHY_MODELS = (
     ("us", ["claude-sonnet-4-5", "claude-haiku-4-5"]),
     ("global", ["claude-opus-4-5", "claude-sonnet-4-5", "claude-haiku-4-5"]),
@@ -41,7 +43,15 @@ def large_config(count: int, *, region: str = "us-east-1", eu_region: str | None
                 "invokers": [f"arn:aws:iam::111122223333:role/app-{i}"],
             }
         )
-    return {"region": region, "cost_allocation_tag_key": "project", "projects": projects}
+    # Every project reserves the default concurrency (DEFAULT_MAX_CONCURRENCY): a platform this
+    # large runs with a raised Lambda quota, declared so the region's sum check passes.
+    quota = max(1000, count * DEFAULT_MAX_CONCURRENCY + 100)
+    return {
+        "region": region,
+        "cost_allocation_tag_key": "project",
+        "lambda_concurrency_quota": quota,
+        "projects": projects,
+    }
 
 
 def main() -> int:

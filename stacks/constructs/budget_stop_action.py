@@ -14,6 +14,21 @@ DENIED_ACTIONS = ("bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"
 STOP_THRESHOLD_PERCENT = 100.0
 
 
+def budget_source_conditions(stack: Stack, budget_name: str) -> dict[str, dict[str, object]]:
+    """`aws:SourceArn` conditions that admit exactly this budget (and its actions), no other.
+
+    Budgets documents its source ARN only as matching `budget/*`; whether it sends the budget's
+    ARN or its action's (`budget/<name>/action/<id>`) is unverified, so both are admitted. A budget
+    name may not contain `/action/` (Budgets' own name pattern), so the second form cannot match
+    another budget, unlike a prefix wildcard (`budget/<name>*` also matches `<name>-other`).
+    """
+    budget_arn = f"arn:{stack.partition}:budgets::{stack.account}:budget/{budget_name}"
+    return {
+        "StringEquals": {"aws:SourceAccount": stack.account},
+        "ArnLike": {"aws:SourceArn": [budget_arn, f"{budget_arn}/action/*"]},
+    }
+
+
 class BudgetStopAction(Construct):
     """`AWS::Budgets::BudgetsAction` that attaches a deny policy to the function's role (and the
     gateway function's, `more_roles`) at 100% ACTUAL.
@@ -62,12 +77,7 @@ class BudgetStopAction(Construct):
             "ExecutionRole",
             assumed_by=iam.ServicePrincipal(
                 "budgets.amazonaws.com",
-                conditions={
-                    "StringEquals": {"aws:SourceAccount": stack.account},
-                    "ArnLike": {
-                        "aws:SourceArn": f"arn:{stack.partition}:budgets::{stack.account}:budget/{budget_name}*"
-                    },
-                },
+                conditions=budget_source_conditions(stack, budget_name),
             ),
             description=f"AWS Budgets applies the {budget_name} stop policy to the project's function role",
             inline_policies={

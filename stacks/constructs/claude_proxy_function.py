@@ -10,6 +10,7 @@ from typing import Any
 
 from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Stack, Token, Validations
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
@@ -117,8 +118,13 @@ class ClaudeProxyFunction(Construct):
         spend_recording: SpendRecording | None = None,
         max_concurrency: int | None = None,
         trace_secret_arns: Sequence[str] = (),
+        trace_secrets_key_arn: str | None = None,
         xray: bool = False,
+        log_key: kms.IKey | None = None,
+        role_path: str | None = None,
     ) -> None:
+        if trace_secrets_key_arn is not None and not trace_secret_arns:
+            raise ValueError("trace_secrets_key_arn needs trace_secret_arns (the secrets it decrypts)")
         if log_retention_days not in _RETENTION:
             raise ValueError(f"log_retention_days {log_retention_days} is not a CloudWatch Logs retention")
         if not model_access:
@@ -139,6 +145,7 @@ class ClaudeProxyFunction(Construct):
             "LogGroup",
             log_group_name=log_group_name,
             retention=_RETENTION[log_retention_days],
+            encryption_key=log_key,  # with log_prompts: the project's own key (LogsKey)
             # Logs hold operational data (prompts only with log_prompts); deleting a project
             # should not leave a named group behind that blocks re-creating it.
             removal_policy=RemovalPolicy.DESTROY,
@@ -147,10 +154,16 @@ class ClaudeProxyFunction(Construct):
             self,
             "Role",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            path=role_path,  # policies outside the stack match the project functions by it
             description=f"Claude proxy {function_name}: own logs, own inference profiles only",
             inline_policies={
                 "ClaudeProxy": iam.PolicyDocument(
-                    statements=self._statements(model_access, trace_secret_arns=trace_secret_arns, xray=xray)
+                    statements=self._statements(
+                        model_access,
+                        trace_secret_arns=trace_secret_arns,
+                        trace_secrets_key_arn=trace_secrets_key_arn,
+                        xray=xray,
+                    )
                     + self._spend_statements(spend_recording)
                 )
             },
@@ -198,7 +211,12 @@ class ClaudeProxyFunction(Construct):
         self._acknowledge(model_access, xray=xray)
 
     def _statements(
-        self, model_access: Sequence[ModelInvokeAccess], *, trace_secret_arns: Sequence[str], xray: bool
+        self,
+        model_access: Sequence[ModelInvokeAccess],
+        *,
+        trace_secret_arns: Sequence[str],
+        xray: bool,
+        trace_secrets_key_arn: str | None = None,
     ) -> list[iam.PolicyStatement]:
         """Least privilege for the proxy.
 
@@ -217,8 +235,9 @@ class ClaudeProxyFunction(Construct):
         accepts both; without the resource grant that second value opens no bypass. If a deployed
         test shows Bedrock also authorizes the wrapped system profile, add it here (README note).
 
-        - Tracing (only when configured): read exactly the named trace secrets (full ARNs), and
-          send X-Ray segments (X-Ray has no resource-level permissions for these actions).
+        - Tracing (only when configured): read exactly the named trace secrets (full ARNs), decrypt
+          them with their customer-managed key (when configured) only through Secrets Manager and
+          only for those secrets, and send X-Ray segments (X-Ray has no resource-level permissions for these actions).
         """
         statements = [
             iam.PolicyStatement(
@@ -251,6 +270,22 @@ class ClaudeProxyFunction(Construct):
                     resources=list(dict.fromkeys(trace_secret_arns)),
                 )
             )
+        if trace_secrets_key_arn is not None:
+            key_region = trace_secrets_key_arn.split(":")[3]
+            statements.append(
+                iam.PolicyStatement(
+                    sid="DecryptTraceSecretsThroughSecretsManager",
+                    actions=["kms:Decrypt"],
+                    resources=[trace_secrets_key_arn],
+                    conditions={
+                        "StringEquals": {
+                            "kms:ViaService": f"secretsmanager.{key_region}.amazonaws.com",
+                            # Secrets Manager's encryption context names the secret.
+                            "kms:EncryptionContext:SecretARN": list(dict.fromkeys(trace_secret_arns)),
+                        }
+                    },
+                )
+            )
         if xray:
             statements.append(
                 iam.PolicyStatement(sid="SendXRayTraces", actions=list(XRAY_ACTIONS), resources=["*"])
@@ -265,7 +300,8 @@ class ClaudeProxyFunction(Construct):
           its holds, written together by TransactWriteItems (IAM checks each item's own action);
           Query for stale holds. No Scan, no other project.
         - Alerts: publish to the project's topic only; the topic is KMS-encrypted, so the role may
-          use the alerts key, named by its alias and only through SNS in this region.
+          use the alerts key, named by its alias, only through SNS in this region and only for
+          its own topic (the encryption context SNS sends carries the topic ARN).
         """
         if spend is None:
             return []
@@ -288,7 +324,11 @@ class ClaudeProxyFunction(Construct):
                 resources=[f"arn:{stack.partition}:kms:{stack.region}:{stack.account}:key/*"],
                 conditions={
                     "ForAnyValue:StringEquals": {"kms:ResourceAliases": [spend.alerts_key_alias]},
-                    "StringEquals": {"kms:ViaService": f"sns.{stack.region}.amazonaws.com"},
+                    "StringEquals": {
+                        "kms:ViaService": f"sns.{stack.region}.amazonaws.com",
+                        # SNS's encryption context names the topic: the key only for the own topic.
+                        "kms:EncryptionContext:aws:sns:topicArn": spend.alert_topic_arn,
+                    },
                 },
             ),
         ]
@@ -312,14 +352,20 @@ class ClaudeProxyFunction(Construct):
                 if "*" not in arn:
                     continue
                 rendered = arn.replace(stack.partition, "<AWS::Partition>")
+                regions = arn.split(":")[3]
+                where = (
+                    "any commercial region (a global profile's destinations)"
+                    if regions == "*"
+                    else f"the regions of its geography only ({regions})"
+                )
                 acknowledgments.append(
                     Acknowledgment(
                         id=f"AwsSolutions::AwsSolutions-IAM5[Resource::{rendered}]",
                         reason=(
                             f"Cross-region inference for {access.alias} may be served by the model in "
-                            "any destination region of its system profile, which AWS can extend; the "
-                            "region wildcard is fenced by a bedrock:InferenceProfileArn condition that "
-                            "admits only this project's profile for this model."
+                            f"{where}, where AWS can add destination regions; the pattern is fenced by a "
+                            "bedrock:InferenceProfileArn condition that admits only this project's profile "
+                            "for this model."
                         ),
                     )
                 )

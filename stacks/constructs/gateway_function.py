@@ -21,6 +21,7 @@ from aws_cdk import Duration, RemovalPolicy, Stack, Token
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
@@ -143,7 +144,10 @@ class GatewayFunction(Construct):
         spend_recording: SpendRecording | None = None,
         max_concurrency: int | None = None,
         trace_secret_arns: Sequence[str] = (),
+        trace_secrets_key_arn: str | None = None,
         xray: bool = False,
+        log_key: kms.IKey | None = None,
+        role_path: str | None = None,
     ) -> None:
         if log_retention_days not in _RETENTION:
             raise ValueError(f"log_retention_days {log_retention_days} is not a CloudWatch Logs retention")
@@ -157,6 +161,7 @@ class GatewayFunction(Construct):
             "LogGroup",
             log_group_name=log_group_name,
             retention=_RETENTION[log_retention_days],
+            encryption_key=log_key,
             removal_policy=RemovalPolicy.DESTROY,
         )
         # The invoke function's statement builders, applied to this construct (its log group).
@@ -164,6 +169,7 @@ class GatewayFunction(Construct):
             self,  # type: ignore[arg-type]
             model_access,
             trace_secret_arns=trace_secret_arns,
+            trace_secrets_key_arn=trace_secrets_key_arn,
             xray=xray,
         ) + ClaudeProxyFunction._spend_statements(self, spend_recording)  # type: ignore[arg-type]
         statements.append(_count_tokens_statement(stack, model_access))
@@ -179,6 +185,7 @@ class GatewayFunction(Construct):
             self,
             "Role",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            path=role_path,  # policies outside the stack match the project functions by it
             description=f"Claude gateway {function_name}: own logs, own inference profiles and API keys only",
             inline_policies={"ClaudeGateway": iam.PolicyDocument(statements=statements)},
         )

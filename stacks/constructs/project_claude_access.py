@@ -16,6 +16,7 @@ from claude_platform.naming import (
     budget_stop_policy_name,
     cost_tags,
     foundation_model_arns,
+    function_role_path,
     gateway_function_name,
     gateway_log_group_name,
     ledger_table_name,
@@ -33,6 +34,7 @@ from stacks.constructs.claude_proxy_function import (
 )
 from stacks.constructs.gateway_function import AuthFailuresAlarm, GatewayCrashesAlarm, GatewayFunction
 from stacks.constructs.inference_profiles import InferenceProfiles
+from stacks.constructs.logs_key import LogsKey
 from stacks.constructs.profile_alarms import ProfileAlarms
 from stacks.constructs.project_budget import ProjectBudget
 from stacks.constructs.proxy_errors_alarm import ProxyErrorsAlarm
@@ -66,6 +68,13 @@ class ProjectClaudeAccess(Construct):
         tags = cost_tags(platform.cost_allocation_tag_key, project)
 
         self.profiles = InferenceProfiles(self, "Profiles", project=project, tags=tags).profiles
+        the_budget_name = budget_name(
+            prefix,
+            name,
+            region=project.region,
+            home_region=platform.region,
+            actual_thresholds=config.alert_thresholds,
+        )
         self.alert_topic = AlertTopic(
             self,
             "Alerts",
@@ -73,17 +82,12 @@ class ProjectClaudeAccess(Construct):
             display_name=f"Claude platform alerts: {name}",
             key_alias_name=alerts_key_alias(prefix),
             emails=config.alert_emails,
+            budget_name=the_budget_name,
         )
         self.budget = ProjectBudget(
             self,
             "Budget",
-            budget_name=budget_name(
-                prefix,
-                name,
-                region=project.region,
-                home_region=platform.region,
-                actual_thresholds=config.alert_thresholds,
-            ),
+            budget_name=the_budget_name,
             monthly_limit_usd=config.monthly_budget_usd,
             tag_key=platform.cost_allocation_tag_key,
             tag_value=name,
@@ -136,6 +140,14 @@ class ProjectClaudeAccess(Construct):
                 alert_topic_arn=self.alert_topic.topic.topic_arn,
                 alerts_key_alias=alerts_key_alias(prefix),
             )
+        # Log text may include prompts and completions: the project's own key, logs service only.
+        self.logs_key: LogsKey | None = None
+        if config.log_prompts:
+            log_groups = [proxy_log_group_name(prefix, name)]
+            if config.gateway.enabled:
+                log_groups.append(gateway_log_group_name(prefix, name))
+            self.logs_key = LogsKey(self, "LogsKey", project_name=name, log_group_names=log_groups)
+        log_key = self.logs_key.key if self.logs_key else None
         settings = runtime_settings(
             project,
             {a.alias: a.profile_arn for a in access},
@@ -158,7 +170,10 @@ class ProjectClaudeAccess(Construct):
             spend_recording=spend,
             max_concurrency=config.max_concurrency,
             trace_secret_arns=config.tracing.secret_arns,
+            trace_secrets_key_arn=config.tracing.secrets_kms_key_arn,
             xray=config.tracing.xray,
+            log_key=log_key,
+            role_path=function_role_path(prefix),
         )
         # The HTTPS endpoint (gateway.enabled): same code, settings and grants, its own function.
         self.gateway: GatewayFunction | None = None
@@ -180,7 +195,10 @@ class ProjectClaudeAccess(Construct):
                 spend_recording=spend,
                 max_concurrency=config.max_concurrency,
                 trace_secret_arns=config.tracing.secret_arns,
+                trace_secrets_key_arn=config.tracing.secrets_kms_key_arn,
                 xray=config.tracing.xray,
+                log_key=log_key,
+                role_path=function_role_path(prefix),
             )
             AuthFailuresAlarm(
                 self,

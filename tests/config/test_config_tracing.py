@@ -167,3 +167,37 @@ def test_settings_over_the_environment_limit_name_the_field(monkeypatch):
     assert message.startswith("projects[0] (alpha).tracing: the function's settings would take ")
     assert "over the 2000 that fit Lambda's 4 KB environment" in message
     assert only_problem(config(models=WORST_MODELS)).startswith("projects[0] (alpha).models: the function's")
+
+
+KEY = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+
+
+def test_a_customer_managed_secrets_key_is_accepted_with_its_secrets():
+    (project,) = load_config(config(tracing={"langfuse": LANGFUSE, "secrets_kms_key_arn": KEY})).projects
+    assert project.config.tracing.secrets_kms_key_arn == KEY
+    # Not part of the function's settings: only its role uses it.
+    assert "secrets_kms_key_arn" not in json.dumps(
+        settings_of(config(tracing={"langfuse": LANGFUSE, "secrets_kms_key_arn": KEY}))
+    )
+
+
+@pytest.mark.parametrize(
+    ("tracing", "message"),
+    [
+        (
+            {"langfuse": LANGFUSE, "secrets_kms_key_arn": "arn:aws:kms:us-east-1:123456789012:alias/team"},
+            "projects[0] (alpha).tracing.secrets_kms_key_arn: 'arn:aws:kms:us-east-1:123456789012:alias/team' "
+            "is not a KMS key ARN",
+        ),
+        (
+            {"otlp": {"endpoint": "https://otlp.example.com/v1/traces"}, "secrets_kms_key_arn": KEY},
+            "projects[0] (alpha).tracing: secrets_kms_key_arn is set but no trace secret is",
+        ),
+        (
+            {"langfuse": LANGFUSE, "secrets_kms_key_arn": KEY.replace("us-east-1", "eu-west-1")},
+            "projects[0] (alpha).tracing: secrets_kms_key_arn is in eu-west-1 but the secret",
+        ),
+    ],
+)
+def test_bad_secrets_key_names_the_field(tracing, message):
+    assert only_problem(config(tracing=tracing)).startswith(message)

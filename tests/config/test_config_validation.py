@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from claude_platform.config import ConfigError, load_config
+from claude_platform.config_model import DEFAULT_MAX_CONCURRENCY
 
 
 def config(**project: Any) -> dict[str, Any]:
@@ -281,7 +282,8 @@ def test_good_invoker_arns():
         "arn:aws:iam::111122223333:user/u",
         "arn:aws:iam::111122223333:root",
     ]
-    assert load_config(config(invokers=arns)).projects[0].config.invokers == arns
+    raw = config(invokers=arns, allow_account_invokers=True)
+    assert load_config(raw).projects[0].config.invokers == arns
 
 
 @pytest.mark.parametrize("key", ["aws:owner", "bad{key}", "", "k" * 129])
@@ -547,8 +549,36 @@ def test_max_concurrency_must_be_at_least_1(value):
     )
 
 
-def test_max_concurrency_is_unreserved_by_default():
-    assert load_config(config()).projects[0].config.max_concurrency is None
+def test_max_concurrency_is_reserved_by_default_and_unreserved_only_when_asked():
+    assert load_config(config()).projects[0].config.max_concurrency == DEFAULT_MAX_CONCURRENCY == 10
+    assert load_config(config(max_concurrency=None)).projects[0].config.max_concurrency is None
+
+
+def test_default_max_concurrency_counts_in_the_regions_sum():
+    raw = config()
+    raw["projects"] += [{**raw["projects"][0], "name": f"p{i}"} for i in range(90)]
+    assert only_problem(raw).startswith(
+        "projects: max_concurrency of the projects in us-east-1 adds up to 910, above 900"
+    )
+    raw["projects"][0]["max_concurrency"] = None  # opted out: 900 fits
+    assert len(load_config(raw).projects) == 91
+
+
+# --- invokers --------------------------------------------------------------------------------
+
+
+def test_an_account_root_invoker_is_refused_unless_allowed_explicitly():
+    root = "arn:aws:iam::444455556666:root"
+    problem = only_problem(config(invokers=["arn:aws:iam::111122223333:role/app", root]))
+    assert problem == (
+        f"projects[0] (alpha): invokers[1] '{root}' is an account root: every principal of account "
+        "444455556666 whose own IAM policy allows lambda:InvokeFunction could spend up to the project's "
+        "cap; name the roles or users that call it, or set allow_account_invokers: true to accept that"
+    )
+    assert load_config(config(invokers=[root], allow_account_invokers=True)).projects[0].config.invokers == [
+        root
+    ]
+    assert load_config(config(invokers=["arn:aws:iam::111122223333:user/ci"])).projects
 
 
 def test_max_concurrency_of_a_region_must_leave_100_unreserved():

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import boto3
 import pytest
@@ -106,28 +104,37 @@ def test_throttling_is_one_line(clients: Clients):
 # --- the Lambda handler (custom resource and daily schedule) ------------------------------------
 
 
-class _CfnEndpoint(BaseHTTPRequestHandler):
-    received: list[dict] = []
-
-    def do_PUT(self) -> None:
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        type(self).received.append(json.loads(body))
-        self.send_response(200)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, *args) -> None:
-        pass
+CFN_RESPONSE_URL = (
+    "https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com/"
+    "arn%3Aaws%3Acloudformation%3Aus-east-1%3A123456789012%3Astack/claude-platform/x?X-Amz-Signature=abc"
+)
 
 
 @pytest.fixture
-def cfn_endpoint():
-    _CfnEndpoint.received = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _CfnEndpoint)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/response", _CfnEndpoint.received
-    server.shutdown()
+def cfn_endpoint(monkeypatch):
+    """Captures what the handler PUTs (the response URL is CloudFormation's S3 host, not reachable)."""
+    received: list[dict] = []
+    urls: list[str] = []
+
+    class _Response:
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def read(self):
+            return b""
+
+    def urlopen(request, timeout):
+        assert request.get_method() == "PUT"
+        urls.append(request.full_url)
+        received.append(json.loads(request.data))
+        return _Response()
+
+    monkeypatch.setattr(cost_tags.urllib.request, "urlopen", urlopen)
+    monkeypatch.setenv("TAG_KEYS", "project,owner")
+    yield CFN_RESPONSE_URL, received
 
 
 @pytest.fixture
@@ -182,3 +189,49 @@ def test_delete_touches_nothing_and_schedule_uses_the_environment(cfn_endpoint, 
     monkeypatch.setenv("TAG_KEYS", "project,owner")
     _listed(stubbed_ce, {"project": "Active", "owner": "Active"}, keys=["project", "owner"])
     assert cost_tags.lambda_handler({"source": "aws.events"}, None) == {"Already_active": "project,owner"}
+
+
+def test_custom_resource_acts_only_on_the_configured_tag_keys(cfn_endpoint, stubbed_ce):
+    url, received = cfn_endpoint
+    event = _event(url, "Update")
+    event["ResourceProperties"]["TagKeys"] = ["project", "aws:createdBy", "someone-elses-key"]
+    _listed(stubbed_ce, {"project": "Active"}, keys=["project"])  # only the configured key is asked
+    summary = cost_tags.lambda_handler(event, None)
+    assert summary == {
+        "Already_active": "project",
+        "Refused_not_configured": "aws:createdBy,someone-elses-key",
+    }
+    assert received[0]["Status"] == "SUCCESS"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://cloudformation-custom-resource-response-useast1.s3.amazonaws.com/x",
+        "https://attacker.example.com/x",
+        "https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com.attacker.example/x",
+        "https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com:8443/x",
+        "https://user@cloudformation-custom-resource-response-useast1.s3.amazonaws.com/x",
+        "https://s3.amazonaws.com/cloudformation-custom-resource-response-useast1/x",
+        "https://169.254.169.254/latest/meta-data/",
+        "",
+    ],
+)
+def test_custom_resource_answers_only_cloudformations_response_host(cfn_endpoint, stubbed_ce, url):
+    _, received = cfn_endpoint
+    summary = cost_tags.lambda_handler(_event(url, "Create"), None)  # no CE call queued either
+    assert summary == {"Error": "refused: the response URL is not CloudFormation's"}
+    assert received == []
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "cloudformation-custom-resource-response-useast1.s3.amazonaws.com",
+        "cloudformation-custom-resource-response-uswest2.s3-us-west-2.amazonaws.com",
+        "cloudformation-custom-resource-response-euwest1.s3.eu-west-1.amazonaws.com",
+        "cloudformation-custom-resource-response-cnnorth1.s3.cn-north-1.amazonaws.com.cn",
+    ],
+)
+def test_cloudformations_response_hosts_are_accepted(host):
+    assert cost_tags.response_url_allowed(f"https://{host}/arn%3Aaws/x?X-Amz-Signature=abc")

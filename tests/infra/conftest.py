@@ -20,6 +20,7 @@ WORST_CASE_US_MODELS = [
     "claude-3-5-haiku",
 ]
 VARIANT_ACCOUNT = "123456789012"
+VARIANT_SECRETS_KEY = f"arn:aws:kms:ca-central-1:{VARIANT_ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 VARIANT_CONFIG = {
     "region": "ca-central-1",
     "account": VARIANT_ACCOUNT,
@@ -37,10 +38,12 @@ VARIANT_CONFIG = {
                 "arn:aws:iam::111122223333:role/caller",
                 "arn:aws:iam::444455556666:root",
             ],
+            "allow_account_invokers": True,
             "alarms": {"throttles": 3, "server_errors": 2, "client_errors": 7},
             "lambda_memory_mb": 1024,
             "lambda_timeout_seconds": 90,
             "log_retention_days": 90,
+            "log_prompts": True,  # its log group gets the project's own KMS key
             "max_tokens_limit": 8192,
             # The longest tracing settings the config accepts (URL, public key, secret name).
             "tracing": {
@@ -55,6 +58,8 @@ VARIANT_CONFIG = {
                 },
                 "xray": True,
                 "flush_timeout_ms": 5000,
+                # The secret is encrypted with a customer-managed key (decrypt through Secrets Manager).
+                "secrets_kms_key_arn": VARIANT_SECRETS_KEY,
             },
         },
         {"name": "quiet", "models": ["claude-haiku-4-5"], "monthly_budget_usd": 1},

@@ -97,31 +97,48 @@ def test_topic_policy_is_tls_only_and_admits_budgets_and_alarms_of_this_account(
     policy = one_resource(template, "AWS::SNS::TopicPolicy")["Properties"]
     assert policy["Topics"] == [topic_ref]
     statements = {s["Sid"]: s for s in policy["PolicyDocument"]["Statement"]}
-    assert set(statements) == {
-        "AllowPublishThroughSSLOnly",
-        "AllowBudgetsOfThisAccount",
-        "AllowAlarmsOfThisAccountAndRegion",
-    }
+    assert set(statements) == {"AllowPublishThroughSSLOnly", "AllowOwnBudgetOnly", "AllowOwnAlarmsOnly"}
     tls = statements["AllowPublishThroughSSLOnly"]
     assert (tls["Effect"], tls["Principal"], tls["Condition"]) == (
         "Deny",
         "*",
         {"Bool": {"aws:SecureTransport": "false"}},
     )
-    budgets = statements["AllowBudgetsOfThisAccount"]
+    budgets = statements["AllowOwnBudgetOnly"]
     assert budgets["Principal"] == {"Service": "budgets.amazonaws.com"}
     assert (budgets["Effect"], budgets["Action"], budgets["Resource"]) == ("Allow", "SNS:Publish", topic_ref)
+    budget_arn = "arn:${AWS::Partition}:budgets::${AWS::AccountId}:budget/claude-support-bot-monthly-32799f"
     assert render(budgets["Condition"]) == {
         "StringEquals": {"aws:SourceAccount": "${AWS::AccountId}"},
-        "ArnLike": {"aws:SourceArn": "arn:${AWS::Partition}:budgets::${AWS::AccountId}:*"},
+        "ArnLike": {"aws:SourceArn": [budget_arn, f"{budget_arn}/action/*"]},
     }
-    alarms = statements["AllowAlarmsOfThisAccountAndRegion"]
+    alarms = statements["AllowOwnAlarmsOnly"]
     assert alarms["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
     assert (alarms["Effect"], alarms["Action"], alarms["Resource"]) == ("Allow", "SNS:Publish", topic_ref)
-    assert render(alarms["Condition"]) == {
-        "StringEquals": {"aws:SourceAccount": "${AWS::AccountId}"},
-        "ArnLike": {"aws:SourceArn": "arn:${AWS::Partition}:cloudwatch:us-east-1:${AWS::AccountId}:alarm:*"},
-    }
+    # Exactly the project's own alarms, each by its full ARN: no other alarm of the region.
+    alarm_names = sorted(
+        a["Properties"]["AlarmName"] for a in resources_of_type(template, "AWS::CloudWatch::Alarm").values()
+    )
+    assert len(alarm_names) >= 4
+    condition = render(alarms["Condition"])
+    assert condition["StringEquals"] == {"aws:SourceAccount": "${AWS::AccountId}"}
+    assert sorted(condition["ArnEquals"]["aws:SourceArn"]) == [
+        f"arn:${{AWS::Partition}}:cloudwatch:us-east-1:${{AWS::AccountId}}:alarm:{n}" for n in alarm_names
+    ]
+    assert set(condition) == {"StringEquals", "ArnEquals"}
+
+
+def test_every_alarm_of_every_project_may_publish_to_its_topic(example):
+    for _, stack in example.project_stacks():
+        template = example.template(stack.stack_name)
+        policy = one_resource(template, "AWS::SNS::TopicPolicy")["Properties"]["PolicyDocument"]
+        (alarms,) = [s for s in policy["Statement"] if s["Sid"] == "AllowOwnAlarmsOnly"]
+        allowed = {a.rsplit(":", 1)[1] for a in render(alarms["Condition"]["ArnEquals"]["aws:SourceArn"])}
+        names = {
+            a["Properties"]["AlarmName"]
+            for a in resources_of_type(template, "AWS::CloudWatch::Alarm").values()
+        }
+        assert allowed == names
 
 
 def test_email_subscriptions_match_alert_emails(example):
@@ -149,7 +166,7 @@ def test_explicit_account_in_topic_policy(variant):
                     [
                         Match.object_like(
                             {
-                                "Sid": "AllowBudgetsOfThisAccount",
+                                "Sid": "AllowOwnBudgetOnly",
                                 "Condition": Match.object_like(
                                     {"StringEquals": {"aws:SourceAccount": "123456789012"}}
                                 ),
@@ -164,3 +181,60 @@ def test_explicit_account_in_topic_policy(variant):
     assert render(topic["KmsMasterKeyId"]) == (
         "arn:${AWS::Partition}:kms:ca-central-1:123456789012:alias/abcdefghijklmnop/alerts"
     )
+
+
+def _topic_with_alarms(*names):
+    import aws_cdk as cdk
+    from aws_cdk import aws_cloudwatch as cloudwatch
+    from aws_cdk import aws_cloudwatch_actions as actions
+
+    from stacks.constructs.alert_topic import AlertTopic
+
+    stack = cdk.Stack(cdk.App(), "S", env=cdk.Environment(account="123456789012", region="eu-west-1"))
+    topic = AlertTopic(
+        stack,
+        "Alerts",
+        topic_name="t",
+        display_name="t",
+        key_alias_name="alias/k",
+        emails=[],
+        budget_name="b",
+    )
+    for i, name in enumerate(names):
+        alarm = cloudwatch.Alarm(
+            stack,
+            f"Alarm{i}",  # added after the topic, outside it: still listed
+            alarm_name=name,
+            metric=cloudwatch.Metric(namespace="N", metric_name="M"),
+            threshold=1,
+            evaluation_periods=1,
+        )
+        alarm.add_alarm_action(actions.SnsAction(topic.topic))
+    cloudwatch.Alarm(  # notifies nothing of this topic: not listed
+        stack, "Other", alarm_name="other", metric=cloudwatch.Metric(namespace="N", metric_name="M"), threshold=1,
+        evaluation_periods=1,
+    )  # fmt: skip
+    return stack
+
+
+def test_topic_policy_lists_every_alarm_of_the_stack_that_notifies_it_whenever_added():
+    from aws_cdk.assertions import Template
+
+    policy = Template.from_stack(_topic_with_alarms("a1", "a2")).find_resources("AWS::SNS::TopicPolicy")
+    (statement,) = [
+        s
+        for s in next(iter(policy.values()))["Properties"]["PolicyDocument"]["Statement"]
+        if s["Sid"] == "AllowOwnAlarmsOnly"
+    ]
+    assert render(statement["Condition"]["ArnEquals"]["aws:SourceArn"]) == [
+        "arn:${AWS::Partition}:cloudwatch:eu-west-1:123456789012:alarm:a1",
+        "arn:${AWS::Partition}:cloudwatch:eu-west-1:123456789012:alarm:a2",
+    ]
+
+
+def test_an_alarm_without_a_fixed_name_on_the_topic_fails_synthesis():
+    import pytest
+    from aws_cdk.assertions import Template
+
+    with pytest.raises(RuntimeError, match="needs a fixed name"):
+        Template.from_stack(_topic_with_alarms(None))

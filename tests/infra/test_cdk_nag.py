@@ -61,12 +61,16 @@ def test_acknowledgments_are_only_the_expected_ones(example):
     xray = "AwsSolutions::AwsSolutions-IAM5[Resource::*]"
     assert wildcards == {
         xray,
+        # Each geography's destination regions: `*` only for global (data-science), us-* and eu-*.
         *(
-            f"AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:bedrock:*::foundation-model/{base_id}]"
-            for base_id in (
-                "anthropic.claude-haiku-4-5-20251001-v1:0",
-                "anthropic.claude-opus-4-5-20251101-v1:0",
-                "anthropic.claude-sonnet-4-5-20250929-v1:0",
+            f"AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:bedrock:{regions}::foundation-model/{base_id}]"
+            for regions, base_id in (
+                ("*", "anthropic.claude-opus-4-5-20251101-v1:0"),
+                ("*", "anthropic.claude-sonnet-4-5-20250929-v1:0"),
+                ("us-*", "anthropic.claude-haiku-4-5-20251001-v1:0"),
+                ("us-*", "anthropic.claude-sonnet-4-5-20250929-v1:0"),
+                ("eu-*", "anthropic.claude-haiku-4-5-20251001-v1:0"),
+                ("eu-*", "anthropic.claude-sonnet-4-5-20250929-v1:0"),
             )
         ),
         # The alerts key, named by alias: fenced by kms:ResourceAliases and kms:ViaService.

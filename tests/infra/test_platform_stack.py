@@ -25,18 +25,35 @@ def test_key_rotates_and_has_the_fixed_alias(example, stack_name):
 
 
 @pytest.mark.parametrize("stack_name", PLATFORM_STACKS)
-def test_key_policy_lets_budgets_and_cloudwatch_encrypt_for_this_account_only(example, stack_name):
+def test_key_policy_lets_only_the_platforms_budgets_and_alarms_encrypt_for_its_topics(example, stack_name):
     _, statements = _key_statements(example.template(stack_name))
-    for sid, service in (
-        ("AllowBudgetsToPublishToEncryptedTopics", "budgets.amazonaws.com"),
-        ("AllowCloudwatchToPublishToEncryptedTopics", "cloudwatch.amazonaws.com"),
+    region = "us-east-1" if stack_name == "claude-platform" else "eu-west-1"
+    for sid, service, source in (
+        (
+            "AllowBudgetsToPublishToEncryptedTopics",
+            "budgets.amazonaws.com",
+            "budgets::${AWS::AccountId}:budget/claude-*",
+        ),
+        (
+            "AllowCloudwatchToPublishToEncryptedTopics",
+            "cloudwatch.amazonaws.com",
+            f"cloudwatch:{region}:${{AWS::AccountId}}:alarm:claude-*",
+        ),
     ):
         statement = statements[sid]
         assert statement["Effect"] == "Allow"
         assert statement["Principal"] == {"Service": service}
         assert sorted(statement["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey*"]
         assert statement["Resource"] == "*"
-        assert render(statement["Condition"]) == {"StringEquals": {"aws:SourceAccount": "${AWS::AccountId}"}}
+        # Not any budget or alarm of the account, not any topic: the platform's own names only
+        # (one key serves every project of the region; the topic policies list exact ARNs).
+        assert render(statement["Condition"]) == {
+            "StringEquals": {"aws:SourceAccount": "${AWS::AccountId}"},
+            "ArnLike": {"aws:SourceArn": f"arn:${{AWS::Partition}}:{source}"},
+            "StringLike": {
+                "kms:EncryptionContext:aws:sns:topicArn": f"arn:${{AWS::Partition}}:sns:{region}:${{AWS::AccountId}}:claude-*"
+            },
+        }
     # Besides the two services, only the account's own administration statement (CDK default).
     others = [s for sid, s in statements.items() if not sid.endswith("ToPublishToEncryptedTopics")]
     assert len(others) == 1
@@ -57,7 +74,13 @@ def test_platform_stack_has_the_key_alias_ledger_table_and_dashboard_by_default(
 def test_explicit_account_in_key_policy(variant):
     _, statements = _key_statements(variant.template("abcdefghijklmnop-platform"))
     condition = statements["AllowBudgetsToPublishToEncryptedTopics"]["Condition"]
-    assert condition == {"StringEquals": {"aws:SourceAccount": "123456789012"}}
+    assert render(condition) == {
+        "StringEquals": {"aws:SourceAccount": "123456789012"},
+        "ArnLike": {"aws:SourceArn": "arn:${AWS::Partition}:budgets::123456789012:budget/abcdefghijklmnop-*"},
+        "StringLike": {
+            "kms:EncryptionContext:aws:sns:topicArn": "arn:${AWS::Partition}:sns:ca-central-1:123456789012:abcdefghijklmnop-*"
+        },
+    }
 
 
 def test_one_platform_stack_per_region_with_projects(example, variant):

@@ -202,10 +202,11 @@ def test_role_invokes_own_profiles_and_foundation_models_only_through_them(examp
     ):
         statement = statements[sid]
         assert statement["Action"] == INVOKE
-        # A single resource renders as a string, not a list.
-        assert (
-            render(statement["Resource"]) == f"arn:${{AWS::Partition}}:bedrock:*::foundation-model/{base_id}"
-        )
+        # The US geography's destination regions only: never a region wildcard for every region.
+        assert render(statement["Resource"]) == [
+            f"arn:${{AWS::Partition}}:bedrock:us-*::foundation-model/{base_id}",
+            f"arn:${{AWS::Partition}}:bedrock:ca-central-1::foundation-model/{base_id}",
+        ]
         assert render(statement["Condition"]) == {
             "StringEquals": {
                 "bedrock:InferenceProfileArn": [
@@ -243,6 +244,19 @@ def test_global_profiles_also_allow_the_region_less_foundation_model_arn(example
         "arn:${AWS::Partition}:bedrock:us-east-1:${AWS::AccountId}:inference-profile/"
         "global.anthropic.claude-opus-4-5-20251101-v1:0"
     )
+
+
+def test_eu_profiles_may_be_served_by_the_model_in_eu_regions_only(example):
+    _, statements = _policy_statements(example.template("claude-project-eu-assistant"))
+    grants = {
+        sid: s for sid, s in statements.items() if sid.startswith("InvokeFoundationModelOnlyThroughProfile")
+    }
+    assert grants
+    for statement in grants.values():
+        resource = render(statement["Resource"])
+        assert isinstance(resource, str) and resource.startswith(
+            "arn:${AWS::Partition}:bedrock:eu-*::foundation-model/"
+        )
 
 
 def test_in_region_profile_allows_the_regional_model_through_the_application_profile_only(example):
@@ -330,8 +344,9 @@ def test_without_snapstart_there_is_no_version_or_alias(example):
     assert resources_of_type(template, "AWS::Lambda::Alias") == {}
 
 
-def test_max_concurrency_reserves_the_functions_concurrency_only_where_set(example):
-    expected = {"support-bot": 50, "eu-assistant": 20, "data-science": 20, "legacy-summarizer": None}
+def test_max_concurrency_reserves_the_functions_concurrency_by_default(example):
+    # legacy-summarizer sets none: the default reservation, never the region's shared pool.
+    expected = {"support-bot": 50, "eu-assistant": 20, "data-science": 20, "legacy-summarizer": 10}
     for name, stack in example.project_stacks():
         function = proxy_function(example.template(stack.stack_name))["Properties"]
         assert function.get("ReservedConcurrentExecutions") == expected[name], name

@@ -32,7 +32,12 @@ def test_eu_project_names_only_its_own_region_and_eu_profiles(example):
 def test_home_region_projects_name_only_the_home_region(example):
     for name in ("support-bot", "data-science", "legacy-summarizer"):
         text = json.dumps(example.template(f"claude-project-{name}"))
-        assert set(REGION_LITERAL.findall(text)) == {"us-east-1"}, name
+        # Besides the home region, only the destination regions a `us` profile may route to, in
+        # the foundation-model grants (ca-central-1 is one; us-* is a pattern, not a literal).
+        destinations = {"ca-central-1"} if name == "support-bot" else set()
+        grants = set(re.findall(r"bedrock:([a-z0-9-]+)::foundation-model", text)) - {"us-east-1", "us-*"}
+        assert grants == destinations, name
+        assert set(REGION_LITERAL.findall(text)) == {"us-east-1"} | destinations, name
 
 
 def test_each_platform_stack_holds_its_regions_key_and_ledger(example):

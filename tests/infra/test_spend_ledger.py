@@ -79,7 +79,11 @@ def test_each_function_publishes_only_to_its_own_topic_with_the_alerts_key_throu
     assert render(key["Resource"]) == "arn:${AWS::Partition}:kms:us-east-1:${AWS::AccountId}:key/*"
     assert key["Condition"] == {
         "ForAnyValue:StringEquals": {"kms:ResourceAliases": ["alias/claude/alerts"]},
-        "StringEquals": {"kms:ViaService": "sns.us-east-1.amazonaws.com"},
+        "StringEquals": {
+            "kms:ViaService": "sns.us-east-1.amazonaws.com",
+            # Only to encrypt for its own topic: SNS's encryption context is the topic ARN.
+            "kms:EncryptionContext:aws:sns:topicArn": {"Ref": next(iter(topics))},
+        },
     }
 
 
@@ -185,7 +189,11 @@ def test_budget_action_denies_bedrock_to_the_function_role_at_100_percent(exampl
     assert render(trust["Condition"]) == {
         "StringEquals": {"aws:SourceAccount": "${AWS::AccountId}"},
         "ArnLike": {
-            "aws:SourceArn": "arn:${AWS::Partition}:budgets::${AWS::AccountId}:budget/claude-support-bot-monthly-32799f*"
+            # Exactly this budget and its actions: no prefix wildcard that matches `<name>-other`.
+            "aws:SourceArn": [
+                "arn:${AWS::Partition}:budgets::${AWS::AccountId}:budget/claude-support-bot-monthly-32799f",
+                "arn:${AWS::Partition}:budgets::${AWS::AccountId}:budget/claude-support-bot-monthly-32799f/action/*",
+            ]
         },
     }
     (statement,) = execution_role["Policies"][0]["PolicyDocument"]["Statement"]

@@ -128,3 +128,19 @@ def test_stack_names_and_environment(example, variant):
         assert cdk.Token.is_unresolved(stack.account)  # environment-agnostic account
     for stack in variant.stacks.values():
         assert (stack.account, stack.region) == ("123456789012", "ca-central-1")
+
+
+def test_function_roles_carry_the_cost_tag_and_the_function_path(example):
+    """Caller-identity cost allocation attributes Bedrock usage by the caller's tags, even usage that
+    bypassed a profile; the optional SCP and boundary (policies/) find the roles by their path."""
+    for name, stack in example.project_stacks():
+        roles = [
+            r["Properties"]
+            for r in resources_of_type(example.template(stack.stack_name), "AWS::IAM::Role").values()
+            if r["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]
+            == {"Service": "lambda.amazonaws.com"}
+        ]
+        assert len(roles) == (2 if name == "data-science" else 1), name  # data-science has the gateway
+        for role in roles:
+            assert {"Key": "project", "Value": name} in role["Tags"]
+            assert role["Path"] == "/claude-functions/"

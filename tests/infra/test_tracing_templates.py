@@ -56,6 +56,27 @@ def test_traced_project_gets_active_xray_and_reads_only_its_secret(example):
     assert "secretsmanager" not in others and "xray" not in others
 
 
+def test_secret_with_a_customer_managed_key_is_decrypted_only_through_secrets_manager(example, variant):
+    tracing = variant.platform.projects[0].config.tracing
+    secret, key = tracing.langfuse.secret_key_secret_arn, tracing.secrets_kms_key_arn
+    assert key is not None
+    statements = _statements(variant.template(VARIANT))
+    assert statements["DecryptTraceSecretsThroughSecretsManager"] == {
+        "Sid": "DecryptTraceSecretsThroughSecretsManager",
+        "Effect": "Allow",
+        "Action": "kms:Decrypt",
+        "Resource": key,
+        "Condition": {
+            "StringEquals": {
+                "kms:ViaService": "secretsmanager.ca-central-1.amazonaws.com",
+                "kms:EncryptionContext:SecretARN": [secret],
+            }
+        },
+    }
+    # Without a configured key (support-bot's secret uses aws/secretsmanager): no KMS grant for it.
+    assert "DecryptTraceSecretsThroughSecretsManager" not in _statements(example.template(SUPPORT))
+
+
 def test_untraced_project_has_no_tracing_at_all(example):
     function = proxy_function(example.template(DATA_SCIENCE))
     assert "TracingConfig" not in function["Properties"]
