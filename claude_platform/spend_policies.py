@@ -129,7 +129,9 @@ def documents(name_prefix: str, tag_key: str) -> dict[str, str]:
 
 def main(argv: list[str] | None = None) -> int:
     """Write the SCP and the permissions boundary for a projects file."""
-    parser = argparse.ArgumentParser(prog="python -m claude_platform.spend_policies", description=main.__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m claude_platform.spend_policies", description=main.__doc__
+    )
     parser.add_argument("config", nargs="?", type=Path, default=Path("projects.yaml"))
     parser.add_argument("--out", type=Path, default=Path("policies"), help="directory (default: policies)")
     args = parser.parse_args(argv)

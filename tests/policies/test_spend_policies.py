@@ -55,7 +55,8 @@ def test_committed_policies_are_what_the_generator_writes_for_the_example(tmp_pa
         )
     assert spend_policies.main([str(ROOT / "projects.yaml"), "--out", str(tmp_path)]) == 0
     assert {p.name: p.read_text() for p in tmp_path.iterdir()} == {
-        name: (POLICIES / name).read_text() for name in (spend_policies.SCP_FILE, spend_policies.BOUNDARY_FILE)
+        name: (POLICIES / name).read_text()
+        for name in (spend_policies.SCP_FILE, spend_policies.BOUNDARY_FILE)
     }
     assert spend_policies.main([str(tmp_path / "missing.yaml"), "--out", str(tmp_path)]) == 1
 
@@ -85,7 +86,11 @@ def test_each_is_a_well_formed_policy_document_under_its_size_limit(name):
         resources = statement.get("Resource", statement.get("NotResource"))
         for arn in resources if isinstance(resources, list) else [resources]:
             assert arn == "*" or re.fullmatch(r"arn:\*:(bedrock|iam):[^:]*:[^:]*:.+", arn), arn
-    limit = spend_policies.SCP_MAX_CHARS if name == spend_policies.SCP_FILE else spend_policies.MANAGED_POLICY_MAX_CHARS
+    limit = (
+        spend_policies.SCP_MAX_CHARS
+        if name == spend_policies.SCP_FILE
+        else spend_policies.MANAGED_POLICY_MAX_CHARS
+    )
     assert len(json.dumps(document, separators=(",", ":"))) <= limit
 
 
