@@ -1,4 +1,6 @@
-"""Benchmark: synthesis wall time for 1, 50 and 300 projects (fresh process each run, as `cdk synth`).
+"""Benchmark: synthesis wall time for 1, 50 and 300 projects (fresh process each run, as `cdk synth`),
+and the size of the platform stack's template, which must not grow with the projects (CloudFormation
+takes at most 1 MB). `--sizes 1,300,1000` measures the 1,000-project case.
 
 Each run is `python app.py` with the context and output folder the CDK CLI would pass. The baseline,
 measured in the same command, is a fresh process that synthesizes an empty CDK app: the fixed cost of
@@ -25,6 +27,8 @@ sys.path.insert(0, str(ROOT))
 from tools.large_config import large_config  # noqa: E402
 
 TARGET_300_SECONDS = 45.0
+MAX_TEMPLATE_BYTES = 1_000_000  # CloudFormation template body from S3 ("1 MB", as cfn-lint E1002 checks it)
+PLATFORM_TEMPLATE = "claude-platform.template.json"
 # Same App settings as app.py (CDK's built-in template validation off: ~3.3 s fixed cost here).
 BASELINE_CODE = (
     "import aws_cdk as cdk; app = cdk.App(builtin_cloud_formation_validation=False); "
@@ -65,26 +69,37 @@ def main() -> int:
         configs = {}
         for size in sizes:
             configs[size] = Path(tmp) / f"projects-{size}.yaml"
-            configs[size].write_text(yaml.safe_dump(large_config(size)))
+            raw = large_config(size)
+            raw["inference_profile_quota"] = max(1000, 3 * size)  # adjustable; the bench measures synthesis
+            configs[size].write_text(yaml.safe_dump(raw))
         baseline_cmd = [sys.executable, "-c", BASELINE_CODE]
         _time(baseline_cmd, _env(f"{tmp}/warmup", {}))  # discarded: fills the disk cache
         baseline: list[float] = []
         timings: dict[int, list[float]] = {size: [] for size in sizes}
+        template_bytes: dict[int, int] = {}
         for r in range(args.runs):  # interleaved, so machine noise hits every variant alike
             baseline.append(_time(baseline_cmd, _env(f"{tmp}/base-{r}", {})))
             for size in sizes:
                 context = {"config": str(configs[size])}
-                timings[size].append(
-                    _time([sys.executable, "app.py"], _env(f"{tmp}/out-{size}-{r}", context))
-                )
+                outdir = f"{tmp}/out-{size}-{r}"
+                timings[size].append(_time([sys.executable, "app.py"], _env(outdir, context)))
+                template_bytes[size] = (Path(outdir) / PLATFORM_TEMPLATE).stat().st_size
         results["baseline_empty_app_s"] = statistics.median(baseline)
         medians = {size: statistics.median(runs) for size, runs in timings.items()}
         results["median_s"] = {str(k): v for k, v in medians.items()}
+        results["platform_template_bytes"] = {str(k): v for k, v in template_bytes.items()}
     base = results["baseline_empty_app_s"]
     print(f"synthesis, median of {args.runs} fresh-process runs (baseline: empty CDK app {base:.2f} s)")
-    print(f"{'projects':>8} {'median s':>9} {'x baseline':>10} {'s/project':>10}")
+    print(f"{'projects':>8} {'median s':>9} {'x baseline':>10} {'s/project':>10} {'platform template B':>20}")
     for size, median in medians.items():
-        print(f"{size:>8} {median:>9.2f} {median / base:>10.1f} {(median - base) / size:>10.3f}")
+        print(
+            f"{size:>8} {median:>9.2f} {median / base:>10.1f} {(median - base) / size:>10.3f} "
+            f"{template_bytes[size]:>20,}"
+        )
+    over = {size: b for size, b in template_bytes.items() if b > MAX_TEMPLATE_BYTES}
+    print(
+        f"platform template <= {MAX_TEMPLATE_BYTES:,} B (CloudFormation): {'MISSED ' + str(over) if over else 'met'}"
+    )
     if len(medians) >= 2:
         lo, hi = min(medians), max(medians)
         slope = (medians[hi] - medians[lo]) / (hi - lo)

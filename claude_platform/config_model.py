@@ -22,6 +22,7 @@ from claude_platform.config_sections import (
     MAX_BUDGET_EMAIL_SUBSCRIBERS,
     MAX_BUDGET_NOTIFICATIONS,
     MAX_MODELS_PER_PROJECT,
+    MAX_OPERATIONS_EMAILS,
     MAX_USER_TAGS,
     PRINCIPAL_ARN_RE,
     PROJECT_NAME_MAX,
@@ -540,6 +541,27 @@ class PlatformConfig(_Strict):
             json_schema_extra=_doc_default("`{enabled: false}`"),
         ),
     ] = CurExportConfig()
+    operations_emails: Annotated[
+        list[str],
+        Field(
+            max_length=MAX_OPERATIONS_EMAILS,
+            description=(
+                f"up to {MAX_OPERATIONS_EMAILS} addresses subscribed to each region's operations topic "
+                "`<prefix>-operations` (each confirms by email): alarms about the alerting itself, "
+                "i.e. alert e-mails SNS failed to deliver and alert subscriptions left unconfirmed"
+            ),
+        ),
+    ] = []
+
+    @field_validator("operations_emails")
+    @classmethod
+    def _operations_emails(cls, value: list[str]) -> list[str]:
+        for i, email in enumerate(value):
+            if not EMAIL_RE.match(email):
+                raise ValueError(f"[{i}] {email!r} is not an email address")
+        if len(set(value)) != len(value):
+            raise ValueError("emails must be distinct")
+        return value
 
     @field_validator("region")
     @classmethod

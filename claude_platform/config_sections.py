@@ -33,6 +33,7 @@ ALERT_THRESHOLDS_MEANING = (
     "as percent of `monthly_budget_usd`"
 )
 MAX_BUDGET_EMAIL_SUBSCRIBERS = 10  # AWS Budgets: email subscribers per notification
+MAX_OPERATIONS_EMAILS = 10  # ours: the operations topic is for the few people who run the platform
 MAX_MODELS_PER_PROJECT = 8  # keeps the Lambda environment (4 KB) and the role policy small
 # PROJECT_SETTINGS at its longest (profile ARNs resolved): with the function's other variables and
 # a 200-byte margin it stays within Lambda's 4 KB for all environment variables together.

@@ -47,11 +47,15 @@ from claude_platform.naming import (
     gateway_log_group_name,
     inference_profile_name,
     ledger_table_name,
+    operations_alarm_name,
+    operations_key_alias,
+    operations_topic_name,
     platform_stack_name,
     project_stack_name,
     proxy_function_name,
     proxy_log_group_name,
     spend_dashboard_name,
+    subscription_check_function_name,
 )
 
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -183,6 +187,11 @@ def names_reference() -> str:
             f"`{alarm_name(p, other_project, 'gateway', 'auth-failures')}`",
         ),
         ("alert topic", f"`{alert_topic_name(p, project)}`", f"`{alert_topic_name(p, other_project)}`"),
+        (
+            "alarm, alert e-mails SNS failed to deliver (to the operations topic)",
+            f"`{alarm_name(p, project, 'alerts', 'delivery-failures')}`",
+            f"`{alarm_name(p, other_project, 'alerts', 'delivery-failures')}`",
+        ),
         ("budget (account-wide names)", f"`{budget(project, home)}`", f"`{budget(other_project, other)}`"),
         (
             "alarms, per model",
@@ -201,6 +210,17 @@ def names_reference() -> str:
         ),
         ("KMS key alias, per region", f"`{alerts_key_alias(p)}`", f"`{alerts_key_alias(p)}`"),
         ("spend ledger table, per region", f"`{ledger_table_name(p)}`", f"`{ledger_table_name(p)}`"),
+        (
+            "operations topic and its KMS key alias, per region",
+            f"`{operations_topic_name(p)}`, `{operations_key_alias(p)}`",
+            f"`{operations_topic_name(p)}`, `{operations_key_alias(p)}`",
+        ),
+        (
+            "subscription check function and its alarms, per region",
+            f"`{subscription_check_function_name(p)}`, `{operations_alarm_name(p, 'pending-subscriptions')}`, "
+            f"`{operations_alarm_name(p, 'subscription-check-errors')}`",
+            f"`{subscription_check_function_name(p)}`, ...",
+        ),
         (
             "spend dashboard, per region",
             f"`{spend_dashboard_name(p, home)}`",

@@ -190,3 +190,23 @@ def system_profile_arn(
     if geography is Geography.NONE:
         return None
     return model.source_arn(geography, region=region, account=account, partition=partition)
+
+
+def operations_topic_name(name_prefix: str) -> str:
+    """The region's operations topic: alarms about the platform itself, e.g. failed alert e-mails."""
+    return f"{name_prefix}-operations"
+
+
+def operations_key_alias(name_prefix: str) -> str:
+    """Alias of the KMS key of the region's operations topic."""
+    return f"alias/{name_prefix}/operations"
+
+
+def operations_alarm_name(name_prefix: str, condition: str) -> str:
+    """A region-level alarm of the platform, e.g. `claude-platform-pending-subscriptions`."""
+    return f"{name_prefix}-platform-{condition}"
+
+
+def subscription_check_function_name(name_prefix: str) -> str:
+    """The scheduled Lambda that counts unconfirmed subscriptions of the region's alert topics."""
+    return f"{name_prefix}-subscription-check"

@@ -1,4 +1,5 @@
-"""The shared stack of one region: the KMS key of the region's alert topics and its spend ledger table."""
+"""The shared stack of one region: the alert topics' KMS key, the spend ledger table, the operations
+topic with its subscription check, and the dashboard; its size does not grow with the projects."""
 
 from __future__ import annotations
 
@@ -10,17 +11,24 @@ from constructs import Construct
 from claude_platform.config_model import PlatformConfig
 from claude_platform.cur import GLUE_TABLE_NAME, athena_workgroup_name, export_name, glue_database_name
 from claude_platform.naming import (
+    alert_topic_name,
     alerts_key_alias,
     cost_tag_activation_function_name,
     ledger_table_name,
+    operations_alarm_name,
+    operations_key_alias,
+    operations_topic_name,
     spend_dashboard_name,
+    subscription_check_function_name,
 )
 from stacks.constructs.alerts_key import AlertsKey
 from stacks.constructs.claude_proxy_function import METRICS_NAMESPACE
 from stacks.constructs.cost_tag_activation import CostTagActivation
 from stacks.constructs.cur_export import CurExport
-from stacks.constructs.spend_dashboard import DashboardProject, SpendDashboard
+from stacks.constructs.operations_topic import OperationsTopic
+from stacks.constructs.spend_dashboard import SpendDashboard
 from stacks.constructs.spend_ledger_table import SpendLedgerTable
+from stacks.constructs.subscription_check import SubscriptionCheck
 
 
 class PlatformStack(Stack):
@@ -47,11 +55,47 @@ class PlatformStack(Stack):
         CfnOutput(
             self, "SpendLedgerTableName", value=self.ledger.table_name, description="Spend ledger (DynamoDB)"
         )
+        self._add_operations(platform)
         self._add_finance(platform)
 
+    def _add_operations(self, platform: PlatformConfig) -> None:
+        """The operations topic (alarms about the alerting itself) and the hourly check of
+        unconfirmed alert subscriptions."""
+        prefix = platform.name_prefix
+        scope = Construct(self, "Operations")
+        self.operations = OperationsTopic(
+            scope,
+            "Topic",
+            topic_name=operations_topic_name(prefix),
+            key_alias_name=operations_key_alias(prefix),
+            alarm_name_prefix=f"{prefix}-",
+            emails=platform.operations_emails,
+        )
+        CfnOutput(
+            self,
+            "OperationsTopicArn",
+            value=self.operations.topic.topic_arn,
+            description="Operations topic: failed alert e-mails, unconfirmed alert subscriptions",
+        )
+        # Alert topics are `<prefix>-<project>-alerts` (naming.alert_topic_name).
+        example = alert_topic_name(prefix, "{project}")
+        head, tail = example.split("{project}")
+        self.subscription_check = SubscriptionCheck(
+            scope,
+            "SubscriptionCheck",
+            function_name=subscription_check_function_name(prefix),
+            topic_name_prefix=head,
+            topic_name_suffix=tail,
+            metrics_namespace=METRICS_NAMESPACE,
+            pending_alarm_name=operations_alarm_name(prefix, "pending-subscriptions"),
+            errors_alarm_name=operations_alarm_name(prefix, "subscription-check-errors"),
+            operations_topic=self.operations.topic,
+        )
+
     def _add_finance(self, platform: PlatformConfig) -> None:
-        """Spend dashboard of this region's projects; in the home region, the opt-in tag activation
-        and CUR export, which are account-wide (docs/finance.md)."""
+        """The region's dashboard (constant size: queries over every project's metrics); in the
+        home region, the opt-in tag activation and CUR export, which are account-wide
+        (docs/finance.md)."""
         prefix = platform.name_prefix
         here = [
             p for p in platform.projects if (getattr(p, "region", None) or platform.region) == self.region
@@ -61,8 +105,12 @@ class PlatformStack(Stack):
                 self,
                 "SpendDashboard",
                 dashboard_name=spend_dashboard_name(prefix, self.region),
-                projects=[DashboardProject(p.name, p.cap_usd) for p in here],
                 metrics_namespace=METRICS_NAMESPACE,
+                detail_project=here[0].name,
+                operations_alarms=[
+                    self.subscription_check.pending_alarm,
+                    self.subscription_check.errors_alarm,
+                ],
             )
         if self.region != platform.region:
             return

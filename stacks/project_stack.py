@@ -10,7 +10,14 @@ from constructs import Construct
 
 from claude_platform.config import Project
 from claude_platform.config_model import PlatformConfig
-from claude_platform.naming import cost_tags, stack_output_key
+from claude_platform.naming import (
+    alarm_name,
+    alert_topic_name,
+    cost_tags,
+    operations_topic_name,
+    stack_output_key,
+)
+from stacks.constructs.alert_delivery_alarm import AlertDeliveryAlarm
 from stacks.constructs.project_claude_access import ProjectClaudeAccess
 
 
@@ -32,6 +39,19 @@ class ProjectStack(Stack):
             Tags.of(self).add(key, value)
         self.access = ProjectClaudeAccess(
             self, "ClaudeAccess", platform=platform, project=project, proxy_code=proxy_code
+        )
+        # In the project stack, so the platform stack does not grow with the projects; it notifies the
+        # region's operations topic (platform stack, same name in every region), not the alert topic.
+        self.alert_delivery = AlertDeliveryAlarm(
+            self,
+            "AlertDeliveryAlarm",
+            alarm_name=alarm_name(platform.name_prefix, project.name, "alerts", "delivery-failures"),
+            project_name=project.name,
+            topic_name=alert_topic_name(platform.name_prefix, project.name),
+            operations_topic_arn=(
+                f"arn:{self.partition}:sns:{self.region}:{self.account}:"
+                f"{operations_topic_name(platform.name_prefix)}"
+            ),
         )
         for alias, profile in self.access.profiles.items():
             CfnOutput(

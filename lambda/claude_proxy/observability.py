@@ -112,7 +112,10 @@ def emit_metrics(
 
     The error blob has sets [project, model, error_type] and [project, error_type] (alarm on the latter:
     errors before model resolution carry model "unknown"). With `caller` (an API key's name), one more
-    blob with [project, api_key]: Requests, Errors, CostUSD and EstimatedCostUSD per key.
+    blob with [project, api_key]: Requests, Errors, CostUSD, EstimatedCostUSD and SpendUSD per key.
+
+    `SpendUSD` is CostUSD plus EstimatedCostUSD of the same call (what the ledger counts), so one
+    metric ranks projects and keys by spend (the region dashboard's Metrics Insights queries).
     """
     model = result.model or UNKNOWN
     project = result.project or UNKNOWN
@@ -128,6 +131,7 @@ def emit_metrics(
     metrics.add_metric(name="LedgerErrors", unit=MetricUnit.Count, value=ledger_errors)
     if result.estimated_charge_usd:
         metrics.add_metric(name="EstimatedCostUSD", unit=MetricUnit.NoUnit, value=result.estimated_charge_usd)
+    metrics.add_metric(name="SpendUSD", unit=MetricUnit.NoUnit, value=_spend(result))
     if result.ok:
         usage = result.usage
         metrics.add_metric(name="CostUSD", unit=MetricUnit.NoUnit, value=result.cost_usd)
@@ -161,4 +165,10 @@ def _emit_caller_metrics(result: InvokeResult, *, namespace: str, project: str, 
     per_key.add_metric(name="CostUSD", unit=MetricUnit.NoUnit, value=result.cost_usd if result.ok else 0.0)
     if result.estimated_charge_usd:
         per_key.add_metric(name="EstimatedCostUSD", unit=MetricUnit.NoUnit, value=result.estimated_charge_usd)
+    per_key.add_metric(name="SpendUSD", unit=MetricUnit.NoUnit, value=_spend(result))
     per_key.flush_metrics()
+
+
+def _spend(result: InvokeResult) -> float:
+    """Exact cost of a served call plus the worst-case charge of an unknown outcome."""
+    return (result.cost_usd if result.ok else 0.0) + (result.estimated_charge_usd or 0.0)

@@ -622,3 +622,18 @@ def test_every_problem_is_reported_at_once_per_stage():
     found = problems(raw)
     assert len(found) == 3
     assert all(p.startswith("projects[0] (alpha).") for p in found)
+
+
+# --- operations_emails -------------------------------------------------------------------------
+
+
+def test_operations_emails_are_validated_like_alert_emails():
+    assert load_config(config()).config.operations_emails == []
+    ok = {**config(), "operations_emails": ["oncall@example.com"]}
+    assert load_config(ok).config.operations_emails == ["oncall@example.com"]
+    bad = {**config(), "operations_emails": ["oncall@example.com", "not-an-address"]}
+    assert only_problem(bad).startswith("operations_emails: [1] 'not-an-address' is not an email address")
+    twice = {**config(), "operations_emails": ["a@example.com", "a@example.com"]}
+    assert "operations_emails" in only_problem(twice) and "distinct" in only_problem(twice)
+    many = {**config(), "operations_emails": [f"p{i}@example.com" for i in range(11)]}
+    assert only_problem(many).startswith("operations_emails")

@@ -29,11 +29,15 @@ from claude_platform.naming import (
     cost_tag_activation_function_name,
     gateway_function_name,
     ledger_table_name,
+    operations_alarm_name,
+    operations_key_alias,
+    operations_topic_name,
     platform_stack_name,
     project_stack_name,
     proxy_function_name,
     proxy_log_group_name,
     spend_dashboard_name,
+    subscription_check_function_name,
 )
 from claude_platform.prices import TokenUsage, cost_usd
 
@@ -133,6 +137,15 @@ def _example_names() -> set[str]:
         gateway_function_name(prefix, project),
         alarm_name(prefix, project, "gateway", "auth-failures"),
         alarm_name(prefix, project, "gateway", "errors"),
+    }
+    # Operations (README Security): the region's operations topic, its key and alarms.
+    names |= {
+        operations_topic_name(prefix),
+        operations_key_alias(prefix),
+        operations_alarm_name(prefix, "pending-subscriptions"),
+        operations_alarm_name(prefix, "subscription-check-errors"),
+        subscription_check_function_name(prefix),
+        alarm_name(prefix, project, "alerts", "delivery-failures"),
     }
     return names
 

@@ -25,6 +25,7 @@ VARIANT_CONFIG = {
     "region": "ca-central-1",
     "account": VARIANT_ACCOUNT,
     "name_prefix": "abcdefghijklmnop",
+    "operations_emails": ["oncall@example.com", "platform-team@example.com"],
     "cost_allocation_tag_key": "billing:project",
     "projects": [
         {

@@ -32,6 +32,7 @@ CUSTOM_NAME_PROPERTY: dict[str, str | None] = {
     "AWS::KMS::Alias": "/properties/AliasName",
     "AWS::IAM::Role": "/properties/RoleName",
     "AWS::IAM::ManagedPolicy": "/properties/ManagedPolicyName",
+    "AWS::Events::Rule": "/properties/Name",  # the schedules set none: CloudFormation generates it
     "AWS::KMS::Key": None,
     "AWS::Budgets::BudgetsAction": None,
     "AWS::SNS::TopicPolicy": None,

@@ -29,7 +29,7 @@ def _topic_ref(template):
 def test_three_alarms_per_profile_on_its_model_id(example):
     template, alarms = _alarms(example, SUPPORT)
     project = next(p for p in example.platform.projects if p.name == "support-bot")
-    assert len(alarms) == 3 * len(project.models) + 1
+    assert len(alarms) == 3 * len(project.models) + 2  # + proxy errors, alert delivery (operations topic)
     for m in project.models:
         profile_id = profile_logical_id(template, m.profile_name)
         for suffix, metric in CONDITIONS.items():

@@ -47,9 +47,21 @@ def test_acknowledgments_are_only_the_expected_ones(example):
     rules = {(path.split("/", 1)[1], rule) for path, rule, _ in _acknowledgments(example.app)}
     runtime = {p for p, r in rules if r == "AwsSolutions::AwsSolutions-L1"}
     # The gateway (data-science) runs the same runtime and has the same grants as the invoke function.
-    assert runtime == {"ClaudeAccess/Proxy/Function", "ClaudeAccess/Gateway/Function"}
+    # The platform stack's subscription check is one standard-library file on the same runtime.
+    assert runtime == {
+        "ClaudeAccess/Proxy/Function",
+        "ClaudeAccess/Gateway/Function",
+        "Operations/SubscriptionCheck/Function",
+    }
     wildcards = {r for p, r in rules if "IAM5" in r}
-    assert {p for p, r in rules if "IAM5" in r} == {"ClaudeAccess/Proxy/Role", "ClaudeAccess/Gateway/Role"}
+    assert (
+        {p for p, r in rules if "IAM5" in r}
+        == {
+            "ClaudeAccess/Proxy/Role",
+            "ClaudeAccess/Gateway/Role",
+            "Operations/SubscriptionCheck/Role",  # sns:ListSubscriptions, cloudwatch:PutMetricData (namespace-bound)
+        }
+    )
     gateway_rules = {r for p, r in rules if p.startswith("ClaudeAccess/Gateway/")}
     assert gateway_rules == {
         "AwsSolutions::AwsSolutions-L1",
@@ -83,7 +95,9 @@ def test_acknowledgments_are_only_the_expected_ones(example):
         construct.node.path.split("/", 1)[0]
         for construct in example.app.node.find_all()
         for entry in construct.node.metadata
-        if entry.type == cdk.Validations.ACKNOWLEDGED_RULES_METADATA_KEY and xray in entry.data
+        if entry.type == cdk.Validations.ACKNOWLEDGED_RULES_METADATA_KEY
+        and xray in entry.data
+        and "/SubscriptionCheck/" not in construct.node.path
     }
     assert xray_stacks == {"claude-project-support-bot"}
     assert {r for _, r in rules} == {"AwsSolutions::AwsSolutions-L1", *wildcards}

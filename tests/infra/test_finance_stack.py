@@ -34,68 +34,100 @@ def _dashboard_body(template: dict, logical_id: str | None = None) -> dict:
     return json.loads(render(resource["Properties"]["DashboardBody"]))
 
 
-def _widgets_titled(body: dict, project: str) -> dict[str, dict]:
-    return {
-        w["properties"]["title"].split(": ", 1)[1]: w["properties"]
-        for w in body["widgets"]
-        if w["properties"].get("title", "").startswith(f"{project}: ")
-    }
+def _queries(body: dict) -> dict[str, str]:
+    """Widget title -> its Metrics Insights query (widgets with exactly one)."""
+    found = {}
+    for widget in body["widgets"]:
+        expressions = [
+            m[0]["expression"]
+            for m in widget["properties"].get("metrics", [])
+            if isinstance(m[0], dict) and m[0]["expression"].startswith("SELECT ")
+        ]
+        if expressions:
+            assert len(expressions) == 1, widget  # one query per widget (one per GetMetricData)
+            found[widget["properties"]["title"]] = expressions[0]
+    return found
 
 
-def test_dashboard_per_project_spend_tokens_traffic_and_cap(example):
+def test_dashboard_ranks_every_project_by_spend_errors_and_latency(example):
     template = example.template(PLATFORM)
     dashboard = next(iter(resources_of_type(template, "AWS::CloudWatch::Dashboard").values()))
     assert dashboard["Properties"]["DashboardName"] == "claude-spend-us-east-1"
-    body = _dashboard_body(template)
-    widgets = _widgets_titled(body, "data-science")
-    day = widgets["last 24 h"]
-    assert (day["view"], day["start"], day["setPeriodToTimeRange"]) == ("singleValue", "-PT24H", True)
-    # Spend is exact cost plus the worst-case charges for unknown outcomes (never less than charged).
-    expressions = {m[0]["label"]: m[0]["expression"] for m in day["metrics"] if isinstance(m[0], dict)}
-    assert expressions == {"spend USD": "FILL(cost, 0) + FILL(estimated, 0)"}
-    hidden = {m[4]["id"]: m[:4] for m in day["metrics"] if isinstance(m[0], str) and "id" in m[4]}
-    assert hidden == {
-        "cost": ["ClaudePlatform", "CostUSD", "project", "data-science"],
-        "estimated": ["ClaudePlatform", "EstimatedCostUSD", "project", "data-science"],
-    }
-    assert all(m[4]["stat"] == "Sum" for m in day["metrics"] if isinstance(m[0], str))
-    month = widgets["last 30 days"]
-    assert month["start"] == "-P30D"
-    month_expressions = {
-        m[0]["label"]: m[0]["expression"] for m in month["metrics"] if isinstance(m[0], dict)
-    }
+    queries = _queries(_dashboard_body(template))
+    ns = 'SCHEMA("ClaudePlatform", project)'
+    assert queries["Region spend USD, last 24 h"] == f"SELECT SUM(SpendUSD) FROM {ns}"
+    top = " ORDER BY SUM() DESC LIMIT 20"
     assert (
-        month_expressions["cap used % (cap 1800 USD)"]
-        == "100 * (FILL(mcost, 0) + FILL(mestimated, 0)) / 1800"  # spend_cap_usd, not the 2000 budget
+        queries["Top projects by spend USD (top 20)"]
+        == f"SELECT SUM(SpendUSD) FROM {ns} GROUP BY project{top}"
     )
-    tokens = {m[1] for m in widgets["tokens per hour"]["metrics"]}
-    assert tokens == {"InputTokens", "OutputTokens", "CacheReadInputTokens", "CacheWriteInputTokens"}
-    traffic = widgets["requests, errors, throttles, refusals per 5 min"]["metrics"]
-    names = [(m[1], dict(zip(m[2:-1:2], m[3:-1:2], strict=True))) for m in traffic]
-    project = {"project": "data-science"}
-    assert ("BudgetRefusals", project) in names
-    assert ("LedgerErrors", project) in names
-    assert ("Errors", {**project, "error_type": "throttled"}) in names
-    # Each region's dashboard shows the projects deployed there (metrics are regional).
+    assert queries["Top API keys by spend USD (top 20)"] == (
+        'SELECT SUM(SpendUSD) FROM SCHEMA("ClaudePlatform", api_key, project) GROUP BY project, api_key' + top
+    )
+    assert queries["Top projects by throttles (top 20)"] == (
+        'SELECT SUM(Errors) FROM SCHEMA("ClaudePlatform", error_type, project) '
+        f"WHERE error_type = 'throttled' GROUP BY project{top}"
+    )
+    assert queries["Top projects by budget refusals (top 20)"].startswith("SELECT SUM(BudgetRefusals)")
+    assert queries["Slowest projects: average latency ms (top 20)"] == (
+        f"SELECT AVG(LatencyMs) FROM {ns} GROUP BY project ORDER BY AVG() DESC LIMIT 20"
+    )
+    # Alert delivery: failed notifications per topic and unconfirmed subscriptions per project.
+    assert queries["Alert e-mails that failed, per SNS topic (top 20)"] == (
+        'SELECT SUM(NumberOfNotificationsFailed) FROM SCHEMA("AWS/SNS", TopicName) GROUP BY TopicName' + top
+    )
+    assert queries["Unconfirmed alert subscriptions, per project (top 20)"] == (
+        f"SELECT MAX(PendingSubscriptions) FROM {ns} GROUP BY project ORDER BY MAX() DESC LIMIT 20"
+    )
+
+
+def test_dashboard_shows_one_project_through_a_variable_not_one_row_per_project(example):
+    body = _dashboard_body(example.template(PLATFORM))
+    (variable,) = body["variables"]
+    assert (variable["type"], variable["property"], variable["inputType"]) == (
+        "property",
+        "project",
+        "select",
+    )
+    assert variable["search"] == '{ClaudePlatform,project} MetricName="Requests"'
+    assert variable["populateFrom"] == "project"
+    home = {p.name for p in example.platform.projects if p.region == "us-east-1"}
+    named = {
+        m[m.index("project") + 1]
+        for w in body["widgets"]
+        for m in w["properties"].get("metrics", [])
+        if isinstance(m[0], str) and "project" in m
+    }
+    assert len(named) == 1 and named <= home  # one placeholder the variable replaces
+    # Alarms of the operations topic are on the dashboard too.
+    (alarms,) = [w for w in body["widgets"] if w["type"] == "alarm"]
+    assert len(alarms["properties"]["alarms"]) == 2
+    # Each region's dashboard covers the projects deployed there (metrics are regional).
     eu_template = example.template("claude-platform-eu-west-1")
     (eu_dashboard,) = resources_of_type(eu_template, "AWS::CloudWatch::Dashboard").values()
     assert eu_dashboard["Properties"]["DashboardName"] == "claude-spend-eu-west-1"
     eu_body = _dashboard_body(eu_template)
-    for project in example.platform.projects:
-        home, eu = len(_widgets_titled(body, project.name)), len(_widgets_titled(eu_body, project.name))
-        assert (home, eu) == ((0, 4) if project.region == "eu-west-1" else (4, 0)), project.name
+    eu_named = {
+        m[m.index("project") + 1]
+        for w in eu_body["widgets"]
+        for m in w["properties"].get("metrics", [])
+        if isinstance(m[0], str) and "project" in m
+    }
+    eu_projects = {p.name for p in example.platform.projects if p.region == "eu-west-1"}
+    assert len(eu_named) == 1 and eu_named <= eu_projects
 
 
-def test_dashboards_split_every_100_projects(tmp_path):
+def test_dashboard_size_does_not_depend_on_the_number_of_projects(tmp_path):
     from tools.large_config import large_config
 
-    platform = load_config(large_config(250), source="large")
-    synth = synthesize(platform, tmp_path / "out", nag=False)
-    dashboards = resources_of_type(synth.template(PLATFORM), "AWS::CloudWatch::Dashboard")
-    names = sorted(d["Properties"]["DashboardName"] for d in dashboards.values())
-    assert names == ["claude-spend-us-east-1", "claude-spend-us-east-1-2", "claude-spend-us-east-1-3"]
-    for logical_id in dashboards:
-        assert len(_dashboard_body(synth.template(PLATFORM), logical_id)["widgets"]) <= 500
+    sizes = {}
+    for count in (3, 250):
+        platform = load_config(large_config(count), source="large")
+        synth = synthesize(platform, tmp_path / str(count), nag=False)
+        (dashboard,) = resources_of_type(synth.template(PLATFORM), "AWS::CloudWatch::Dashboard").values()
+        body = json.dumps(dashboard["Properties"]["DashboardBody"])
+        sizes[count] = len(body.replace(platform.projects[0].name, ""))
+    assert sizes[3] == sizes[250]
 
 
 def test_account_wide_opt_ins_only_in_the_home_region(finance):
@@ -105,12 +137,11 @@ def test_account_wide_opt_ins_only_in_the_home_region(finance):
 
 
 def test_opt_ins_are_off_by_default(example):
-    types = {r["Type"] for r in example.template(PLATFORM)["Resources"].values()}
-    assert not types & {
-        "AWS::BCMDataExports::Export",
-        "Custom::CostAllocationTagActivation",
-        "AWS::Lambda::Function",
-    }
+    resources = example.template(PLATFORM)["Resources"].values()
+    types = {r["Type"] for r in resources}
+    assert not types & {"AWS::BCMDataExports::Export", "Custom::CostAllocationTagActivation"}
+    functions = [r["Properties"]["FunctionName"] for r in resources if r["Type"] == "AWS::Lambda::Function"]
+    assert functions == ["claude-subscription-check"]  # the only function by default
 
 
 def test_tag_activation_lambda_custom_resource_and_daily_retry(finance):
@@ -275,11 +306,13 @@ def test_finance_template_passes_cfn_lint_and_nag_with_justified_acknowledgments
     platform_acks = {
         (v["acknowledgedAt"], v["acknowledgedId"])
         for v in nag["suppressedViolations"]
-        if v["acknowledgedAt"].startswith(PLATFORM)
+        if v["acknowledgedAt"].startswith(f"{PLATFORM}/")
     }
     assert platform_acks == {
         (f"{PLATFORM}/CostTagActivation/Role", "AwsSolutions::AwsSolutions-IAM5[Resource::*]"),
         (f"{PLATFORM}/CostTagActivation/Function", "AwsSolutions::AwsSolutions-L1"),
+        (f"{PLATFORM}/Operations/SubscriptionCheck/Role", "AwsSolutions::AwsSolutions-IAM5[Resource::*]"),
+        (f"{PLATFORM}/Operations/SubscriptionCheck/Function", "AwsSolutions::AwsSolutions-L1"),
     }
     key = cdk.Validations.ACKNOWLEDGED_RULES_METADATA_KEY
     for construct in finance.app.node.find_all():
@@ -314,7 +347,8 @@ def test_dashboard_metrics_are_what_the_function_emits(example, capsys):
     emit_metrics(
         InvokeResult(
             project="p", model="m", attempts=1, latency_ms=1.0, cost_usd=0.1, usage=TokenUsage(input_tokens=1)
-        )
+        ),
+        caller="ci",
     )
     emit_metrics(
         InvokeResult(
@@ -336,10 +370,18 @@ def test_dashboard_metrics_are_what_the_function_emits(example, capsys):
             for metric in directive["Metrics"]:
                 for dimensions in directive["Dimensions"]:
                     emitted.add((metric["Name"], frozenset(dimensions)))
+    from claude_platform.pending_subscriptions import METRIC_NAME as PENDING
+
+    emitted.add((PENDING, frozenset({"project"})))  # the platform's subscription check, not the function
     body = _dashboard_body(example.template(PLATFORM))
     read: set[tuple[str, frozenset[str]]] = set()
     for widget in body["widgets"]:
         for metric in widget["properties"].get("metrics", []):
             if isinstance(metric[0], str):
                 read.add((metric[1], frozenset(metric[2:-1:2])))
+    for query in _queries(body).values():
+        match = re.match(r'SELECT \w+\((\w+)\) FROM SCHEMA\("([^"]+)", ([^)]*)\)', query)
+        name, namespace, keys = match.groups()
+        if namespace == "ClaudePlatform":
+            read.add((name, frozenset(k.strip() for k in keys.split(","))))
     assert read and read <= emitted, read - emitted

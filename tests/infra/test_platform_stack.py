@@ -3,14 +3,30 @@
 from __future__ import annotations
 
 import pytest
-from infra_support import one_resource, render
+from infra_support import render, resources_of_type
 
 # One platform stack per region with projects; the home region's keeps the unsuffixed name.
 PLATFORM_STACKS = ["claude-platform", "claude-platform-eu-west-1"]
 
 
+def _alias(template, name="alias/claude/alerts"):
+    (alias,) = [
+        a
+        for a in resources_of_type(template, "AWS::KMS::Alias").values()
+        if a["Properties"]["AliasName"] == name
+    ]
+    return alias
+
+
 def _key_statements(template):
-    key = one_resource(template, "AWS::KMS::Key")
+    """The alerts key (the platform stack also has the operations topic's key)."""
+    aliases = [
+        a
+        for a in resources_of_type(template, "AWS::KMS::Alias").values()
+        if a["Properties"]["AliasName"].endswith("/alerts")
+    ]
+    assert len(aliases) == 1, aliases
+    key = template["Resources"][aliases[0]["Properties"]["TargetKeyId"]["Fn::GetAtt"][0]]
     return key, {s.get("Sid", "(account)"): s for s in key["Properties"]["KeyPolicy"]["Statement"]}
 
 
@@ -20,8 +36,7 @@ def test_key_rotates_and_has_the_fixed_alias(example, stack_name):
     key, _ = _key_statements(template)
     assert key["Properties"]["EnableKeyRotation"] is True
     assert key["DeletionPolicy"] == "Retain"
-    alias = one_resource(template, "AWS::KMS::Alias")["Properties"]
-    assert alias["AliasName"] == "alias/claude/alerts"
+    assert _alias(template)["Properties"]["AliasName"] == "alias/claude/alerts"
 
 
 @pytest.mark.parametrize("stack_name", PLATFORM_STACKS)
@@ -64,10 +79,21 @@ def test_key_policy_lets_only_the_platforms_budgets_and_alarms_encrypt_for_its_t
 def test_platform_stack_has_the_key_alias_ledger_table_and_dashboard_by_default(example, stack_name):
     resources = example.template(stack_name)["Resources"]
     assert sorted(r["Type"] for r in resources.values()) == [
+        "AWS::CloudWatch::Alarm",  # unconfirmed subscriptions, subscription check errors
+        "AWS::CloudWatch::Alarm",
         "AWS::CloudWatch::Dashboard",
         "AWS::DynamoDB::Table",
+        "AWS::Events::Rule",  # the hourly subscription check
+        "AWS::IAM::Role",
+        "AWS::KMS::Alias",  # alerts key, operations key
         "AWS::KMS::Alias",
         "AWS::KMS::Key",
+        "AWS::KMS::Key",
+        "AWS::Lambda::Function",
+        "AWS::Lambda::Permission",
+        "AWS::Logs::LogGroup",
+        "AWS::SNS::Topic",  # the operations topic
+        "AWS::SNS::TopicPolicy",
     ]
 
 

@@ -43,10 +43,13 @@ def test_home_region_projects_name_only_the_home_region(example):
 def test_each_platform_stack_holds_its_regions_key_and_ledger(example):
     for stack_name, region in (("claude-platform", "us-east-1"), ("claude-platform-eu-west-1", "eu-west-1")):
         template = example.template(stack_name)
-        (alias,) = resources_of_type(template, "AWS::KMS::Alias").values()
-        assert (
-            alias["Properties"]["AliasName"] == "alias/claude/alerts"
-        )  # same alias: KMS aliases are regional
+        aliases = sorted(
+            a["Properties"]["AliasName"] for a in resources_of_type(template, "AWS::KMS::Alias").values()
+        )
+        assert aliases == [
+            "alias/claude/alerts",
+            "alias/claude/operations",
+        ]  # same in each: KMS aliases are regional
         (table,) = resources_of_type(template, "AWS::DynamoDB::Table").values()
         assert table["Properties"]["TableName"] == "claude-spend-ledger"
         assert example.stacks[stack_name].region == region

@@ -191,6 +191,7 @@ def test_emf_metrics_on_success(lambda_env, server, capsys):
         "Errors",
         "LatencyMs",
         "CostUSD",
+        "SpendUSD",
         "InputTokens",
         "OutputTokens",
         "CacheReadInputTokens",
@@ -205,6 +206,7 @@ def test_emf_metrics_on_success(lambda_env, server, capsys):
         return v[0] if isinstance(v, list) else v
 
     assert value("CostUSD") == pytest.approx(response["cost_usd"], rel=1e-12)
+    assert value("SpendUSD") == value("CostUSD")  # nothing estimated: spend is the exact cost
     assert value("CostUSD") == pytest.approx(
         (1000 * 3.3 + 200 * 16.5 + 3000 * 0.33 + 400 * 4.125) / 1e6, rel=1e-12
     )
@@ -224,6 +226,7 @@ def test_emf_metrics_on_failure_carry_the_error_type_in_a_separate_blob(lambda_e
     ]
     main, per_type = blobs
     assert "CostUSD" not in main
+    assert main["SpendUSD"] in (0, [0], 0.0, [0.0])  # a refused call reached no model: nothing spent
     assert main["Errors"] in (1, [1], 1.0, [1.0])
     assert per_type["error_type"] == "access_denied" and per_type["model"] == "claude-sonnet-4-5"
 
@@ -294,3 +297,38 @@ def test_settings_are_parsed_once_per_environment(lambda_env):
     assert load_settings(dict(os.environ)) is first
     assert first.project.project == "alpha" and first.region == "us-east-1"
     assert first.metrics_namespace == "ClaudePlatform"
+
+
+def test_spend_metric_adds_the_worst_case_of_unknown_outcomes(capsys):
+    """SpendUSD (what the region dashboard ranks by) is never less than what the ledger charged."""
+    from claude_proxy.core import InvokeResult
+    from claude_proxy.errors import ErrorType, ProxyError
+    from claude_proxy.observability import emit_metrics
+
+    capsys.readouterr()
+    emit_metrics(
+        InvokeResult(
+            project="p", model="m", attempts=2, latency_ms=1.0, cost_usd=0.25, estimated_charge_usd=0.5
+        ),
+        caller="ci",
+    )
+    emit_metrics(
+        InvokeResult(
+            project="p",
+            model="m",
+            attempts=1,
+            latency_ms=1.0,
+            error=ProxyError(ErrorType.TIMEOUT, "no answer"),
+            estimated_charge_usd=0.75,
+        )
+    )
+    blobs = [b for b in emf(stdout_json_lines(capsys.readouterr().out)) if "SpendUSD" in b]
+
+    def spend(blob):
+        v = blob["SpendUSD"]
+        return v[0] if isinstance(v, list) else v
+
+    per_project = [b for b in blobs if "api_key" not in b]
+    per_key = [b for b in blobs if "api_key" in b]
+    assert [spend(b) for b in per_project] == [pytest.approx(0.75), pytest.approx(0.75)]
+    assert [spend(b) for b in per_key] == [pytest.approx(0.75)]
