@@ -116,9 +116,7 @@ def test_topic_policy_is_tls_only_and_admits_budgets_and_alarms_of_this_account(
     assert alarms["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
     assert (alarms["Effect"], alarms["Action"], alarms["Resource"]) == ("Allow", "SNS:Publish", topic_ref)
     # Exactly the project's own alarms, each by its full ARN: no other alarm of the region.
-    alarm_names = sorted(
-        a["Properties"]["AlarmName"] for a in resources_of_type(template, "AWS::CloudWatch::Alarm").values()
-    )
+    alarm_names = sorted(_alarms_notifying(template, topic_ref))
     assert len(alarm_names) >= 4
     condition = render(alarms["Condition"])
     assert condition["StringEquals"] == {"aws:SourceAccount": "${AWS::AccountId}"}
@@ -134,11 +132,20 @@ def test_every_alarm_of_every_project_may_publish_to_its_topic(example):
         policy = one_resource(template, "AWS::SNS::TopicPolicy")["Properties"]["PolicyDocument"]
         (alarms,) = [s for s in policy["Statement"] if s["Sid"] == "AllowOwnAlarmsOnly"]
         allowed = {a.rsplit(":", 1)[1] for a in render(alarms["Condition"]["ArnEquals"]["aws:SourceArn"])}
-        names = {
-            a["Properties"]["AlarmName"]
-            for a in resources_of_type(template, "AWS::CloudWatch::Alarm").values()
-        }
+        (topic_id,) = resources_of_type(template, "AWS::SNS::Topic")
+        names = _alarms_notifying(template, {"Ref": topic_id})
         assert allowed == names
+        # The failed-delivery alarm notifies the operations topic, never this one: not admitted.
+        assert not any(name.endswith("-alerts-delivery-failures") for name in allowed)
+
+
+def _alarms_notifying(template: dict, topic_ref: object) -> set[str]:
+    """Names of the template's alarms with `topic_ref` among their actions."""
+    return {
+        a["Properties"]["AlarmName"]
+        for a in resources_of_type(template, "AWS::CloudWatch::Alarm").values()
+        if topic_ref in a["Properties"].get("AlarmActions", []) + a["Properties"].get("OKActions", [])
+    }
 
 
 def test_email_subscriptions_match_alert_emails(example):
