@@ -1,9 +1,12 @@
-"""`keys create | list | revoke`: the per-caller API keys of a project's HTTPS endpoint.
+"""`keys create | list | update | revoke`: the per-caller API keys of a project's HTTPS endpoint.
 
 Keys are stored as hashes in the region's ledger table (`claude_platform.api_keys`). `create`
 prints the key once: it cannot be shown again. `list` and `revoke` never show key material, only
 the key's id (a prefix of its hash). A revoked key stops working within a minute (the function
-caches lookups for `claude_proxy.auth.CACHE_TTL_S`).
+caches lookups for `claude_proxy.auth.CACHE_TTL_S`); so does a changed limit (`update`).
+A key's limits: `monthly_cap_usd` (its spend this month, with the project's cap, in the same
+ledger write), `requests_per_minute`, `tokens_per_minute`. `list` shows each key's spend this
+month (the ledger's `keymonth#` counters, by key name) against its cap.
 """
 
 from __future__ import annotations
@@ -15,8 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from claude_platform.api_keys import ApiKeyError, ApiKeyRecord, ApiKeyStore
+from claude_platform.api_keys import ApiKeyError, ApiKeyRecord, ApiKeyStore, KeyLimits
 from claude_platform.config import Project
+from claude_platform.ledger import LedgerTable, MonthState, period_of, to_micro, to_usd
 from claude_platform.naming import ledger_table_name
 from finops.deployment import project_region, select_projects
 from finops.errors import EXIT_OK, CliError, error_code
@@ -30,20 +34,78 @@ COLUMNS = (
     Column("name", "name"),
     Column("key_id", "key id"),
     Column("status", "status"),
+    Column("monthly_cap_usd", "cap USD/month"),
+    Column("requests_per_minute", "requests/min"),
+    Column("tokens_per_minute", "tokens/min"),
     Column("created_at", "created (UTC)"),
     Column("revoked_at", "revoked (UTC)"),
 )
+SPEND_COLUMNS = (
+    Column("period", "month"),
+    Column("spent_usd", "spent USD"),
+    Column("reserved_usd", "reserved USD"),
+    Column("cap_used_pct", "% of cap"),
+)
+
+
+def _usd(micro: int | None) -> float | None:
+    return None if micro is None else float(to_usd(micro))
 
 
 def _row(record: ApiKeyRecord) -> dict[str, object]:
+    limits = record.limits
     return {
         "project": record.project,
         "name": record.name,
         "key_id": record.key_id,
         "status": "active" if record.active else "revoked",
+        "monthly_cap_usd": _usd(limits.monthly_cap_micro),
+        "requests_per_minute": limits.requests_per_minute,
+        "tokens_per_minute": limits.tokens_per_minute,
         "created_at": record.created_at,
         "revoked_at": record.revoked_at,
     }
+
+
+def _spend_row(record: ApiKeyRecord, state: MonthState) -> dict[str, object]:
+    cap = record.limits.monthly_cap_micro
+    return {
+        "period": state.period,
+        "spent_usd": _usd(state.spent_micro),
+        "reserved_usd": _usd(state.reserved_micro),
+        "cap_used_pct": round(state.spent_micro / cap * 100, 1) if cap else None,
+    }
+
+
+def _limit(value: str, *, usd: bool = False) -> int | None:
+    """A limit from the command line: a positive number, or `none` to remove it."""
+    if value.strip().lower() == "none":
+        return None
+    try:
+        number = to_micro(value) if usd else int(value)
+    except (ValueError, ArithmeticError):
+        raise argparse.ArgumentTypeError(f"{value!r}: a positive number, or none") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{value!r}: must be positive (or none to remove the limit)")
+    return number
+
+
+def _usd_limit(value: str) -> int | None:
+    return _limit(value, usd=True)
+
+
+_LIMIT_OPTIONS = (
+    ("--monthly-cap-usd", "monthly_cap_micro", _usd_limit, "the key's own monthly spend cap in USD"),
+    ("--requests-per-minute", "requests_per_minute", _limit, "the key's requests per minute"),
+    ("--tokens-per-minute", "tokens_per_minute", _limit, "the key's tokens (input + output) per minute"),
+)
+
+
+_UNCHANGED = -1  # an update option not given
+
+
+def _changes(args: argparse.Namespace) -> dict[str, int | None]:
+    return {dest: getattr(args, dest) for _, dest, _, _ in _LIMIT_OPTIONS if hasattr(args, dest)}
 
 
 def _store(ctx: Context) -> tuple[Project, ApiKeyStore, str]:
@@ -77,7 +139,10 @@ def _gateway_note(project: Project) -> list[str]:
 def cmd_create(ctx: Context) -> int:
     """A new key for a project: printed once."""
     project, store, where = _store(ctx)
-    key, record = _run(ctx, where, lambda: store.create(project.name, ctx.args.name, now=ctx.now))
+    limits = KeyLimits(**{k: v for k, v in _changes(ctx.args).items() if v is not None})
+    key, record = _run(
+        ctx, where, lambda: store.create(project.name, ctx.args.name, now=ctx.now, limits=limits)
+    )
     notes = _gateway_note(project)
     if ctx.fmt is Format.JSON:
         print(json.dumps({"key": key, **_row(record), "notes": notes}, indent=2), file=ctx.stdout)
@@ -101,11 +166,33 @@ def cmd_list(ctx: Context) -> int:
     project, store, where = _store(ctx)
     records = _run(ctx, where, lambda: list(store.records(project.name)))
     records.sort(key=lambda r: (not r.active, r.name, r.created_at))
+    period = period_of(ctx.now)
+    ledger = LedgerTable(ctx.clients.client("dynamodb", project_region(ctx.platform, project)), store.table)
+    months = _run(ctx, where, lambda: ledger.key_months(project.name, period))
+    rows = [
+        {**_row(r), **_spend_row(r, months.get(r.name) or MonthState(project.name, period))} for r in records
+    ]
     ctx.emit(
-        [_row(r) for r in records],
-        COLUMNS,
-        title=f"{project.name}: API keys in {where}",
+        rows,
+        (*COLUMNS[:7], *SPEND_COLUMNS, *COLUMNS[7:]),
+        title=f"{project.name}: API keys in {where}; spend in {period} (UTC) by key name",
         notes=_gateway_note(project),
+    )
+    return EXIT_OK
+
+
+def cmd_update(ctx: Context) -> int:
+    """Change an active key's limits (a number sets one, `none` removes it)."""
+    project, store, where = _store(ctx)
+    changes = {k: v for k, v in _changes(ctx.args).items() if v != _UNCHANGED}
+    if not changes:
+        raise CliError("keys update: give --monthly-cap-usd, --requests-per-minute or --tokens-per-minute")
+    record = _run(ctx, where, lambda: store.update(project.name, ctx.args.name, changes))
+    ctx.emit(
+        [_row(record)],
+        COLUMNS,
+        title=f"{project.name}: updated",
+        notes=["the endpoint applies the change within 60 s (cached lookups expire)"],
     )
     return EXIT_OK
 
@@ -140,6 +227,14 @@ def register(
 
     p = action("create", cmd_create, 'create a key and print it once (--format json: {"key": ...})')
     p.add_argument("--name", required=True, help="the caller's name, its identity in spend records")
-    action("list", cmd_list, "list a project's keys (names, ids, times; never the keys)")
+    for flag, dest, parse, help_text in _LIMIT_OPTIONS:
+        p.add_argument(
+            flag, dest=dest, type=parse, default=None, metavar="N", help=f"{help_text} (default: none)"
+        )
+    action("list", cmd_list, "list a project's keys (names, ids, limits, spend this month; never the keys)")
+    p = action("update", cmd_update, "change an active key's limits (a number, or none to remove)")
+    p.add_argument("--name", required=True)
+    for flag, dest, parse, help_text in _LIMIT_OPTIONS:
+        p.add_argument(flag, dest=dest, type=parse, default=_UNCHANGED, metavar="N|none", help=help_text)
     p = action("revoke", cmd_revoke, "revoke a project's active key by name")
     p.add_argument("--name", required=True)

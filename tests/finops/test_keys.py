@@ -97,6 +97,13 @@ def test_list_never_shows_key_material(aws: Clients):
             "name": "ci",
             "key_id": key_hash(created["key"])[:12],
             "status": "active",
+            "monthly_cap_usd": None,
+            "requests_per_minute": None,
+            "tokens_per_minute": None,
+            "period": "2026-11",
+            "spent_usd": 0.0,
+            "reserved_usd": 0.0,
+            "cap_used_pct": None,
             "created_at": NOW.isoformat(timespec="seconds"),
             "revoked_at": None,
         }
@@ -206,3 +213,49 @@ def test_a_conflicting_transaction_is_not_reported_as_a_taken_name():
             store.create("data-science", "alice", now=NOW)
         with pytest.raises(ApiKeyError, match="collided with another change"):
             store.create("data-science", "alice", now=NOW)
+
+
+def test_limits_are_set_at_create_changed_by_update_and_listed_with_spend(aws: Clients):
+    from claude_platform.ledger import CounterCharge, LedgerTable, SettledUsage, key_month_sk, period_of
+
+    args = ["keys", "create", "--project", "data-science", "--name", "alice", "--monthly-cap-usd", "5"]
+    assert run_cli([*args, "--requests-per-minute", "10"], aws).code == 0
+    items = {i["sk"]["S"].split("#")[0]: i for i in _items(aws, "data-science")}
+    assert items["key"]["monthly_cap_micro"] == {"N": "5000000"} and items["key"]["requests_per_minute"] == {
+        "N": "10"
+    }
+    assert "tokens_per_minute" not in items["key"]
+    period = period_of(NOW)
+    ledger = LedgerTable(aws.client("dynamodb"), TABLE)
+    hold = ledger.reserve(
+        project="data-science",
+        period=period,
+        request_id="r",
+        amount_micro=2_000_000,
+        cap_micro=None,
+        model="m",
+        now_epoch=int(NOW.timestamp()),
+        also=[CounterCharge(key_month_sk(period, "alice"), 5_000_000)],
+    )
+    ledger.settle(hold, actual_micro=1_250_000, usage=SettledUsage(), estimated=False, now_epoch=1)
+    update = ["keys", "update", "--project", "data-science", "--name", "alice"]
+    run = run_cli([*update, "--requests-per-minute", "none", "--tokens-per-minute", "20000"], aws)
+    assert run.code == 0, run.err
+    rows = json.loads(run_cli(["keys", "list", "--project", "data-science", "--format", "json"], aws).out)[
+        "rows"
+    ]
+    (row,) = rows
+    assert row["monthly_cap_usd"] == 5.0 and row["requests_per_minute"] is None
+    assert row["tokens_per_minute"] == 20000
+    assert row["period"] == period and row["spent_usd"] == 1.25 and row["cap_used_pct"] == 25.0
+    assert run_cli([*update], aws).code != 0
+    # argparse: "argument --monthly-cap-usd: '-1': a positive number, or none"
+    with pytest.raises(SystemExit):
+        run_cli([*update, "--monthly-cap-usd", "-1"], aws)
+    assert (
+        run_cli(
+            ["keys", "update", "--project", "data-science", "--name", "bob", "--requests-per-minute", "1"],
+            aws,
+        ).code
+        != 0
+    )
