@@ -31,15 +31,30 @@ _RETRYABLE_BY_DEFAULT = frozenset(
 class ProxyError(Exception):
     """A failure with a caller-facing type and message (messages never include prompt text)."""
 
-    def __init__(self, error_type: ErrorType, message: str, *, retryable: bool | None = None) -> None:
+    def __init__(
+        self,
+        error_type: ErrorType,
+        message: str,
+        *,
+        retryable: bool | None = None,
+        retry_after_s: int | None = None,
+    ) -> None:
         super().__init__(message)
         self.error_type = error_type
         self.message = message
         self.retryable = error_type in _RETRYABLE_BY_DEFAULT if retryable is None else retryable
+        self.retry_after_s = retry_after_s  # how long to wait before a retry can succeed (rate limits)
 
     def to_dict(self) -> dict[str, Any]:
-        """The `error` object of a failure response."""
-        return {"type": self.error_type.value, "message": self.message, "retryable": self.retryable}
+        """The `error` object of a failure response (with `retry_after_s` when known)."""
+        out: dict[str, Any] = {
+            "type": self.error_type.value,
+            "message": self.message,
+            "retryable": self.retryable,
+        }
+        if self.retry_after_s is not None:
+            out["retry_after_s"] = self.retry_after_s
+        return out
 
 
 def failure_response(error: ProxyError) -> dict[str, Any]:

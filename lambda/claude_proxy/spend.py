@@ -16,13 +16,17 @@ from typing import Any, Protocol, TypeVar
 
 from claude_platform.ledger import (
     CapExceededError,
+    CounterCharge,
     Hold,
     LedgerBusyError,
     LedgerTable,
     MonthState,
+    RateLimit,
+    RateLimitedError,
     SettledUsage,
     crossed_thresholds,
     error_code,
+    key_month_sk,
     new_hold,
     period_end,
     period_of,
@@ -32,7 +36,10 @@ from claude_platform.ledger import (
     to_usd,
 )
 from claude_platform.prices import TokenUsage
+from claude_platform.rate_window import PROJECT_SCOPE, key_scope
+from claude_proxy.auth import Caller
 from claude_proxy.core import BudgetExceededError, BudgetUnavailableError
+from claude_proxy.core import RateLimitedError as CallRateLimited
 
 T = TypeVar("T")
 
@@ -161,7 +168,10 @@ class ProjectSpendLedger:
         sleep: Callable[[float], None] = time.sleep,
         try_ms: int = LEDGER_TRY_MS,
         tries: int = LEDGER_TRIES,
+        requests_per_minute: int | None = None,
+        tokens_per_minute: int | None = None,
     ) -> None:
+        self._rate = RateLimit(PROJECT_SCOPE, requests_per_minute, tokens_per_minute)
         self._table = table
         self._stale_after_s = stale_after_s
         self._next_stale_check = 0.0
@@ -228,6 +238,21 @@ class ProjectSpendLedger:
             self._sleep(delay)
         raise last or LedgerOutOfTimeError("not enough time left in this invocation for the spend ledger")
 
+    def _limits(self, period: str, caller: Caller | None) -> tuple[list[CounterCharge], list[RateLimit]]:
+        """The key's month counter (capped under hard) and the limited rate scopes of this call."""
+        also: list[CounterCharge] = []
+        rates = [self._rate] if self._rate.limited else []
+        if caller is not None:
+            limits = caller.limits
+            cap = limits.monthly_cap_micro if self._hard else None
+            also.append(CounterCharge(key_month_sk(period, caller.key_name), cap))
+            key_rate = RateLimit(
+                key_scope(caller.key_name), limits.requests_per_minute, limits.tokens_per_minute
+            )
+            if key_rate.limited:
+                rates.append(key_rate)
+        return also, rates
+
     def reserve(
         self,
         *,
@@ -235,31 +260,45 @@ class ProjectSpendLedger:
         request_id: str,
         amount_usd: float,
         remaining_ms: Callable[[], int] | None = None,
+        tokens: int = 0,
+        caller: Caller | None = None,
     ) -> Reservation:
-        """Hold the worst case as a new hold of its own; refuse past the cap when hard."""
+        """Hold the worst case as a new hold of its own, with the caller key's counter and the rate
+        windows in the same write; refuse past a cap when hard, past a rate limit always."""
         moment = self._now()
         now_epoch = int(moment.timestamp())
+        period = period_of(moment)
+        also, rates = self._limits(period, caller)
         hold = new_hold(
             project=self._project,
-            period=period_of(moment),
+            period=period,
             request_id=request_id,
             nonce=self._new_nonce(),
             amount_micro=to_micro(amount_usd),
             now_epoch=now_epoch,
             model=model,
+            also=also,
+            rates=rates,
+            tokens=tokens,
         )
         cap = self._cap_micro if self._hard else None
         try:
             token = _Token("reserve", hold, now_epoch)
             self._call(
-                lambda: self._table.reserve_hold(hold, cap_micro=cap, token=token()),
+                lambda: self._table.reserve_hold(
+                    hold, cap_micro=cap, also=also, rates=rates, token=token(), now_s=moment.timestamp()
+                ),
                 remaining_ms,
                 token=token,
             )
         except CapExceededError as exc:
             self._last_state = exc.state
+            if exc.counter != hold.counters[0]:
+                raise BudgetExceededError(self._key_refusal_message(exc, caller)) from None
             self._cap_reached(exc.state, hold, remaining_ms)
             raise BudgetExceededError(self._refusal_message(exc.state, hold.amount_micro)) from None
+        except RateLimitedError as exc:
+            raise CallRateLimited(rate_refusal_message(self._project, exc), _wait(exc)) from None
         except Exception as exc:
             self._failed("reserve", exc, request_id=request_id)
             self._undo_reserve(hold, remaining_ms)
@@ -324,6 +363,15 @@ class ProjectSpendLedger:
             self._table.release(hold, now_epoch=int(self._now().timestamp()))
         except Exception:  # still unreachable: the hold, if any, is charged as stale later, never dropped
             return
+
+    def _key_refusal_message(self, exc: CapExceededError, caller: Caller | None) -> str:
+        state, name = exc.counter_state, caller.key_name if caller else "?"
+        return (
+            f"API key {name!r} has spent {usd_text(state.spent_micro)} USD of its own "
+            f"{usd_text(exc.cap_micro)} USD monthly cap for {state.period} (project {self._project!r}), with "
+            f"{usd_text(state.reserved_micro)} USD reserved by its calls in flight; this request could cost up "
+            f"to {usd_text(exc.amount_micro)} USD. The key's cap resets at {_reset_text(state.period)}."
+        )
 
     def _refusal_message(self, state: MonthState, amount_micro: int) -> str:
         return (
@@ -492,6 +540,27 @@ class ProjectSpendLedger:
             self._failed("alert confirm", exc, threshold=threshold)
 
 
+def _wait(exc: RateLimitedError) -> int | None:
+    return exc.refusal.retry_after_s if exc.refusal is not None else None
+
+
+def rate_refusal_message(project: str, exc: RateLimitedError) -> str:
+    """Which limit refused the call, what its window holds and when to retry (or why it never fits)."""
+    who = f"API key {exc.scope[2:]!r}" if exc.scope.startswith("k#") else f"project {project!r}"
+    refusal = exc.refusal
+    if refusal is None:
+        return (
+            f"this request could use up to {exc.tokens} tokens (its input bound plus max_tokens), more than "
+            f"{who}'s tokens_per_minute of {exc.limit.tokens_per_minute}: lower max_tokens or shorten the input"
+        )
+    unit = "requests" if refusal.what == "requests_per_minute" else "tokens"
+    extra = f"; this request could use up to {exc.tokens} tokens" if unit == "tokens" else ""
+    return (
+        f"{who} is at its {refusal.what} limit of {refusal.limit}: {refusal.in_window} {unit} counted in "
+        f"the last minute{extra}. Retry in {refusal.retry_after_s} s; the request was not sent."
+    )
+
+
 def cap_reached_text(project: str, state: MonthState, cap_micro: int, amount_micro: int) -> tuple[str, str]:
     """Subject (<= 100 chars) and body of the message sent when the hard cap starts refusing calls."""
     resets = _reset_text(state.period)
@@ -550,6 +619,8 @@ class UnmeteredLedger:
         request_id: str,
         amount_usd: float,
         remaining_ms: Callable[[], int] | None = None,
+        tokens: int = 0,
+        caller: Caller | None = None,
     ) -> None:
         """Nothing is held."""
 
