@@ -210,6 +210,111 @@ def cmd_revoke(ctx: Context) -> int:
     return EXIT_OK
 
 
+REPORT_COLUMNS = (
+    Column("period", "month"),
+    Column("project", "project"),
+    Column("key", "API key"),
+    Column("spent_usd", "spent USD"),
+    Column("estimated_usd", "of which estimated USD"),
+    Column("reserved_usd", "reserved USD"),
+    Column("monthly_cap_usd", "key cap USD"),
+    Column("cap_used_pct", "% of key cap"),
+    Column("requests", "requests"),
+    Column("input_tokens", "input tokens"),
+    Column("output_tokens", "output tokens"),
+)
+
+
+def report_rows(
+    months: dict[str, dict[str, MonthState]], caps: dict[str, int | None], project: str
+) -> list[dict[str, object]]:
+    """One row per month and key name (from the ledger's `keymonth#` counters), then the month's total."""
+    rows: list[dict[str, object]] = []
+    for period, by_key in sorted(months.items()):
+        total = MonthState(project, period)
+        for name, state in sorted(by_key.items()):
+            cap = caps.get(name)
+            rows.append(
+                {
+                    "period": period,
+                    "project": project,
+                    "key": name,
+                    "spent_usd": _usd(state.spent_micro),
+                    "estimated_usd": _usd(state.estimated_micro),
+                    "reserved_usd": _usd(state.reserved_micro),
+                    "monthly_cap_usd": _usd(cap),
+                    "cap_used_pct": round(state.spent_micro / cap * 100, 1) if cap else None,
+                    "requests": state.requests,
+                    "input_tokens": state.input_tokens,
+                    "output_tokens": state.output_tokens,
+                }
+            )
+            total = MonthState(
+                project,
+                period,
+                spent_micro=total.spent_micro + state.spent_micro,
+                estimated_micro=total.estimated_micro + state.estimated_micro,
+                reserved_micro=total.reserved_micro + state.reserved_micro,
+                requests=total.requests + state.requests,
+                input_tokens=total.input_tokens + state.input_tokens,
+                output_tokens=total.output_tokens + state.output_tokens,
+            )
+        if by_key:
+            rows.append(
+                {
+                    "period": period,
+                    "project": project,
+                    "key": "TOTAL (keys)",
+                    "spent_usd": _usd(total.spent_micro),
+                    "estimated_usd": _usd(total.estimated_micro),
+                    "reserved_usd": _usd(total.reserved_micro),
+                    "requests": total.requests,
+                    "input_tokens": total.input_tokens,
+                    "output_tokens": total.output_tokens,
+                }
+            )
+    return rows
+
+
+def cmd_report_by_key(ctx: Context, months: list[str]) -> int:
+    """`report --by key`: each project's spend per API key name and month, from the ledger."""
+    platform = ctx.platform
+    selected = select_projects(platform, [ctx.args.project] if ctx.args.project else [])
+    table = ledger_table_name(platform.config.name_prefix)
+    rows: list[dict[str, object]] = []
+    for project in selected:
+        region = project_region(platform, project)
+        client = ctx.clients.client("dynamodb", region)
+        ledger, store = LedgerTable(client, table), ApiKeyStore(client, table)
+        where = f"{table} ({region})"
+        found = _run(ctx, where, lambda: {m: ledger.key_months(project.name, m) for m in months})  # noqa: B023
+        records = _run(ctx, where, lambda: list(store.records(project.name)))  # noqa: B023
+        caps = {r.name: r.limits.monthly_cap_micro for r in records if r.active}
+        rows += report_rows(found, caps, project.name)
+    ctx.emit(
+        rows,
+        REPORT_COLUMNS,
+        title=f"Claude spend per API key (ledger), {months[0]}..{months[-1]}",
+        notes=[
+            "from the spend ledger's per-key counters (calls through the HTTPS endpoint); the invoke path "
+            "has no key and counts in the project's total only",
+            "a key's cap is its current one; spend is by key name (a replacement key keeps its name's spend)",
+        ],
+    )
+    return EXIT_OK
+
+
+def add_report_options(parser: argparse.ArgumentParser) -> None:
+    """`report --by project|key [--project NAME]`."""
+    parser.add_argument(
+        "--by",
+        choices=["project", "key"],
+        default="project",
+        help="project: Cost Explorer per project (default); key: the spend ledger per API key and month",
+    )
+    parser.add_argument("--project", help="with --by key: only this project")
+
+
 def register(
     *,
     common: Callable[[], argparse.ArgumentParser],

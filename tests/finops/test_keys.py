@@ -259,3 +259,34 @@ def test_limits_are_set_at_create_changed_by_update_and_listed_with_spend(aws: C
         ).code
         != 0
     )
+
+
+def test_report_by_key_reads_the_ledgers_key_counters(aws: Clients):
+    from claude_platform.ledger import CounterCharge, LedgerTable, SettledUsage, key_month_sk, period_of
+
+    run_cli(["keys", "create", "--project", "data-science", "--name", "alice", "--monthly-cap-usd", "2"], aws)
+    period = period_of(NOW)
+    ledger = LedgerTable(aws.client("dynamodb"), TABLE)
+    for name, actual in (("alice", 500_000), ("alice", 250_000), ("bob", 100_000)):
+        hold = ledger.reserve(
+            project="data-science",
+            period=period,
+            request_id=name,
+            amount_micro=1_000_000,
+            cap_micro=None,
+            model="m",
+            now_epoch=int(NOW.timestamp()),
+            also=[CounterCharge(key_month_sk(period, name))],
+        )
+        ledger.settle(hold, actual_micro=actual, usage=SettledUsage(100, 10), estimated=False, now_epoch=1)
+    run = run_cli(["report", "--by", "key", "--project", "data-science", "--format", "json"], aws)
+    assert run.code == 0, run.err
+    rows = json.loads(run.out)["rows"]
+    assert [(r["key"], r["spent_usd"], r["requests"]) for r in rows] == [
+        ("alice", 0.75, 2),
+        ("bob", 0.1, 1),
+        ("TOTAL (keys)", 0.85, 3),
+    ]
+    assert rows[0]["monthly_cap_usd"] == 2.0 and rows[0]["cap_used_pct"] == 37.5
+    assert rows[0]["input_tokens"] == 200 and rows[1]["monthly_cap_usd"] is None
+    assert run_cli(["report", "--project", "data-science"], aws).code != 0
