@@ -96,6 +96,7 @@ def _iso(moment: datetime) -> str:
 
 
 LIMIT_ATTRIBUTES = ("monthly_cap_micro", "requests_per_minute", "tokens_per_minute")
+THRESHOLDS_ATTRIBUTE = "alert_thresholds"
 
 
 @dataclass(frozen=True)
@@ -105,21 +106,40 @@ class KeyLimits:
     monthly_cap_micro: int | None = None
     requests_per_minute: int | None = None
     tokens_per_minute: int | None = None
+    alert_thresholds: tuple[float, ...] = ()  # percent of the key's cap, each alerted once a month
 
     def __post_init__(self) -> None:
         for name in LIMIT_ATTRIBUTES:
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
                 raise ApiKeyError(f"{name}: must be a positive whole number, got {value!r}")
+        for threshold in self.alert_thresholds:
+            if not 0 < threshold <= 100:
+                raise ApiKeyError(
+                    f"alert_thresholds: {threshold:g} is outside (0, 100] percent of the key's cap"
+                )
+        if self.alert_thresholds and self.monthly_cap_micro is None:
+            raise ApiKeyError(
+                "alert_thresholds are percent of the key's monthly cap: set monthly_cap_usd too"
+            )
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> KeyLimits:
         """From a `key#` item's attributes."""
-        return cls(**{name: int(item[name]["N"]) for name in LIMIT_ATTRIBUTES if name in item})
+        thresholds = tuple(sorted(float(v) for v in item.get(THRESHOLDS_ATTRIBUTE, {}).get("NS", [])))
+        return cls(
+            **{name: int(item[name]["N"]) for name in LIMIT_ATTRIBUTES if name in item},
+            alert_thresholds=thresholds,
+        )
 
-    def attributes(self) -> dict[str, dict[str, str]]:
+    def attributes(self) -> dict[str, dict[str, Any]]:
         """The item attributes of the limits that are set."""
-        return {name: {"N": str(getattr(self, name))} for name in LIMIT_ATTRIBUTES if getattr(self, name)}
+        out: dict[str, dict[str, Any]] = {
+            name: {"N": str(getattr(self, name))} for name in LIMIT_ATTRIBUTES if getattr(self, name)
+        }
+        if self.alert_thresholds:
+            out[THRESHOLDS_ATTRIBUTE] = {"NS": [f"{t:g}" for t in self.alert_thresholds]}
+        return out
 
 
 @dataclass(frozen=True)
@@ -271,25 +291,32 @@ class ApiKeyStore:
             raise ApiKeyError(f"{project}: no active key named {name!r} (claude-finops keys list)")
         return str(claim["key_hash"]["S"])
 
-    def update(self, project: str, name: str, changes: dict[str, int | None]) -> ApiKeyRecord:
-        """Set (a number) or remove (None) limits of the project's active key named `name`.
+    def update(self, project: str, name: str, changes: dict[str, Any]) -> ApiKeyRecord:
+        """Set or remove (None; `()` for alert_thresholds) limits of the project's active key `name`.
 
-        `changes` maps names from LIMIT_ATTRIBUTES to the new value. The function sees the change
-        within its lookup cache's lifetime (30 s).
+        `changes` maps names from LIMIT_ATTRIBUTES and `alert_thresholds` to the new value; the
+        result is validated as a whole. The function sees the change within its lookup cache's
+        lifetime (30 s).
         """
-        unknown = set(changes) - set(LIMIT_ATTRIBUTES)
-        if unknown or not changes:
-            raise ApiKeyError(f"give at least one of {', '.join(LIMIT_ATTRIBUTES)} to change")
-        KeyLimits(**{k: v for k, v in changes.items()})  # validates the values
+        allowed = {*LIMIT_ATTRIBUTES, THRESHOLDS_ATTRIBUTE}
+        if set(changes) - allowed or not changes:
+            raise ApiKeyError(f"give at least one of {', '.join(sorted(allowed))} to change")
         digest = self._active_digest(project, name)
-        sets = {k: v for k, v in changes.items() if v is not None}
-        removes = [k for k, v in changes.items() if v is None]
+        current = self.lookup(project, digest)
+        base = current.limits if current else KeyLimits()
+        merged = KeyLimits(
+            **{k: changes.get(k, getattr(base, k)) for k in LIMIT_ATTRIBUTES},
+            alert_thresholds=tuple(sorted(changes.get(THRESHOLDS_ATTRIBUTE, base.alert_thresholds) or ())),
+        )
+        attributes = merged.attributes()
+        sets = {k: v for k, v in attributes.items() if k in changes}
+        removes = [k for k in changes if k not in attributes]
         expression = ""
         if sets:
             expression += "SET " + ", ".join(f"{k} = :{k}" for k in sets)
         if removes:
             expression += " REMOVE " + ", ".join(removes)
-        values: dict[str, Any] = {f":{k}": {"N": str(v)} for k, v in sets.items()}
+        values: dict[str, Any] = {f":{k}": v for k, v in sets.items()}
         values[":n"] = {"S": name}
         try:
             self._client.update_item(

@@ -34,9 +34,15 @@ import secrets
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
-from decimal import Decimal
 from typing import Any, Protocol
 
+from claude_platform.ledger_alerts import (
+    AlertClaims,
+    _is_conditional_failure,
+    _n,
+    crossed_thresholds,
+    error_code,
+)
 from claude_platform.ledger_model import (
     ALERT_CLAIM_PREFIX,
     COUNTERS,
@@ -175,30 +181,12 @@ class LedgerBusyError(Exception):
     """DynamoDB cancelled a transaction because another one touched the same item: retry it."""
 
 
-def error_code(exc: Exception) -> str:
-    """The AWS error code of a botocore ClientError ('' for anything else)."""
-    response = getattr(exc, "response", None) or {}
-    return str(response.get("Error", {}).get("Code", ""))
-
-
-def _is_conditional_failure(exc: Exception) -> bool:
-    return error_code(exc) == "ConditionalCheckFailedException"
-
-
 def _cancellation_codes(exc: Exception) -> list[str] | None:
     """Per-item codes of a cancelled transaction, or None if `exc` is not a cancellation."""
     if error_code(exc) != "TransactionCanceledException":
         return None
     reasons = (getattr(exc, "response", None) or {}).get("CancellationReasons") or []
     return [str(r.get("Code") or "None") for r in reasons]
-
-
-def _n(value: int | float | Decimal) -> dict[str, str]:
-    return {"N": str(value)}
-
-
-def _threshold_number(threshold: float) -> str:
-    return format(Decimal(str(threshold)).normalize(), "f")
 
 
 def request_token(operation: str, hold: Hold, now_epoch: int, generation: int = 0) -> str:
@@ -246,7 +234,7 @@ def new_hold(
     )
 
 
-class LedgerTable:
+class LedgerTable(AlertClaims):
     """Reads and writes one ledger table through a low-level DynamoDB client."""
 
     def __init__(self, client: DynamoDBClient, table_name: str) -> None:
@@ -576,84 +564,6 @@ class LedgerTable:
             raise
         return True
 
-    def claim_alert(
-        self,
-        *,
-        project: str,
-        period: str,
-        threshold: float,
-        claimant: str,
-        now_epoch: int,
-        lease_s: int,
-    ) -> bool:
-        """Claim the right to send `threshold`'s alert this month; True for exactly one claimant at a time.
-
-        A claim not confirmed as sent (`confirm_alert`) within `lease_s` may be taken over by
-        another claimant: the first one crashed before it could send. A repeated claim by the same
-        claimant (a retried write) is its own. No claim is granted once the alert was confirmed.
-        """
-        number = _threshold_number(threshold)
-        try:
-            self._client.update_item(
-                TableName=self.table_name,
-                Key=month_key(project, period),
-                UpdateExpression="SET #c = :claim",
-                ConditionExpression=(
-                    "NOT contains(alerted, :t) AND "
-                    "(attribute_not_exists(#c) OR #c.c = :who OR #c.t < :expired)"
-                ),
-                ExpressionAttributeNames={"#c": f"{ALERT_CLAIM_PREFIX}{number}"},
-                ExpressionAttributeValues={
-                    ":t": {"N": number},
-                    ":who": {"S": claimant},
-                    ":claim": {"M": {"c": {"S": claimant}, "t": _n(now_epoch)}},
-                    ":expired": _n(now_epoch - lease_s),
-                },
-            )
-        except Exception as exc:
-            if _is_conditional_failure(exc):
-                return False
-            raise
-        return True
-
-    def confirm_alert(self, *, project: str, period: str, threshold: float, claimant: str) -> bool:
-        """Record that `threshold`'s alert was sent (it is never sent again this month)."""
-        number = _threshold_number(threshold)
-        try:
-            self._client.update_item(
-                TableName=self.table_name,
-                Key=month_key(project, period),
-                UpdateExpression="ADD alerted :ts",
-                ConditionExpression="#c.c = :who OR contains(alerted, :t)",
-                ExpressionAttributeNames={"#c": f"{ALERT_CLAIM_PREFIX}{number}"},
-                ExpressionAttributeValues={
-                    ":ts": {"NS": [number]},
-                    ":t": {"N": number},
-                    ":who": {"S": claimant},
-                },
-            )
-        except Exception as exc:
-            if _is_conditional_failure(exc):
-                return False
-            raise
-        return True
-
-    def unclaim_alert(self, *, project: str, period: str, threshold: float, claimant: str) -> None:
-        """Give the claim back (the alert could not be sent), so a later call retries it at once."""
-        number = _threshold_number(threshold)
-        try:
-            self._client.update_item(
-                TableName=self.table_name,
-                Key=month_key(project, period),
-                UpdateExpression="REMOVE #c",
-                ConditionExpression="#c.c = :who AND NOT contains(alerted, :t)",
-                ExpressionAttributeNames={"#c": f"{ALERT_CLAIM_PREFIX}{number}"},
-                ExpressionAttributeValues={":t": {"N": number}, ":who": {"S": claimant}},
-            )
-        except Exception as exc:
-            if not _is_conditional_failure(exc):
-                raise
-
     def month(self, project: str, period: str, *, with_holds: bool = False) -> MonthState:
         """One month, read consistently; `with_holds` adds its open holds (one more Query)."""
         response = self._client.get_item(
@@ -779,14 +689,3 @@ class LedgerTable:
 
 def _replace_holds(state: MonthState, holds: tuple[Hold, ...]) -> MonthState:
     return replace(state, open_reservations=tuple(sorted(holds, key=lambda h: (h.created_epoch, h.hold_id))))
-
-
-def crossed_thresholds(
-    state: MonthState, thresholds: list[float] | tuple[float, ...], cap_micro: int
-) -> list[float]:
-    """Thresholds (percent of the cap) the month's spend has reached and not yet alerted."""
-    if cap_micro <= 0:
-        return []
-    done = set(state.alerted)
-    spent = Decimal(state.spent_micro) * 100
-    return [t for t in sorted(thresholds) if t not in done and spent >= Decimal(str(t)) * cap_micro]

@@ -37,6 +37,7 @@ COLUMNS = (
     Column("monthly_cap_usd", "cap USD/month"),
     Column("requests_per_minute", "requests/min"),
     Column("tokens_per_minute", "tokens/min"),
+    Column("alert_thresholds", "alerts %"),
     Column("created_at", "created (UTC)"),
     Column("revoked_at", "revoked (UTC)"),
 )
@@ -62,6 +63,7 @@ def _row(record: ApiKeyRecord) -> dict[str, object]:
         "monthly_cap_usd": _usd(limits.monthly_cap_micro),
         "requests_per_minute": limits.requests_per_minute,
         "tokens_per_minute": limits.tokens_per_minute,
+        "alert_thresholds": list(limits.alert_thresholds),
         "created_at": record.created_at,
         "revoked_at": record.revoked_at,
     }
@@ -94,17 +96,38 @@ def _usd_limit(value: str) -> int | None:
     return _limit(value, usd=True)
 
 
+def _thresholds(value: str) -> tuple[float, ...]:
+    """`50,80,100` (percent of the key's cap), or `none`."""
+    if value.strip().lower() == "none":
+        return ()
+    try:
+        numbers = tuple(sorted({float(part) for part in value.split(",") if part.strip()}))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{value!r}: comma-separated percents like 50,80,100, or none"
+        ) from None
+    if not numbers or any(not 0 < n <= 100 for n in numbers):
+        raise argparse.ArgumentTypeError(f"{value!r}: each threshold in (0, 100] percent of the key's cap")
+    return numbers
+
+
 _LIMIT_OPTIONS = (
     ("--monthly-cap-usd", "monthly_cap_micro", _usd_limit, "the key's own monthly spend cap in USD"),
     ("--requests-per-minute", "requests_per_minute", _limit, "the key's requests per minute"),
     ("--tokens-per-minute", "tokens_per_minute", _limit, "the key's tokens (input + output) per minute"),
+    (
+        "--alert-thresholds",
+        "alert_thresholds",
+        _thresholds,
+        "percents of the key's cap alerted once a month to the project's topic, e.g. 50,80,100",
+    ),
 )
 
 
 _UNCHANGED = -1  # an update option not given
 
 
-def _changes(args: argparse.Namespace) -> dict[str, int | None]:
+def _changes(args: argparse.Namespace) -> dict[str, Any]:
     return {dest: getattr(args, dest) for _, dest, _, _ in _LIMIT_OPTIONS if hasattr(args, dest)}
 
 
@@ -139,7 +162,8 @@ def _gateway_note(project: Project) -> list[str]:
 def cmd_create(ctx: Context) -> int:
     """A new key for a project: printed once."""
     project, store, where = _store(ctx)
-    limits = KeyLimits(**{k: v for k, v in _changes(ctx.args).items() if v is not None})
+    given = {k: v for k, v in _changes(ctx.args).items() if v is not None}
+    limits = _run(ctx, "", lambda: KeyLimits(**given))
     key, record = _run(
         ctx, where, lambda: store.create(project.name, ctx.args.name, now=ctx.now, limits=limits)
     )
@@ -174,7 +198,7 @@ def cmd_list(ctx: Context) -> int:
     ]
     ctx.emit(
         rows,
-        (*COLUMNS[:7], *SPEND_COLUMNS, *COLUMNS[7:]),
+        (*COLUMNS[:8], *SPEND_COLUMNS, *COLUMNS[8:]),
         title=f"{project.name}: API keys in {where}; spend in {period} (UTC) by key name",
         notes=_gateway_note(project),
     )

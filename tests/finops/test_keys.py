@@ -100,6 +100,7 @@ def test_list_never_shows_key_material(aws: Clients):
             "monthly_cap_usd": None,
             "requests_per_minute": None,
             "tokens_per_minute": None,
+            "alert_thresholds": [],
             "period": "2026-11",
             "spent_usd": 0.0,
             "reserved_usd": 0.0,
@@ -249,6 +250,13 @@ def test_limits_are_set_at_create_changed_by_update_and_listed_with_spend(aws: C
     assert row["tokens_per_minute"] == 20000
     assert row["period"] == period and row["spent_usd"] == 1.25 and row["cap_used_pct"] == 25.0
     assert run_cli([*update], aws).code != 0
+    assert run_cli([*update, "--alert-thresholds", "80,50"], aws).code == 0
+    rows = json.loads(run_cli(["keys", "list", "--project", "data-science", "--format", "json"], aws).out)[
+        "rows"
+    ]
+    assert rows[0]["alert_thresholds"] == [50.0, 80.0]
+    refused = run_cli([*update, "--monthly-cap-usd", "none"], aws)  # thresholds need the cap
+    assert refused.code == 1 and "monthly cap" in refused.err
     # argparse: "argument --monthly-cap-usd: '-1': a positive number, or none"
     with pytest.raises(SystemExit):
         run_cli([*update, "--monthly-cap-usd", "-1"], aws)

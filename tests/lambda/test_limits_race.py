@@ -163,6 +163,7 @@ def test_threads_at_a_project_requests_per_minute_limit(project, server):
     assert "requests_per_minute limit of 5" in body["error"]["message"]
     wait = int(throttled.headers["retry-after"])
     assert 1 <= wait <= 65 and body["error"]["retryable"] is True
+    assert f"Retry in {wait} s" in body["error"]["message"]  # the ledger's wait, not a fixed default
     assert throttled.headers["x-should-retry"] == "true"
     assert _reached(server, "alice") == 5
     assert project.settled().open_reservations == ()
