@@ -251,3 +251,28 @@ def test_processes_through_the_handler_share_the_project_limit(project, server, 
     assert "project 'alpha' is at its requests_per_minute limit of 7" in throttled[0]["message"]
     assert calls_sent == admitted  # refused calls never reached Bedrock
     assert project.settled().open_reservations == ()
+
+
+def test_streams_and_the_openai_route_are_refused_with_429_before_bedrock(project, server):
+    project.settings()
+    alice, _ = project.keys.create(
+        "alpha", "alice", now=datetime.now(UTC), limits=KeyLimits(requests_per_minute=1)
+    )
+    server.reset(usage=Usage(input_tokens=10, output_tokens=20))
+    headers = {"x-api-key": alice}
+    with _app(project) as url:
+        first = httpx.post(f"{url}/v1/messages", json=BODY | {"stream": True}, headers=headers, timeout=30)
+        stream = httpx.post(f"{url}/v1/messages", json=BODY | {"stream": True}, headers=headers, timeout=30)
+        openai = httpx.post(
+            f"{url}/v1/chat/completions",
+            json={"model": MODEL, "max_tokens": MAX_TOKENS, "messages": [{"role": "user", "content": "hi"}]},
+            headers={"authorization": f"Bearer {alice}"},
+            timeout=30,
+        )
+    assert first.status_code == 200
+    assert stream.status_code == 429 and stream.json()["error"]["type"] == "rate_limit_error"
+    assert int(stream.headers["retry-after"]) >= 1
+    assert openai.status_code == 429 and int(openai.headers["retry-after"]) >= 1
+    assert "requests_per_minute limit of 1" in openai.json()["error"]["message"]
+    assert _reached(server, "alice") == 1
+    assert project.settled().open_reservations == ()
