@@ -153,10 +153,17 @@ def _run(ctx: Context, where: str, work: Callable[[], Any]) -> Any:
         raise
 
 
-def _gateway_note(project: Project) -> list[str]:
-    if project.config.gateway.enabled:
-        return []
-    return [f"{project.name}: gateway is not enabled in the config, so no endpoint accepts this key yet"]
+def _gateway_note(project: Project, limits: KeyLimits | None = None) -> list[str]:
+    notes = []
+    if not project.config.gateway.enabled:
+        notes.append(
+            f"{project.name}: gateway is not enabled in the config, so no endpoint accepts this key yet"
+        )
+    if limits is not None and limits != KeyLimits() and project.config.enforcement == "off":
+        notes.append(
+            f"{project.name}: enforcement is off (no ledger), so this key's cap and rate limits are not enforced"
+        )
+    return notes
 
 
 def cmd_create(ctx: Context) -> int:
@@ -167,7 +174,7 @@ def cmd_create(ctx: Context) -> int:
     key, record = _run(
         ctx, where, lambda: store.create(project.name, ctx.args.name, now=ctx.now, limits=limits)
     )
-    notes = _gateway_note(project)
+    notes = _gateway_note(project, limits)
     if ctx.fmt is Format.JSON:
         print(json.dumps({"key": key, **_row(record), "notes": notes}, indent=2), file=ctx.stdout)
     elif ctx.fmt is Format.CSV:

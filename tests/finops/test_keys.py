@@ -298,3 +298,20 @@ def test_report_by_key_reads_the_ledgers_key_counters(aws: Clients):
     assert rows[0]["monthly_cap_usd"] == 2.0 and rows[0]["cap_used_pct"] == 37.5
     assert rows[0]["input_tokens"] == 200 and rows[1]["monthly_cap_usd"] is None
     assert run_cli(["report", "--project", "data-science"], aws).code != 0
+
+
+def test_create_says_when_nothing_can_enforce_the_keys_limits(aws: Clients, tmp_path):
+    import yaml
+    from finops_testkit import EXAMPLE
+
+    raw = yaml.safe_load(EXAMPLE.read_text())
+    for project in raw["projects"]:
+        if project["name"] == "data-science":
+            project["enforcement"] = "off"
+    config = tmp_path / "projects.yaml"
+    config.write_text(yaml.safe_dump(raw))
+    args = ["keys", "create", "--project", "data-science", "--name", "alice"]
+    run = run_cli([*args, "--monthly-cap-usd", "5"], aws, config=config)
+    assert run.code == 0 and "cap and rate limits are not enforced" in run.err
+    run = run_cli(["keys", "create", "--project", "data-science", "--name", "bob"], aws, config=config)
+    assert "not enforced" not in run.err
