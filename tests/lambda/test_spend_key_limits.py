@@ -125,3 +125,10 @@ def test_rate_refusal_says_which_limit_and_when(table):
         )
     assert refused.value.retry_after_s is None
     assert "more than API key 'alice''s tokens_per_minute of 4000" in str(refused.value)
+
+
+def test_rate_limits_hold_under_soft_enforcement_too(table):
+    ledger = make(table, Now(datetime(2026, 11, 15, 12, 0, 1, tzinfo=UTC)), hard=False, requests_per_minute=1)
+    ledger.reserve(model="m", request_id="r1", amount_usd=500.0)  # past the cap: soft records it
+    with pytest.raises(RateLimitedError):
+        ledger.reserve(model="m", request_id="r2", amount_usd=0.01)
