@@ -48,11 +48,12 @@ test: $(VENV)/.dev-installed node_modules/.installed
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest -q -n $(PYTEST_WORKERS) tests
 
-## bench: synthesis time for 1/50/300 projects, Lambda cold/warm latency and bundle size, ledger and tracing cost, HTTPS endpoint streaming.
+## bench: synthesis time for 1/50/300 projects, Lambda cold/warm latency and bundle size, ledger, key-limit and tracing cost, HTTPS endpoint streaming.
 bench: $(VENV)/.dev-installed node_modules/.installed
 	$(BIN)/python bench/bench_synth.py
 	$(BIN)/python bench/bench_lambda.py
 	$(BIN)/python bench/bench_ledger.py
+	$(BIN)/python bench/bench_limits.py
 	$(BIN)/python bench/bench_tracing.py
 	$(BIN)/python bench/bench_finops.py
 	$(BIN)/python bench/bench_gateway.py

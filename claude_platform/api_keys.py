@@ -8,7 +8,8 @@ Items live in the project's own partition, so IAM's `dynamodb:LeadingKeys` keeps
 project's keys, exactly as for its spend:
 
 - `pk` = project, `sk` = `key#<sha256 hex of the key>`: name, project, created_at, revoked_at
-  (absent while the key is active). The function reads only this item (GetItem).
+  (absent while the key is active) and the key's optional limits (`monthly_cap_micro`,
+  `requests_per_minute`, `tokens_per_minute`). The function reads only this item (GetItem).
 - `pk` = project, `sk` = `keyname#<name>`: the name's claim, pointing at the active key's hash, so
   two active keys of a project never share a name (written in the same transaction as the key).
   Revoking a key frees its name: a replacement key may take it (the same caller, the same spend
@@ -44,6 +45,10 @@ class KeysClient(Protocol):
 
     def get_item(self, **kwargs: Any) -> dict[str, Any]:
         """GetItem."""
+        ...
+
+    def update_item(self, **kwargs: Any) -> dict[str, Any]:
+        """UpdateItem."""
         ...
 
     def query(self, **kwargs: Any) -> dict[str, Any]:
@@ -90,6 +95,53 @@ def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="seconds")
 
 
+LIMIT_ATTRIBUTES = ("monthly_cap_micro", "requests_per_minute", "tokens_per_minute")
+THRESHOLDS_ATTRIBUTE = "alert_thresholds"
+
+
+@dataclass(frozen=True)
+class KeyLimits:
+    """A key's own limits (None: only the project's apply): month cap in micro-USD, per-minute rates."""
+
+    monthly_cap_micro: int | None = None
+    requests_per_minute: int | None = None
+    tokens_per_minute: int | None = None
+    alert_thresholds: tuple[float, ...] = ()  # percent of the key's cap, each alerted once a month
+
+    def __post_init__(self) -> None:
+        for name in LIMIT_ATTRIBUTES:
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                raise ApiKeyError(f"{name}: must be a positive whole number, got {value!r}")
+        for threshold in self.alert_thresholds:
+            if not 0 < threshold <= 100:
+                raise ApiKeyError(
+                    f"alert_thresholds: {threshold:g} is outside (0, 100] percent of the key's cap"
+                )
+        if self.alert_thresholds and self.monthly_cap_micro is None:
+            raise ApiKeyError(
+                "alert_thresholds are percent of the key's monthly cap: set monthly_cap_usd too"
+            )
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> KeyLimits:
+        """From a `key#` item's attributes."""
+        thresholds = tuple(sorted(float(v) for v in item.get(THRESHOLDS_ATTRIBUTE, {}).get("NS", [])))
+        return cls(
+            **{name: int(item[name]["N"]) for name in LIMIT_ATTRIBUTES if name in item},
+            alert_thresholds=thresholds,
+        )
+
+    def attributes(self) -> dict[str, dict[str, Any]]:
+        """The item attributes of the limits that are set."""
+        out: dict[str, dict[str, Any]] = {
+            name: {"N": str(getattr(self, name))} for name in LIMIT_ATTRIBUTES if getattr(self, name)
+        }
+        if self.alert_thresholds:
+            out[THRESHOLDS_ATTRIBUTE] = {"NS": [f"{t:g}" for t in self.alert_thresholds]}
+        return out
+
+
 @dataclass(frozen=True)
 class ApiKeyRecord:
     """One stored key: never the key itself, only its hash and metadata."""
@@ -99,6 +151,7 @@ class ApiKeyRecord:
     digest: str
     created_at: str
     revoked_at: str | None = None
+    limits: KeyLimits = KeyLimits()
 
     @property
     def key_id(self) -> str:
@@ -120,6 +173,7 @@ class ApiKeyRecord:
             digest=item["sk"]["S"].removeprefix(KEY_SK_PREFIX),
             created_at=item["created_at"]["S"],
             revoked_at=revoked,
+            limits=KeyLimits.from_item(item),
         )
 
 
@@ -142,7 +196,14 @@ class ApiKeyStore:
         self._client = client
         self._table = table_name
 
-    def create(self, project: str, name: str, *, now: datetime) -> tuple[str, ApiKeyRecord]:
+    @property
+    def table(self) -> str:
+        """The table's name."""
+        return self._table
+
+    def create(
+        self, project: str, name: str, *, now: datetime, limits: KeyLimits = KeyLimits()
+    ) -> tuple[str, ApiKeyRecord]:
         """A new key for `project` named `name` (the key, returned once, and its record).
 
         ApiKeyError if an active key of the project already has the name.
@@ -173,6 +234,7 @@ class ApiKeyStore:
                                 "sk": {"S": KEY_SK_PREFIX + digest},
                                 "key_name": {"S": name},
                                 "created_at": {"S": created},
+                                **limits.attributes(),
                             },
                             "ConditionExpression": "attribute_not_exists(sk)",
                         }
@@ -189,7 +251,7 @@ class ApiKeyStore:
                     f"{project}: creating key {name!r} collided with another change; nothing was written, try again"
                 ) from None
             raise
-        return key, ApiKeyRecord(project=project, name=name, digest=digest, created_at=created)
+        return key, ApiKeyRecord(project=project, name=name, digest=digest, created_at=created, limits=limits)
 
     def records(self, project: str) -> Iterator[ApiKeyRecord]:
         """Every key of the project, active and revoked (a Query on its partition)."""
@@ -218,8 +280,7 @@ class ApiKeyStore:
         item = response.get("Item")
         return ApiKeyRecord.from_item(item) if item else None
 
-    def revoke(self, project: str, name: str, *, now: datetime) -> ApiKeyRecord:
-        """Revoke the project's active key named `name` and free the name; ApiKeyError if none."""
+    def _active_digest(self, project: str, name: str) -> str:
         check_name(name)
         claim = self._client.get_item(
             TableName=self._table,
@@ -228,7 +289,56 @@ class ApiKeyStore:
         ).get("Item")
         if not claim:
             raise ApiKeyError(f"{project}: no active key named {name!r} (claude-finops keys list)")
-        digest = claim["key_hash"]["S"]
+        return str(claim["key_hash"]["S"])
+
+    def update(self, project: str, name: str, changes: dict[str, Any]) -> ApiKeyRecord:
+        """Set or remove (None; `()` for alert_thresholds) limits of the project's active key `name`.
+
+        `changes` maps names from LIMIT_ATTRIBUTES and `alert_thresholds` to the new value; the
+        result is validated as a whole. The function sees the change within its lookup cache's
+        lifetime (30 s).
+        """
+        allowed = {*LIMIT_ATTRIBUTES, THRESHOLDS_ATTRIBUTE}
+        if set(changes) - allowed or not changes:
+            raise ApiKeyError(f"give at least one of {', '.join(sorted(allowed))} to change")
+        digest = self._active_digest(project, name)
+        current = self.lookup(project, digest)
+        base = current.limits if current else KeyLimits()
+        merged = KeyLimits(
+            **{k: changes.get(k, getattr(base, k)) for k in LIMIT_ATTRIBUTES},
+            alert_thresholds=tuple(sorted(changes.get(THRESHOLDS_ATTRIBUTE, base.alert_thresholds) or ())),
+        )
+        attributes = merged.attributes()
+        sets = {k: v for k, v in attributes.items() if k in changes}
+        removes = [k for k in changes if k not in attributes]
+        expression = ""
+        if sets:
+            expression += "SET " + ", ".join(f"{k} = :{k}" for k in sets)
+        if removes:
+            expression += " REMOVE " + ", ".join(removes)
+        values: dict[str, Any] = {f":{k}": v for k, v in sets.items()}
+        values[":n"] = {"S": name}
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key={"pk": {"S": project}, "sk": {"S": KEY_SK_PREFIX + digest}},
+                UpdateExpression=expression.strip(),
+                ConditionExpression="attribute_exists(sk) AND attribute_not_exists(revoked_at) AND key_name = :n",
+                ExpressionAttributeValues=values,
+            )
+        except Exception as exc:
+            if _code(exc) == "ConditionalCheckFailedException":
+                raise ApiKeyError(
+                    f"{project}: key {name!r} was revoked or replaced meanwhile; nothing changed"
+                ) from None
+            raise
+        record = self.lookup(project, digest)
+        assert record is not None
+        return record
+
+    def revoke(self, project: str, name: str, *, now: datetime) -> ApiKeyRecord:
+        """Revoke the project's active key named `name` and free the name; ApiKeyError if none."""
+        digest = self._active_digest(project, name)
         revoked = _iso(now)
         try:
             self._client.transact_write_items(

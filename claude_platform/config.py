@@ -437,6 +437,8 @@ def runtime_settings(
                 if alert_topic_arn and config.enforcement != "off"
                 else {}
             ),
+            **({"requests_per_minute": config.requests_per_minute} if config.requests_per_minute else {}),
+            **({"tokens_per_minute": config.tokens_per_minute} if config.tokens_per_minute else {}),
         },
     }
     _check_function_settings(document)

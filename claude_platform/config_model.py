@@ -198,6 +198,28 @@ class ProjectSettings(_Strict):
             json_schema_extra=_doc_default("`monthly_budget_usd`"),
         ),
     ] = None
+    requests_per_minute: Annotated[
+        int | None,
+        Field(
+            ge=1,
+            description=(
+                "the project's requests per minute (every API key and the invoke path together), kept in "
+                "the ledger across containers: no 60 s interval admits more (needs `enforcement` hard or soft)"
+            ),
+            json_schema_extra=_doc_default("none"),
+        ),
+    ] = None
+    tokens_per_minute: Annotated[
+        int | None,
+        Field(
+            ge=1,
+            description=(
+                "the project's tokens (input + output) per minute: each call reserves its bound (input "
+                "bound + `max_tokens`), settled to the actual count; at least `max_tokens_limit`"
+            ),
+            json_schema_extra=_doc_default("none"),
+        ),
+    ] = None
     budget_action: Annotated[
         bool,
         Field(
@@ -333,6 +355,20 @@ class ProjectSettings(_Strict):
                 f"lambda_timeout_seconds ({self.lambda_timeout_seconds}) even at "
                 f"{speed.best_tokens_per_s:g} tokens/s (the fastest plausible rate of its models, "
                 f"{speed.family}); lower it to {fits} or raise the timeout to {need}"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _rate_limits(self) -> ProjectSettings:
+        if self.enforcement == "off" and (self.requests_per_minute or self.tokens_per_minute):
+            raise ValueError(
+                "requests_per_minute / tokens_per_minute are kept in the spend ledger: they need "
+                "enforcement hard or soft, not off"
+            )
+        if self.tokens_per_minute is not None and self.tokens_per_minute < self.max_tokens_limit:
+            raise ValueError(
+                f"tokens_per_minute ({self.tokens_per_minute}) is below max_tokens_limit "
+                f"({self.max_tokens_limit}): a request asking for that many tokens could never be admitted"
             )
         return self
 

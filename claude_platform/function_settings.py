@@ -95,11 +95,18 @@ class SpendSettings(BaseModel):
     # A hold older than this outlived its invocation (the function was killed mid-call): the next
     # reservation charges it as estimated spend. The stack writes the function timeout plus a minute.
     stale_after_s: int | None = Field(default=None, ge=60)
+    # The project's own rate limits (all keys and the invoke path together), in the ledger table.
+    requests_per_minute: int | None = Field(default=None, ge=1)
+    tokens_per_minute: int | None = Field(default=None, ge=1)
 
     @model_validator(mode="after")
     def _table_when_metered(self) -> SpendSettings:
         if self.enforcement != "off" and not self.ledger_table:
             raise ValueError(f"ledger_table is required with enforcement {self.enforcement!r}")
+        if self.enforcement == "off" and (self.requests_per_minute or self.tokens_per_minute):
+            raise ValueError(
+                "requests_per_minute and tokens_per_minute need the ledger (enforcement hard or soft)"
+            )
         return self
 
 

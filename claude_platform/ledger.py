@@ -34,14 +34,21 @@ import secrets
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
-from decimal import Decimal
 from typing import Any, Protocol
 
+from claude_platform.ledger_alerts import (
+    AlertClaims,
+    _is_conditional_failure,
+    _n,
+    crossed_thresholds,
+    error_code,
+)
 from claude_platform.ledger_model import (
     ALERT_CLAIM_PREFIX,
     COUNTERS,
     EPOCH_DIGITS,
     HOLD_PREFIX,
+    KEY_MONTH_PREFIX,
     LEGACY_RESERVATION_PREFIX,
     MICRO_PER_USD,
     MONTH_PREFIX,
@@ -51,8 +58,10 @@ from claude_platform.ledger_model import (
     Hold,
     MonthState,
     OpenReservation,
+    RateUse,
     SettledUsage,
     hold_sk,
+    key_month_sk,
     month_key,
     month_sk,
     period_end,
@@ -62,12 +71,24 @@ from claude_platform.ledger_model import (
     to_micro,
     to_usd,
 )
+from claude_platform.rate_window import (
+    SLOTS_PER_MINUTE,
+    RateLimit,
+    RateRefusal,
+    admit_update,
+    give_back_update,
+    rate_sk,
+    refusal,
+    slot_of,
+    window_parts,
+)
 
 __all__ = [
     "ALERT_CLAIM_PREFIX",
     "COUNTERS",
     "EPOCH_DIGITS",
     "HOLD_PREFIX",
+    "KEY_MONTH_PREFIX",
     "LEGACY_RESERVATION_PREFIX",
     "MICRO_PER_USD",
     "MONTH_PREFIX",
@@ -82,10 +103,14 @@ __all__ = [
     "LedgerTable",
     "MonthState",
     "OpenReservation",
+    "RateLimit",
+    "RateLimitedError",
+    "RateUse",
     "SettledUsage",
     "crossed_thresholds",
     "error_code",
     "hold_sk",
+    "key_month_sk",
     "month_key",
     "month_sk",
     "new_hold",
@@ -130,6 +155,22 @@ class CapExceededError(Exception):
         self.amount_micro = amount_micro
         self.cap_micro = cap_micro
         self.counter = counter or month_sk(state.period)  # which counter item's cap refused it
+        self.counter_state = state  # that counter item as it stands (the month's, or a key's)
+
+
+class RateLimitedError(Exception):
+    """A reservation would pass a requests- or tokens-per-minute limit of `scope`.
+
+    `refusal` says which limit, what the window holds and how long to wait; None when the request
+    alone is over the tokens limit (it can never fit: `tokens` > the limit).
+    """
+
+    def __init__(self, scope: str, refusal: RateRefusal | None, tokens: int, limit: RateLimit) -> None:
+        super().__init__(f"rate limit of {scope!r} reached")
+        self.scope = scope
+        self.refusal = refusal
+        self.tokens = tokens
+        self.limit = limit
 
 
 class LedgerConflictError(Exception):
@@ -140,30 +181,12 @@ class LedgerBusyError(Exception):
     """DynamoDB cancelled a transaction because another one touched the same item: retry it."""
 
 
-def error_code(exc: Exception) -> str:
-    """The AWS error code of a botocore ClientError ('' for anything else)."""
-    response = getattr(exc, "response", None) or {}
-    return str(response.get("Error", {}).get("Code", ""))
-
-
-def _is_conditional_failure(exc: Exception) -> bool:
-    return error_code(exc) == "ConditionalCheckFailedException"
-
-
 def _cancellation_codes(exc: Exception) -> list[str] | None:
     """Per-item codes of a cancelled transaction, or None if `exc` is not a cancellation."""
     if error_code(exc) != "TransactionCanceledException":
         return None
     reasons = (getattr(exc, "response", None) or {}).get("CancellationReasons") or []
     return [str(r.get("Code") or "None") for r in reasons]
-
-
-def _n(value: int | float | Decimal) -> dict[str, str]:
-    return {"N": str(value)}
-
-
-def _threshold_number(threshold: float) -> str:
-    return format(Decimal(str(threshold)).normalize(), "f")
 
 
 def request_token(operation: str, hold: Hold, now_epoch: int, generation: int = 0) -> str:
@@ -186,8 +209,14 @@ def new_hold(
     now_epoch: int,
     model: str = "",
     also: Sequence[CounterCharge] = (),
+    rates: Sequence[RateLimit] = (),
+    tokens: int = 0,
 ) -> Hold:
-    """The identity and content of a hold about to be reserved."""
+    """The identity and content of a hold about to be reserved.
+
+    `rates`: the limited scopes it counts in, with `tokens` (the request's bound) reserved where
+    tokens are limited.
+    """
     return Hold(
         project=project,
         period=period,
@@ -197,10 +226,15 @@ def new_hold(
         model=model,
         request_id=request_id,
         counters=(month_sk(period), *(c.sk for c in also)),
+        rates=tuple(
+            RateUse(r.scope, slot_of(now_epoch), tokens if r.tokens_per_minute is not None else 0)
+            for r in rates
+            if r.limited
+        ),
     )
 
 
-class LedgerTable:
+class LedgerTable(AlertClaims):
     """Reads and writes one ledger table through a low-level DynamoDB client."""
 
     def __init__(self, client: DynamoDBClient, table_name: str) -> None:
@@ -238,12 +272,16 @@ class LedgerTable:
         now_epoch: int,
         nonce: str | None = None,
         also: Sequence[CounterCharge] = (),
+        rates: Sequence[RateLimit] = (),
+        tokens: int = 0,
     ) -> Hold:
         """Hold `amount_micro` as a new hold; with `cap_micro`, refuse (CapExceededError) if it would pass.
 
         `nonce` makes the hold's identity (`<request id>#<nonce>`): a fresh random one unless
         given; a caller repeating this very write gives the same one again. `also`: further counter
-        items charged in the same transaction, each refusing past its own cap.
+        items charged in the same transaction, each refusing past its own cap. `rates`: limited
+        scopes the request counts in (with `tokens` reserved where tokens are limited), refusing
+        with RateLimitedError past a limit.
         """
         hold = new_hold(
             project=project,
@@ -254,8 +292,10 @@ class LedgerTable:
             now_epoch=now_epoch,
             model=model,
             also=also,
+            rates=rates,
+            tokens=tokens,
         )
-        return self.reserve_hold(hold, cap_micro=cap_micro, also=also)
+        return self.reserve_hold(hold, cap_micro=cap_micro, also=also, rates=rates)
 
     def reserve_hold(
         self,
@@ -263,11 +303,14 @@ class LedgerTable:
         *,
         cap_micro: int | None,
         also: Sequence[CounterCharge] = (),
+        rates: Sequence[RateLimit] = (),
         token: str | None = None,
+        now_s: float | None = None,
     ) -> Hold:
         """Write `hold` (from `new_hold`) and charge its counters in one transaction; see `reserve`.
 
         `token`: the ClientRequestToken (default `request_token("reserve", hold, created)`).
+        `rates`: the limits of the scopes in `hold.rates`; `now_s` the exact time (for the wait).
         """
         if hold.amount_micro < 0:
             raise ValueError("amount_micro must not be negative")
@@ -275,8 +318,25 @@ class LedgerTable:
         for charge in charges:
             if charge.cap_micro is not None and charge.cap_micro < hold.amount_micro:
                 raise self._refused(hold, charge)
+        limits = {r.scope: r for r in rates}
+        for use in hold.rates:
+            tpm = limits[use.scope].tokens_per_minute
+            if tpm is not None and use.tokens > tpm:
+                raise RateLimitedError(use.scope, None, use.tokens, limits[use.scope])
         items = [self._put_hold(hold)]
         items += [self._charge(hold.project, c, hold.amount_micro, hold.created_epoch) for c in charges]
+        for use in hold.rates:
+            for part in window_parts(use.scope, use.slot):
+                items.append(
+                    admit_update(
+                        self.table_name,
+                        hold.project,
+                        part,
+                        limit=limits[use.scope],
+                        tokens=use.tokens,
+                        now_epoch=hold.created_epoch,
+                    )
+                )
         codes = self._transact(items, token or request_token("reserve", hold, hold.created_epoch))
         if codes is None:
             return hold
@@ -285,25 +345,67 @@ class LedgerTable:
         for charge, code in zip(charges, codes[1:], strict=False):
             if code == "ConditionalCheckFailed" and charge.cap_micro is not None:
                 raise self._refused(hold, charge)
+        rate_codes = codes[1 + len(charges) :]
+        for i, use in enumerate(hold.rates):
+            if "ConditionalCheckFailed" in rate_codes[2 * i : 2 * i + 2]:
+                limit = limits[use.scope]
+                found = self.rate_items(hold.project, use.scope, use.slot)
+                now = hold.created_epoch if now_s is None else now_s
+                why = refusal(limit, found, slot=use.slot, now_s=now, tokens=use.tokens)
+                raise RateLimitedError(use.scope, why, use.tokens, limit)
         raise LedgerConflictError(f"reservation {hold.hold_id!r} could not be recorded: {codes}")
 
+    def rate_items(self, project: str, scope: str, slot: int) -> list[dict[str, Any]]:
+        """A scope's rate items of the minutes around `slot` (one Query)."""
+        minute = slot // SLOTS_PER_MINUTE
+        values = {
+            ":p": {"S": project},
+            ":a": {"S": rate_sk(scope, minute - 1)},
+            ":b": {"S": rate_sk(scope, minute + 1)},
+        }
+        return list(self._query("pk = :p AND sk BETWEEN :a AND :b", values))
+
     def _refused(self, hold: Hold, charge: CounterCharge) -> CapExceededError:
-        cap = charge.cap_micro if charge.sk == month_sk(hold.period) else None
-        state = self.count_refusal(hold.project, hold.period, cap)
-        return CapExceededError(state, hold.amount_micro, charge.cap_micro or 0, charge.sk)
+        is_month = charge.sk == month_sk(hold.period)
+        state = self.count_refusal(hold.project, hold.period, charge.cap_micro if is_month else None)
+        error = CapExceededError(state, hold.amount_micro, charge.cap_micro or 0, charge.sk)
+        if not is_month:
+            error.counter_state = self.counter(hold.project, hold.period, charge.sk)
+        return error
+
+    def counter(self, project: str, period: str, sk: str) -> MonthState:
+        """A counter item (a key's month) read consistently, as a MonthState (zeros if absent)."""
+        response = self._client.get_item(
+            TableName=self.table_name, Key={"pk": {"S": project}, "sk": {"S": sk}}, ConsistentRead=True
+        )
+        return MonthState.from_item(project, period, response.get("Item"))
+
+    def key_months(self, project: str, period: str) -> dict[str, MonthState]:
+        """Every caller key's counters of `period`, by key name (one Query)."""
+        prefix = f"{KEY_MONTH_PREFIX}{period}#"
+        values = {":p": {"S": project}, ":k": {"S": prefix}}
+        return {
+            item["sk"]["S"].removeprefix(prefix): MonthState.from_item(project, period, item)
+            for item in self._query("pk = :p AND begins_with(sk, :k)", values)
+        }
 
     def _put_hold(self, hold: Hold) -> dict[str, Any]:
+        item: dict[str, Any] = {
+            "pk": {"S": hold.project},
+            "sk": {"S": hold.sk},
+            "amount_micro": _n(hold.amount_micro),
+            "model": {"S": hold.model},
+            "request_id": {"S": hold.request_id},
+            "counters": {"L": [{"S": sk} for sk in hold.counters]},
+        }
+        if hold.rates:
+            item["rates"] = {
+                "L": [{"M": {"s": {"S": r.scope}, "t": _n(r.slot), "n": _n(r.tokens)}} for r in hold.rates]
+            }
         return {
             "Put": {
                 "TableName": self.table_name,
-                "Item": {
-                    "pk": {"S": hold.project},
-                    "sk": {"S": hold.sk},
-                    "amount_micro": _n(hold.amount_micro),
-                    "model": {"S": hold.model},
-                    "request_id": {"S": hold.request_id},
-                    "counters": {"L": [{"S": sk} for sk in hold.counters]},
-                },
+                "Item": item,
                 "ConditionExpression": "attribute_not_exists(sk)",
             }
         }
@@ -364,15 +466,17 @@ class LedgerTable:
         month_update = (
             update + ", input_tokens :in, output_tokens :out, cache_read_tokens :cr, cache_write_tokens :cw"
         )
+        used = usage.input_tokens + usage.output_tokens + usage.cache_read_tokens + usage.cache_write_tokens
         return self._close(
             hold,
             month_update=month_update,
             month_values=month,
-            other_update=update,
-            other_values=values,
+            other_update=month_update,
+            other_values=month,
             now_epoch=now_epoch,
             operation=operation,
             token=token,
+            tokens_used=None if estimated else used,
         )
 
     def release(self, hold: Hold, *, now_epoch: int, token: str | None = None) -> bool:
@@ -388,6 +492,7 @@ class LedgerTable:
             now_epoch=now_epoch,
             operation="release",
             token=token,
+            tokens_used=0,
         )
 
     def _close(
@@ -401,8 +506,13 @@ class LedgerTable:
         now_epoch: int,
         operation: str,
         token: str | None = None,
+        tokens_used: int | None = None,
     ) -> bool:
-        """Remove the hold and apply `month_update` (other counters: `other_update`), atomically, once."""
+        """Remove the hold and apply `month_update` (other counters: `other_update`), atomically, once.
+
+        `tokens_used`: what the call used, so the rest of the tokens it reserved goes back to its
+        rate windows (None: unknown, nothing goes back).
+        """
         if hold.legacy:
             return self._close_legacy(hold, month_update, month_values)
         items: list[dict[str, Any]] = [
@@ -426,6 +536,11 @@ class LedgerTable:
                     }
                 }
             )
+        for use in hold.rates:
+            back = 0 if tokens_used is None else use.tokens - min(use.tokens, tokens_used)
+            if back > 0:
+                for part in window_parts(use.scope, use.slot):
+                    items.append(give_back_update(self.table_name, hold.project, part, back, now_epoch))
         codes = self._transact(items, token or request_token(operation, hold, now_epoch))
         if codes is None:
             return True
@@ -448,84 +563,6 @@ class LedgerTable:
                 return False
             raise
         return True
-
-    def claim_alert(
-        self,
-        *,
-        project: str,
-        period: str,
-        threshold: float,
-        claimant: str,
-        now_epoch: int,
-        lease_s: int,
-    ) -> bool:
-        """Claim the right to send `threshold`'s alert this month; True for exactly one claimant at a time.
-
-        A claim not confirmed as sent (`confirm_alert`) within `lease_s` may be taken over by
-        another claimant: the first one crashed before it could send. A repeated claim by the same
-        claimant (a retried write) is its own. No claim is granted once the alert was confirmed.
-        """
-        number = _threshold_number(threshold)
-        try:
-            self._client.update_item(
-                TableName=self.table_name,
-                Key=month_key(project, period),
-                UpdateExpression="SET #c = :claim",
-                ConditionExpression=(
-                    "NOT contains(alerted, :t) AND "
-                    "(attribute_not_exists(#c) OR #c.c = :who OR #c.t < :expired)"
-                ),
-                ExpressionAttributeNames={"#c": f"{ALERT_CLAIM_PREFIX}{number}"},
-                ExpressionAttributeValues={
-                    ":t": {"N": number},
-                    ":who": {"S": claimant},
-                    ":claim": {"M": {"c": {"S": claimant}, "t": _n(now_epoch)}},
-                    ":expired": _n(now_epoch - lease_s),
-                },
-            )
-        except Exception as exc:
-            if _is_conditional_failure(exc):
-                return False
-            raise
-        return True
-
-    def confirm_alert(self, *, project: str, period: str, threshold: float, claimant: str) -> bool:
-        """Record that `threshold`'s alert was sent (it is never sent again this month)."""
-        number = _threshold_number(threshold)
-        try:
-            self._client.update_item(
-                TableName=self.table_name,
-                Key=month_key(project, period),
-                UpdateExpression="ADD alerted :ts",
-                ConditionExpression="#c.c = :who OR contains(alerted, :t)",
-                ExpressionAttributeNames={"#c": f"{ALERT_CLAIM_PREFIX}{number}"},
-                ExpressionAttributeValues={
-                    ":ts": {"NS": [number]},
-                    ":t": {"N": number},
-                    ":who": {"S": claimant},
-                },
-            )
-        except Exception as exc:
-            if _is_conditional_failure(exc):
-                return False
-            raise
-        return True
-
-    def unclaim_alert(self, *, project: str, period: str, threshold: float, claimant: str) -> None:
-        """Give the claim back (the alert could not be sent), so a later call retries it at once."""
-        number = _threshold_number(threshold)
-        try:
-            self._client.update_item(
-                TableName=self.table_name,
-                Key=month_key(project, period),
-                UpdateExpression="REMOVE #c",
-                ConditionExpression="#c.c = :who AND NOT contains(alerted, :t)",
-                ExpressionAttributeNames={"#c": f"{ALERT_CLAIM_PREFIX}{number}"},
-                ExpressionAttributeValues={":t": {"N": number}, ":who": {"S": claimant}},
-            )
-        except Exception as exc:
-            if not _is_conditional_failure(exc):
-                raise
 
     def month(self, project: str, period: str, *, with_holds: bool = False) -> MonthState:
         """One month, read consistently; `with_holds` adds its open holds (one more Query)."""
@@ -652,14 +689,3 @@ class LedgerTable:
 
 def _replace_holds(state: MonthState, holds: tuple[Hold, ...]) -> MonthState:
     return replace(state, open_reservations=tuple(sorted(holds, key=lambda h: (h.created_epoch, h.hold_id))))
-
-
-def crossed_thresholds(
-    state: MonthState, thresholds: list[float] | tuple[float, ...], cap_micro: int
-) -> list[float]:
-    """Thresholds (percent of the cap) the month's spend has reached and not yet alerted."""
-    if cap_micro <= 0:
-        return []
-    done = set(state.alerted)
-    spent = Decimal(state.spent_micro) * 100
-    return [t for t in sorted(thresholds) if t not in done and spent >= Decimal(str(t)) * cap_micro]

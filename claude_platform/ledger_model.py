@@ -16,6 +16,7 @@ MONTH_PREFIX = "month#"
 HOLD_PREFIX = "hold#"
 LEGACY_RESERVATION_PREFIX = "res#"  # holds inside the month item, written before holds had own items
 ALERT_CLAIM_PREFIX = "alert#"
+KEY_MONTH_PREFIX = "keymonth#"  # a caller key's month counters: keymonth#YYYY-MM#<key name>
 PERIOD_FORMAT = "%Y-%m"
 EPOCH_DIGITS = 10  # zero-padded creation epoch in a hold's sort key: string order is time order
 
@@ -91,6 +92,20 @@ def hold_sk(period: str, created_epoch: int, hold_id: str) -> str:
     return f"{HOLD_PREFIX}{period}#{created_epoch:0{EPOCH_DIGITS}d}#{hold_id}"
 
 
+def key_month_sk(period: str, key_name: str) -> str:
+    """The sort key of a caller key's month counters (same counters as the project's month item)."""
+    return f"{KEY_MONTH_PREFIX}{period}#{key_name}"
+
+
+@dataclass(frozen=True)
+class RateUse:
+    """What one hold took from one rate scope: its slot and the tokens reserved (0: tokens not limited)."""
+
+    scope: str  # "p" (the project) or "k#<key name>"
+    slot: int  # absolute slot index (epoch seconds // rate_window.SLOT_S)
+    tokens: int = 0
+
+
 @dataclass(frozen=True)
 class CounterCharge:
     """A further counter item a reservation charges in the same transaction as the project's month.
@@ -115,6 +130,7 @@ class Hold:
     model: str = ""
     request_id: str = ""
     counters: tuple[str, ...] = ()  # sort keys of the counter items it charged (the month first)
+    rates: tuple[RateUse, ...] = ()  # the rate windows it counted in (tokens given back at close)
     legacy: bool = False  # an attribute of the month item (written before holds had own items)
 
     @property
@@ -135,6 +151,10 @@ class Hold:
             model=item.get("model", {}).get("S", ""),
             request_id=item.get("request_id", {}).get("S", ""),
             counters=tuple(c["S"] for c in item.get("counters", {}).get("L", [])),
+            rates=tuple(
+                RateUse(r["M"]["s"]["S"], int(r["M"]["t"]["N"]), int(r["M"]["n"]["N"]))
+                for r in item.get("rates", {}).get("L", [])
+            ),
         )
 
 

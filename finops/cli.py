@@ -123,10 +123,14 @@ def _period(ctx: Context) -> Period:
 
 
 def cmd_report(ctx: Context) -> int:
-    """Cost Explorer spend per project."""
+    """Cost Explorer spend per project; `--by key`: the ledger's spend per API key."""
     platform = ctx.platform
     tag_key = platform.tag_key
     period = _period(ctx)
+    if ctx.args.by == "key":
+        return keys.cmd_report_by_key(ctx, period.months())
+    if ctx.args.project:
+        raise CliError("report --project goes with --by key (the Cost Explorer report covers every project)")
     monthly = ctx.args.granularity == "MONTHLY"
     ce = ctx.clients.ce()
     progress = ctx.progress()
@@ -652,6 +656,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_period(p)
     p.add_argument("--granularity", choices=["MONTHLY", "DAILY"], default="MONTHLY", type=str.upper)
     p.add_argument("--no-forecast", action="store_true", help="skip the month-end forecast calls")
+    keys.add_report_options(p)
 
     p = add(
         "spend-by-tag",

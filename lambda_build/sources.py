@@ -42,6 +42,8 @@ BUNDLED_REPO_FILES = (
     "claude_platform/limits.py",
     "claude_platform/ledger.py",
     "claude_platform/ledger_model.py",
+    "claude_platform/ledger_alerts.py",
+    "claude_platform/rate_window.py",
     "claude_platform/function_settings.py",
     "claude_platform/api_keys.py",
 )

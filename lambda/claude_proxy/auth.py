@@ -12,21 +12,22 @@ import hmac
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, NoReturn, Protocol
 
-from claude_platform.api_keys import ApiKeyRecord, ApiKeyStore, key_hash, key_id, looks_like_key
+from claude_platform.api_keys import ApiKeyRecord, ApiKeyStore, KeyLimits, key_hash, key_id, looks_like_key
 from claude_proxy.errors import ErrorType, ProxyError
 from claude_proxy.settings import Settings, SettingsError
 
 
 @dataclass(frozen=True)
 class Caller:
-    """An authenticated caller: the key's name (its identity in spend records) and its id."""
+    """An authenticated caller: the key's name (its identity in spend records), its id and its limits."""
 
     key_name: str
     key_id: str
+    limits: KeyLimits = field(default_factory=KeyLimits)
 
 
 class Authenticator(Protocol):
@@ -142,7 +143,7 @@ class KeyAuthenticator:
             self._refuse("unknown", key_id(digest), "the API key is not valid for this project")
         if not record.active:
             self._refuse("revoked", key_id(digest), "the API key has been revoked")
-        return Caller(key_name=record.name, key_id=record.key_id)
+        return Caller(key_name=record.name, key_id=record.key_id, limits=record.limits)
 
     def _record(self, digest: str) -> ApiKeyRecord | None:
         now = self._monotonic()

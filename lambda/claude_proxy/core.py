@@ -19,6 +19,7 @@ from claude_proxy.attempt_timing import (
     implausible,
     may_retry,
 )
+from claude_proxy.auth import Caller
 from claude_proxy.capabilities import ModelCapabilities, capabilities_for
 from claude_proxy.converse_messages import call_fields, to_litellm_messages
 from claude_proxy.errors import ErrorType, ProxyError, failure_response
@@ -134,6 +135,14 @@ class BudgetUnavailableError(Exception):
     """The ledger could not be reached in time; a hard cap cannot be enforced, so the call is refused."""
 
 
+class RateLimitedError(Exception):
+    """A requests- or tokens-per-minute limit refuses the call; `retry_after_s` None: it can never fit."""
+
+    def __init__(self, message: str, retry_after_s: int | None) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
 class SpendLedger(Protocol):
     """Reserve worst-case spend before the call; settle the actual cost after, or release.
 
@@ -152,8 +161,12 @@ class SpendLedger(Protocol):
         request_id: str,
         amount_usd: float,
         remaining_ms: Callable[[], int] | None = None,
+        tokens: int = 0,
+        caller: Caller | None = None,
     ) -> Any:
-        """Hold `amount_usd`. Raises BudgetExceededError or BudgetUnavailableError to refuse."""
+        """Hold `amount_usd` (and `tokens`, the request's bound, where tokens are rate limited) for
+        `caller` (an API key, charged and limited with the project). Raises BudgetExceededError,
+        BudgetUnavailableError or RateLimitedError to refuse."""
         ...
 
     def settle(
@@ -181,6 +194,8 @@ class NullLedger:
         request_id: str,
         amount_usd: float,
         remaining_ms: Callable[[], int] | None = None,
+        tokens: int = 0,
+        caller: Caller | None = None,
     ) -> str:
         """Accept every reservation."""
         return request_id
@@ -363,6 +378,8 @@ class _Spend:
     request_id: str
     amount_usd: float
     remaining_ms: Callable[[], int] | None = None
+    tokens: int = 0  # the request's token bound (input bound + max_tokens), for tokens-per-minute limits
+    caller: Caller | None = None
     reservation: Any = None
     estimated_usd: float = 0.0
     attempt_charges: list[float] = field(default_factory=list)  # failed attempts so far, in order
@@ -377,9 +394,15 @@ class _Spend:
                 request_id=self.request_id,
                 amount_usd=self.amount_usd,
                 remaining_ms=self.remaining_ms,
+                tokens=self.tokens,
+                caller=self.caller,
             )
         except BudgetExceededError as exc:
             return ProxyError(ErrorType.BUDGET_EXCEEDED, str(exc), retryable=False)
+        except RateLimitedError as exc:
+            if exc.retry_after_s is None:
+                return ProxyError(ErrorType.INVALID_REQUEST, str(exc), retryable=False)
+            return ProxyError(ErrorType.THROTTLED, str(exc), retryable=True, retry_after_s=exc.retry_after_s)
         except BudgetUnavailableError as exc:
             return ProxyError(ErrorType.BUDGET_UNAVAILABLE, str(exc), retryable=True)
         return None
@@ -502,8 +525,12 @@ def prepare_call(
     remaining_ms: Callable[[], int],
     request_id: str,
     policy: RetryPolicy,
+    caller: Caller | None = None,
 ) -> PreparedCall:
-    """Resolve the model, refuse what cannot finish in time, reserve the worst case; raises CallRefused."""
+    """Resolve the model, refuse what cannot finish in time, reserve the worst case; raises CallRefused.
+
+    `caller`: the API key (HTTPS endpoint) whose cap and rate limits apply with the project's.
+    """
     try:
         model, max_tokens = _resolve(request, settings)
     except ProxyError as err:
@@ -513,15 +540,16 @@ def prepare_call(
     if refusal is not None:
         raise CallRefused(model.alias, refusal)
     window = capabilities_for(model.litellm_model, model.base_id).max_input_tokens
-    reserve_usd = worst_case_cost_usd(
-        model.prices, input_tokens=request.input_token_bound_for(window), max_output_tokens=max_tokens
-    )
+    input_bound = request.input_token_bound_for(window)
+    reserve_usd = worst_case_cost_usd(model.prices, input_tokens=input_bound, max_output_tokens=max_tokens)
     spend = _Spend(
         ledger=ledger,
         model=model.alias,
         request_id=request_id,
         amount_usd=reserve_usd,
         remaining_ms=remaining_ms,
+        tokens=input_bound + max_tokens,
+        caller=caller,
     )
     refused = spend.hold()
     if refused is not None:
@@ -621,6 +649,7 @@ def invoke(
     request_id: str,
     ledger: SpendLedger | None = None,
     policy: RetryPolicy = DEFAULT_RETRY_POLICY,
+    caller: Caller | None = None,
 ) -> InvokeResult:
     """Serve one validated request. Returns a result carrying either the answer or a classified error.
 
@@ -650,6 +679,7 @@ def invoke(
             remaining_ms=remaining_ms,
             request_id=request_id,
             policy=policy,
+            caller=caller,
         )
     except CallRefused as refused:
         return done(refused.model, 0, error=refused.error)

@@ -38,11 +38,13 @@ class ProxyError(Exception):
         *,
         retryable: bool | None = None,
         upstream_detail: str | None = None,
+        retry_after_s: int | None = None,
     ) -> None:
         super().__init__(message)
         self.error_type = error_type
         self.message = message
         self.retryable = error_type in _RETRYABLE_BY_DEFAULT if retryable is None else retryable
+        self.retry_after_s = retry_after_s  # how long to wait before a retry can succeed (rate limits)
         self.upstream_detail = upstream_detail  # Bedrock's words inside `message` (see log_message)
 
     def log_message(self, *, log_prompts: bool) -> str:
@@ -54,8 +56,15 @@ class ProxyError(Exception):
         return self.message.replace(self.upstream_detail, shown)
 
     def to_dict(self) -> dict[str, Any]:
-        """The `error` object of a failure response."""
-        return {"type": self.error_type.value, "message": self.message, "retryable": self.retryable}
+        """The `error` object of a failure response (with `retry_after_s` when known)."""
+        out: dict[str, Any] = {
+            "type": self.error_type.value,
+            "message": self.message,
+            "retryable": self.retryable,
+        }
+        if self.retry_after_s is not None:
+            out["retry_after_s"] = self.retry_after_s
+        return out
 
 
 def failure_response(error: ProxyError) -> dict[str, Any]:

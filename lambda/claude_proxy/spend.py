@@ -16,23 +16,40 @@ from typing import Any, Protocol, TypeVar
 
 from claude_platform.ledger import (
     CapExceededError,
+    CounterCharge,
     Hold,
     LedgerBusyError,
     LedgerTable,
     MonthState,
+    RateLimit,
+    RateLimitedError,
     SettledUsage,
     crossed_thresholds,
     error_code,
+    key_month_sk,
     new_hold,
-    period_end,
     period_of,
     request_token,
     shift_period,
     to_micro,
-    to_usd,
 )
 from claude_platform.prices import TokenUsage
+from claude_platform.rate_window import PROJECT_SCOPE, key_scope
+from claude_proxy.auth import Caller
 from claude_proxy.core import BudgetExceededError, BudgetUnavailableError
+from claude_proxy.core import RateLimitedError as CallRateLimited
+from claude_proxy.spend_messages import (
+    alert_text,
+    cap_reached_text,
+    key_alert_text,
+    rate_refusal_message,
+    reset_text,
+    retry_wait,
+    usd,
+    usd_text,
+)
+
+__all__ = ["ProjectSpendLedger", "SnsPublisher", "UnmeteredLedger", "usd_text"]
 
 T = TypeVar("T")
 
@@ -110,6 +127,7 @@ class Reservation:
     hold: Hold
     recorded: bool = True
     remaining_ms: Callable[[], int] | None = None
+    caller: Caller | None = None
 
     @property
     def request_id(self) -> str:
@@ -125,21 +143,6 @@ class Reservation:
     def amount_micro(self) -> int:
         """The worst case held."""
         return self.hold.amount_micro
-
-
-def _usd(micro: int) -> float:
-    return float(to_usd(micro))
-
-
-def usd_text(micro: int) -> str:
-    """Exact USD with at least 2 decimals and no trailing zeros beyond: 500 -> '0.0005', 5e8 -> '500.00'."""
-    text = f"{to_usd(micro):.6f}".rstrip("0")
-    whole, _, fraction = text.partition(".")
-    return f"{whole}.{fraction.ljust(2, '0')}"
-
-
-def _reset_text(period: str) -> str:
-    return period_end(period).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class ProjectSpendLedger:
@@ -161,7 +164,10 @@ class ProjectSpendLedger:
         sleep: Callable[[float], None] = time.sleep,
         try_ms: int = LEDGER_TRY_MS,
         tries: int = LEDGER_TRIES,
+        requests_per_minute: int | None = None,
+        tokens_per_minute: int | None = None,
     ) -> None:
+        self._rate = RateLimit(PROJECT_SCOPE, requests_per_minute, tokens_per_minute)
         self._table = table
         self._stale_after_s = stale_after_s
         self._next_stale_check = 0.0
@@ -228,6 +234,21 @@ class ProjectSpendLedger:
             self._sleep(delay)
         raise last or LedgerOutOfTimeError("not enough time left in this invocation for the spend ledger")
 
+    def _limits(self, period: str, caller: Caller | None) -> tuple[list[CounterCharge], list[RateLimit]]:
+        """The key's month counter (capped under hard) and the limited rate scopes of this call."""
+        also: list[CounterCharge] = []
+        rates = [self._rate] if self._rate.limited else []
+        if caller is not None:
+            limits = caller.limits
+            cap = limits.monthly_cap_micro if self._hard else None
+            also.append(CounterCharge(key_month_sk(period, caller.key_name), cap))
+            key_rate = RateLimit(
+                key_scope(caller.key_name), limits.requests_per_minute, limits.tokens_per_minute
+            )
+            if key_rate.limited:
+                rates.append(key_rate)
+        return also, rates
+
     def reserve(
         self,
         *,
@@ -235,31 +256,45 @@ class ProjectSpendLedger:
         request_id: str,
         amount_usd: float,
         remaining_ms: Callable[[], int] | None = None,
+        tokens: int = 0,
+        caller: Caller | None = None,
     ) -> Reservation:
-        """Hold the worst case as a new hold of its own; refuse past the cap when hard."""
+        """Hold the worst case as a new hold of its own, with the caller key's counter and the rate
+        windows in the same write; refuse past a cap when hard, past a rate limit always."""
         moment = self._now()
         now_epoch = int(moment.timestamp())
+        period = period_of(moment)
+        also, rates = self._limits(period, caller)
         hold = new_hold(
             project=self._project,
-            period=period_of(moment),
+            period=period,
             request_id=request_id,
             nonce=self._new_nonce(),
             amount_micro=to_micro(amount_usd),
             now_epoch=now_epoch,
             model=model,
+            also=also,
+            rates=rates,
+            tokens=tokens,
         )
         cap = self._cap_micro if self._hard else None
         try:
             token = _Token("reserve", hold, now_epoch)
             self._call(
-                lambda: self._table.reserve_hold(hold, cap_micro=cap, token=token()),
+                lambda: self._table.reserve_hold(
+                    hold, cap_micro=cap, also=also, rates=rates, token=token(), now_s=moment.timestamp()
+                ),
                 remaining_ms,
                 token=token,
             )
         except CapExceededError as exc:
             self._last_state = exc.state
+            if exc.counter != hold.counters[0]:
+                raise BudgetExceededError(self._key_refusal_message(exc, caller)) from None
             self._cap_reached(exc.state, hold, remaining_ms)
             raise BudgetExceededError(self._refusal_message(exc.state, hold.amount_micro)) from None
+        except RateLimitedError as exc:
+            raise CallRateLimited(rate_refusal_message(self._project, exc), retry_wait(exc)) from None
         except Exception as exc:
             self._failed("reserve", exc, request_id=request_id)
             self._undo_reserve(hold, remaining_ms)
@@ -268,9 +303,9 @@ class ProjectSpendLedger:
                     f"the spend ledger could not be reached to check project {self._project!r}'s cap; "
                     "the request was not sent (retry shortly)"
                 ) from None
-            return Reservation(hold, recorded=False, remaining_ms=remaining_ms)
+            return Reservation(hold, recorded=False, remaining_ms=remaining_ms, caller=caller)
         self._charge_stale_holds(hold.period, moment, remaining_ms)
-        return Reservation(hold, remaining_ms=remaining_ms)
+        return Reservation(hold, remaining_ms=remaining_ms, caller=caller)
 
     def _charge_stale_holds(
         self, period: str, moment: datetime, remaining_ms: Callable[[], int] | None
@@ -325,12 +360,21 @@ class ProjectSpendLedger:
         except Exception:  # still unreachable: the hold, if any, is charged as stale later, never dropped
             return
 
+    def _key_refusal_message(self, exc: CapExceededError, caller: Caller | None) -> str:
+        state, name = exc.counter_state, caller.key_name if caller else "?"
+        return (
+            f"API key {name!r} has spent {usd_text(state.spent_micro)} USD of its own "
+            f"{usd_text(exc.cap_micro)} USD monthly cap for {state.period} (project {self._project!r}), with "
+            f"{usd_text(state.reserved_micro)} USD reserved by its calls in flight; this request could cost up "
+            f"to {usd_text(exc.amount_micro)} USD. The key's cap resets at {reset_text(state.period)}."
+        )
+
     def _refusal_message(self, state: MonthState, amount_micro: int) -> str:
         return (
             f"project {self._project!r} has spent {usd_text(state.spent_micro)} USD of its "
             f"{usd_text(self._cap_micro)} USD cap for {state.period}, with "
             f"{usd_text(state.reserved_micro)} USD reserved by calls in flight; this request could cost up "
-            f"to {usd_text(amount_micro)} USD. The cap resets at {_reset_text(state.period)}."
+            f"to {usd_text(amount_micro)} USD. The cap resets at {reset_text(state.period)}."
         )
 
     def settle(
@@ -378,7 +422,34 @@ class ProjectSpendLedger:
         state = self._read_month(reservation.period, remaining_ms)
         if state is not None:
             self._send_alerts(state, reservation.hold.hold_id, remaining_ms)
+        self._send_key_alerts(reservation, remaining_ms)
         return self.status()
+
+    def _send_key_alerts(self, reservation: Reservation, remaining_ms: Callable[[], int] | None) -> None:
+        """A key with alert thresholds: each crossed threshold of its cap, once a month, naming the key."""
+        caller = reservation.caller
+        if caller is None or not caller.limits.alert_thresholds or caller.limits.monthly_cap_micro is None:
+            return
+        if self._publisher is None or not self._has_time(remaining_ms, tries=4):
+            return
+        period, cap = reservation.period, caller.limits.monthly_cap_micro
+        sk = key_month_sk(period, caller.key_name)
+        try:
+            state = self._table.counter(self._project, period, sk)
+        except Exception as exc:
+            self._failed("key read", exc)
+            return
+        for threshold in crossed_thresholds(state, caller.limits.alert_thresholds, cap):
+            subject, message = key_alert_text(self._project, caller.key_name, state, cap, threshold)
+            self._alert_once(
+                period,
+                threshold=threshold,
+                claimant=reservation.hold.hold_id,
+                subject=subject,
+                message=message,
+                remaining_ms=remaining_ms,
+                sk=sk,
+            )
 
     def _read_month(self, period: str, remaining_ms: Callable[[], int] | None) -> MonthState | None:
         try:
@@ -411,11 +482,11 @@ class ProjectSpendLedger:
         state = self._last_state if self._last_state and self._last_state.period == period else None
         return {
             "period": period,
-            "spent_usd": _usd(state.spent_micro) if state else None,
-            "reserved_usd": _usd(state.reserved_micro) if state else None,
-            "cap_usd": _usd(self._cap_micro),
+            "spent_usd": usd(state.spent_micro) if state else None,
+            "reserved_usd": usd(state.reserved_micro) if state else None,
+            "cap_usd": usd(self._cap_micro),
             "enforcement": self.enforcement,
-            "resets_at": _reset_text(period),
+            "resets_at": reset_text(period),
         }
 
     def _cap_reached(self, state: MonthState, hold: Hold, remaining_ms: Callable[[], int] | None) -> None:
@@ -456,9 +527,11 @@ class ProjectSpendLedger:
         subject: str,
         message: str,
         remaining_ms: Callable[[], int] | None,
+        sk: str | None = None,
     ) -> None:
         """Claim, publish, confirm: sent once per month in effect (an unconfirmed claim is taken over
-        after the lease, a failed publish gives the claim back)."""
+        after the lease, a failed publish gives the claim back). `sk`: the counter item holding the
+        claim (default the project's month)."""
         if self._publisher is None or not self._has_time(remaining_ms, tries=3):
             return
         table, project = self._table, self._project
@@ -470,6 +543,7 @@ class ProjectSpendLedger:
                 claimant=claimant,
                 now_epoch=int(self._now().timestamp()),
                 lease_s=self._alert_lease_s,
+                sk=sk,
             )
         except Exception as exc:
             self._failed("alert claim", exc, threshold=threshold)
@@ -481,57 +555,17 @@ class ProjectSpendLedger:
         except Exception as exc:
             self._failed("alert publish", exc, threshold=threshold)
             try:  # give the claim back so a later call sends it
-                table.unclaim_alert(project=project, period=period, threshold=threshold, claimant=claimant)
+                table.unclaim_alert(
+                    project=project, period=period, threshold=threshold, claimant=claimant, sk=sk
+                )
             except Exception as undo:
                 self._failed("alert unclaim", undo, threshold=threshold)
             return
         self.alerts_sent.append(threshold)
         try:
-            table.confirm_alert(project=project, period=period, threshold=threshold, claimant=claimant)
+            table.confirm_alert(project=project, period=period, threshold=threshold, claimant=claimant, sk=sk)
         except Exception as exc:  # unconfirmed: sent again after the lease (at least once, not lost)
             self._failed("alert confirm", exc, threshold=threshold)
-
-
-def cap_reached_text(project: str, state: MonthState, cap_micro: int, amount_micro: int) -> tuple[str, str]:
-    """Subject (<= 100 chars) and body of the message sent when the hard cap starts refusing calls."""
-    resets = _reset_text(state.period)
-    subject = f"Claude spend: {project} cap reached, calls are refused until {resets}"[:100]
-    room = max(0, cap_micro - state.committed_micro)
-    lines = [
-        f"Project: {project}",
-        f"Month (UTC): {state.period}",
-        f"Cap reached, calls are refused until {resets} (or until the cap is raised).",
-        f"Spent: {usd_text(state.spent_micro)} USD, reserved by calls in flight: "
-        f"{usd_text(state.reserved_micro)} USD, cap: {usd_text(cap_micro)} USD (enforcement: hard)",
-        f"Left under the cap: {usd_text(room)} USD; the refused request could cost up to "
-        f"{usd_text(amount_micro)} USD: calls whose worst case does not fit are refused.",
-        f"Of which estimated (calls with unknown outcome, corrected by reconciliation): "
-        f"{usd_text(state.estimated_micro)} USD",
-        f"Requests: {state.requests}, refused: {state.refusals}",
-        "This message stands for the 100% alert this month.",
-    ]
-    return subject, "\n".join(lines)
-
-
-def alert_text(
-    project: str, state: MonthState, cap_micro: int, threshold: float, enforcement: str
-) -> tuple[str, str]:
-    """Subject (<= 100 chars, SNS's limit) and body of a spend alert."""
-    spent, cap = _usd(state.spent_micro), _usd(cap_micro)
-    subject = f"Claude spend: {project} passed {threshold:g}% of its {state.period} cap"[:100]
-    lines = [
-        f"Project: {project}",
-        f"Month (UTC): {state.period}",
-        f"Spent: {usd_text(state.spent_micro)} USD ({spent / cap * 100 if cap else 0:.1f}% of the cap)",
-        f"Cap: {usd_text(cap_micro)} USD (enforcement: {enforcement})",
-        f"Threshold crossed: {threshold:g}%",
-        f"Of which estimated (calls with unknown outcome, corrected by reconciliation): "
-        f"{usd_text(state.estimated_micro)} USD",
-        f"Requests: {state.requests}, refused: {state.refusals}",
-    ]
-    if enforcement == "hard":
-        lines.append("At 100% further requests are refused until the month resets or the cap is raised.")
-    return subject, "\n".join(lines)
 
 
 class UnmeteredLedger:
@@ -550,6 +584,8 @@ class UnmeteredLedger:
         request_id: str,
         amount_usd: float,
         remaining_ms: Callable[[], int] | None = None,
+        tokens: int = 0,
+        caller: Caller | None = None,
     ) -> None:
         """Nothing is held."""
 
@@ -571,7 +607,7 @@ class UnmeteredLedger:
             "reserved_usd": None,
             "cap_usd": self._cap_usd,
             "enforcement": "off",
-            "resets_at": _reset_text(period),
+            "resets_at": reset_text(period),
         }
 
 

@@ -66,4 +66,6 @@ def ledger_for(settings: Settings) -> ProjectSpendLedger | UnmeteredLedger:
         now=_now,
         log_warning=_warn,
         stale_after_s=spend.stale_after_s,
+        requests_per_minute=spend.requests_per_minute,
+        tokens_per_minute=spend.tokens_per_minute,
     )

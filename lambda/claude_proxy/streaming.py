@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, cast
 
 from claude_platform.prices import TokenUsage
+from claude_proxy.auth import Caller
 from claude_proxy.core import (
     _STOP_REASONS,
     DEFAULT_RETRY_POLICY,
@@ -418,6 +419,7 @@ def open_stream(
     model_name: str,
     ledger: SpendLedger | None = None,
     policy: RetryPolicy = DEFAULT_RETRY_POLICY,
+    caller: Caller | None = None,
 ) -> StreamSession | InvokeResult:
     """The opened session, or the InvokeResult of a call refused or failed before streaming began."""
     started = clock.monotonic()
@@ -443,6 +445,7 @@ def open_stream(
             remaining_ms=remaining_ms,
             request_id=request_id,
             policy=policy,
+            caller=caller,
         )
     except CallRefused as refused:
         return done(refused.model, 0, error=refused.error)

@@ -7,11 +7,15 @@ from aws_cdk import aws_dynamodb as dynamodb
 from constructs import Construct
 
 PARTITION_KEY = "pk"  # the project name: IAM's dynamodb:LeadingKeys confines each function to its own
-SORT_KEY = "sk"  # month#YYYY-MM
+SORT_KEY = "sk"  # month#YYYY-MM, hold#..., keymonth#..., rate#... (claude_platform.ledger)
+TTL_ATTRIBUTE = "expires_at"  # only the per-minute rate items carry it (claude_platform.rate_window)
 
 
 class SpendLedgerTable(Construct):
     """On-demand, point-in-time recovery, encrypted, deletion-protected, retained on stack deletion.
+
+    Time to live on `expires_at`: the rate-limit window items (one per minute and limited scope)
+    expire an hour after their minute; month counters, holds and keys never carry the attribute.
 
     Named deterministically (`table_name`) so project stacks build its ARN without a cross-stack
     export. Spend history is financial data: deleting the stack never deletes the table.
@@ -34,5 +38,6 @@ class SpendLedgerTable(Construct):
             encryption=dynamodb.TableEncryption.AWS_MANAGED,
             deletion_protection=True,
             removal_policy=RemovalPolicy.RETAIN,
+            time_to_live_attribute=TTL_ATTRIBUTE,
         )
         self.table_name = table_name

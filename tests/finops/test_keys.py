@@ -97,6 +97,14 @@ def test_list_never_shows_key_material(aws: Clients):
             "name": "ci",
             "key_id": key_hash(created["key"])[:12],
             "status": "active",
+            "monthly_cap_usd": None,
+            "requests_per_minute": None,
+            "tokens_per_minute": None,
+            "alert_thresholds": [],
+            "period": "2026-11",
+            "spent_usd": 0.0,
+            "reserved_usd": 0.0,
+            "cap_used_pct": None,
             "created_at": NOW.isoformat(timespec="seconds"),
             "revoked_at": None,
         }
@@ -206,3 +214,104 @@ def test_a_conflicting_transaction_is_not_reported_as_a_taken_name():
             store.create("data-science", "alice", now=NOW)
         with pytest.raises(ApiKeyError, match="collided with another change"):
             store.create("data-science", "alice", now=NOW)
+
+
+def test_limits_are_set_at_create_changed_by_update_and_listed_with_spend(aws: Clients):
+    from claude_platform.ledger import CounterCharge, LedgerTable, SettledUsage, key_month_sk, period_of
+
+    args = ["keys", "create", "--project", "data-science", "--name", "alice", "--monthly-cap-usd", "5"]
+    assert run_cli([*args, "--requests-per-minute", "10"], aws).code == 0
+    items = {i["sk"]["S"].split("#")[0]: i for i in _items(aws, "data-science")}
+    assert items["key"]["monthly_cap_micro"] == {"N": "5000000"} and items["key"]["requests_per_minute"] == {
+        "N": "10"
+    }
+    assert "tokens_per_minute" not in items["key"]
+    period = period_of(NOW)
+    ledger = LedgerTable(aws.client("dynamodb"), TABLE)
+    hold = ledger.reserve(
+        project="data-science",
+        period=period,
+        request_id="r",
+        amount_micro=2_000_000,
+        cap_micro=None,
+        model="m",
+        now_epoch=int(NOW.timestamp()),
+        also=[CounterCharge(key_month_sk(period, "alice"), 5_000_000)],
+    )
+    ledger.settle(hold, actual_micro=1_250_000, usage=SettledUsage(), estimated=False, now_epoch=1)
+    update = ["keys", "update", "--project", "data-science", "--name", "alice"]
+    run = run_cli([*update, "--requests-per-minute", "none", "--tokens-per-minute", "20000"], aws)
+    assert run.code == 0, run.err
+    rows = json.loads(run_cli(["keys", "list", "--project", "data-science", "--format", "json"], aws).out)[
+        "rows"
+    ]
+    (row,) = rows
+    assert row["monthly_cap_usd"] == 5.0 and row["requests_per_minute"] is None
+    assert row["tokens_per_minute"] == 20000
+    assert row["period"] == period and row["spent_usd"] == 1.25 and row["cap_used_pct"] == 25.0
+    assert run_cli([*update], aws).code != 0
+    assert run_cli([*update, "--alert-thresholds", "80,50"], aws).code == 0
+    rows = json.loads(run_cli(["keys", "list", "--project", "data-science", "--format", "json"], aws).out)[
+        "rows"
+    ]
+    assert rows[0]["alert_thresholds"] == [50.0, 80.0]
+    refused = run_cli([*update, "--monthly-cap-usd", "none"], aws)  # thresholds need the cap
+    assert refused.code == 1 and "monthly cap" in refused.err
+    # argparse: "argument --monthly-cap-usd: '-1': a positive number, or none"
+    with pytest.raises(SystemExit):
+        run_cli([*update, "--monthly-cap-usd", "-1"], aws)
+    assert (
+        run_cli(
+            ["keys", "update", "--project", "data-science", "--name", "bob", "--requests-per-minute", "1"],
+            aws,
+        ).code
+        != 0
+    )
+
+
+def test_report_by_key_reads_the_ledgers_key_counters(aws: Clients):
+    from claude_platform.ledger import CounterCharge, LedgerTable, SettledUsage, key_month_sk, period_of
+
+    run_cli(["keys", "create", "--project", "data-science", "--name", "alice", "--monthly-cap-usd", "2"], aws)
+    period = period_of(NOW)
+    ledger = LedgerTable(aws.client("dynamodb"), TABLE)
+    for name, actual in (("alice", 500_000), ("alice", 250_000), ("bob", 100_000)):
+        hold = ledger.reserve(
+            project="data-science",
+            period=period,
+            request_id=name,
+            amount_micro=1_000_000,
+            cap_micro=None,
+            model="m",
+            now_epoch=int(NOW.timestamp()),
+            also=[CounterCharge(key_month_sk(period, name))],
+        )
+        ledger.settle(hold, actual_micro=actual, usage=SettledUsage(100, 10), estimated=False, now_epoch=1)
+    run = run_cli(["report", "--by", "key", "--project", "data-science", "--format", "json"], aws)
+    assert run.code == 0, run.err
+    rows = json.loads(run.out)["rows"]
+    assert [(r["key"], r["spent_usd"], r["requests"]) for r in rows] == [
+        ("alice", 0.75, 2),
+        ("bob", 0.1, 1),
+        ("TOTAL (keys)", 0.85, 3),
+    ]
+    assert rows[0]["monthly_cap_usd"] == 2.0 and rows[0]["cap_used_pct"] == 37.5
+    assert rows[0]["input_tokens"] == 200 and rows[1]["monthly_cap_usd"] is None
+    assert run_cli(["report", "--project", "data-science"], aws).code != 0
+
+
+def test_create_says_when_nothing_can_enforce_the_keys_limits(aws: Clients, tmp_path):
+    import yaml
+    from finops_testkit import EXAMPLE
+
+    raw = yaml.safe_load(EXAMPLE.read_text())
+    for project in raw["projects"]:
+        if project["name"] == "data-science":
+            project["enforcement"] = "off"
+    config = tmp_path / "projects.yaml"
+    config.write_text(yaml.safe_dump(raw))
+    args = ["keys", "create", "--project", "data-science", "--name", "alice"]
+    run = run_cli([*args, "--monthly-cap-usd", "5"], aws, config=config)
+    assert run.code == 0 and "cap and rate limits are not enforced" in run.err
+    run = run_cli(["keys", "create", "--project", "data-science", "--name", "bob"], aws, config=config)
+    assert "not enforced" not in run.err

@@ -30,6 +30,8 @@ def test_ledger_table_is_on_demand_recoverable_encrypted_protected_and_retained(
                 "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
                 "SSESpecification": {"SSEEnabled": True},
                 "DeletionProtectionEnabled": True,
+                # rate-limit window items expire; nothing else carries the attribute
+                "TimeToLiveSpecification": {"AttributeName": "expires_at", "Enabled": True},
             },
             "DeletionPolicy": "Retain",
             "UpdateReplacePolicy": "Retain",

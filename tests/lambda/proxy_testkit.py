@@ -158,7 +158,9 @@ class RecordingLedger:
         self.events: list[tuple[str, Any]] = []
         self.reservations = 0
 
-    def reserve(self, *, model: str, request_id: str, amount_usd: float, remaining_ms: Any = None) -> str:
+    def reserve(
+        self, *, model: str, request_id: str, amount_usd: float, remaining_ms: Any = None, **limits: Any
+    ) -> str:
         self.events.append(("reserve", {"model": model, "amount_usd": amount_usd}))
         refuse_now = self.refuse_after is None or self.reservations >= self.refuse_after
         if self.refuse is not None and refuse_now:

@@ -51,6 +51,8 @@ def run(
                         "ok": response["ok"],
                         "error": error,
                         "message": (response.get("error") or {}).get("message", ""),
+                        "retryable": (response.get("error") or {}).get("retryable"),
+                        "retry_after_s": (response.get("error") or {}).get("retry_after_s"),
                         "cost_usd": response.get("cost_usd"),
                     }
                 )

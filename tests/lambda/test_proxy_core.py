@@ -59,7 +59,18 @@ def request(**fields):
     return parse_request({"messages": [{"role": "user", "content": "hello"}], **fields})
 
 
-def run(req=None, *, llm, clock=None, budget_ms=60_000, rng=None, ledger=None, policy=POLICY, cfg=None):
+def run(
+    req=None,
+    *,
+    llm,
+    clock=None,
+    budget_ms=60_000,
+    rng=None,
+    ledger=None,
+    policy=POLICY,
+    cfg=None,
+    caller=None,
+):
     clock = clock or FakeClock()
     return invoke(
         req or request(),
@@ -71,6 +82,7 @@ def run(req=None, *, llm, clock=None, budget_ms=60_000, rng=None, ledger=None, p
         request_id="req-1",
         ledger=ledger,
         policy=policy,
+        caller=caller,
     )
 
 
@@ -338,6 +350,40 @@ def test_ledger_release_on_failure_and_refusal_before_any_call():
     result = run(llm=llm, ledger=refusing)
     assert llm.calls == []
     assert result.error.error_type is ErrorType.BUDGET_EXCEEDED and result.error.retryable is False
+
+
+def test_rate_refusals_are_throttled_with_the_wait_or_invalid_when_they_never_fit():
+    from claude_proxy.core import RateLimitedError
+
+    llm = FakeLlm()
+    result = run(llm=llm, ledger=RecordingLedger(refuse=RateLimitedError("at the limit", 12)))
+    assert llm.calls == [] and result.error.error_type is ErrorType.THROTTLED
+    assert result.error.retryable is True
+    assert result.to_response()["error"] == {
+        "type": "throttled",
+        "message": "at the limit",
+        "retryable": True,
+        "retry_after_s": 12,
+    }
+    result = run(llm=llm, ledger=RecordingLedger(refuse=RateLimitedError("too big for the limit", None)))
+    assert llm.calls == [] and result.error.error_type is ErrorType.INVALID_REQUEST
+    assert result.error.retryable is False
+
+
+def test_the_token_bound_and_the_caller_reach_the_ledger():
+    from claude_proxy.auth import Caller
+
+    class Seen(RecordingLedger):
+        def reserve(self, **kwargs):
+            self.seen = kwargs
+            return super().reserve(**kwargs)
+
+    ledger = Seen()
+    request = parse_request({"messages": [{"role": "user", "content": "hi"}], "max_tokens": 77})
+    caller = Caller("alice", "abc")
+    run(request, llm=FakeLlm(), ledger=ledger, caller=caller)
+    assert ledger.seen["tokens"] == request.input_token_bound + 77
+    assert ledger.seen["caller"] is caller
 
 
 def test_a_cost_that_cannot_be_computed_is_an_error_never_zero():

@@ -12,7 +12,7 @@ from typing import Any
 
 from claude_proxy.errors import ErrorType, ProxyError
 
-RETRY_AFTER_S = 2  # what a retryable refusal (throttled, ledger unreachable) asks the client to wait
+RETRY_AFTER_S = 2  # what a retryable refusal asks the client to wait, unless it knows (rate limits)
 
 
 @dataclass(frozen=True)
@@ -64,5 +64,6 @@ def error_headers(error: ProxyError, request_id: str) -> dict[str, str]:
     """request-id, x-should-retry (always explicit) and retry-after for retryable refusals."""
     headers = {"request-id": request_id, "x-should-retry": "true" if error.retryable else "false"}
     if error.retryable and error.error_type in (ErrorType.THROTTLED, ErrorType.BUDGET_UNAVAILABLE):
-        headers["retry-after"] = str(RETRY_AFTER_S)
+        wait = error.retry_after_s if error.retry_after_s is not None else RETRY_AFTER_S
+        headers["retry-after"] = str(wait)
     return headers

@@ -210,6 +210,7 @@ class Gateway:
                 request_id=ctx.request_id,
                 ledger=ledger,
                 policy=self.policy,
+                caller=ctx.caller,
             )
         except ProxyError as err:
             result = failed(ctx, err)

@@ -80,6 +80,7 @@ def _produce(
             model_name=model_name,
             ledger=ledger,
             policy=gateway.policy,
+            caller=ctx.caller,
         )
         if isinstance(opened, InvokeResult):
             result = opened
