@@ -386,11 +386,13 @@ def runtime_settings(
     *,
     ledger_table: str | None = None,
     alert_topic_arn: str | None = None,
+    guardrail: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The project Lambda's PROJECT_SETTINGS (JSON): models with profile ARNs and prices, spend control.
 
     `profile_arns` maps model alias to the application inference profile ARN (a token at synthesis);
-    `ledger_table` and `alert_topic_arn` may be tokens too.
+    `ledger_table` and `alert_topic_arn` may be tokens too; so may `guardrail`'s
+    `guardrail_arn`/`guardrail_version` (`claude_platform.guardrails.guardrail_settings`).
     Each model's `prices` is `ModelPrices.to_dict()`: parse it with `ModelPrices.from_dict`.
     """
     config = project.config
@@ -411,6 +413,7 @@ def runtime_settings(
             if config.gateway.enabled
             else {}
         ),
+        **({"guardrail": dict(guardrail)} if guardrail else {}),
         "models": [
             {
                 "alias": m.alias,
@@ -449,6 +452,8 @@ STALE_HOLD_GRACE_S = 60
 _TOKEN_STAND_INS = {
     "profile_arn": "arn:aws:bedrock:us-east-1:000000000000:application-inference-profile/synthesis",
     "alert_topic_arn": "arn:aws:sns:us-east-1:000000000000:synthesis",
+    "guardrail_arn": "arn:aws:bedrock:us-east-1:000000000000:guardrail/synthesis",
+    "guardrail_version": "1",
 }
 
 

@@ -38,6 +38,8 @@ VARIANT_CONFIG = {
                 "arn:aws:iam::444455556666:root",
             ],
             "alarms": {"throttles": 3, "server_errors": 2, "client_errors": 7},
+            # A declared guardrail: its settings (ARN, version, rates) count toward the 4 KB.
+            "guardrail": {"pii": {"EMAIL": "anonymize"}, "prompt_attack": "high"},
             "lambda_memory_mb": 1024,
             "lambda_timeout_seconds": 90,
             "log_retention_days": 90,
@@ -57,7 +59,12 @@ VARIANT_CONFIG = {
                 "flush_timeout_ms": 5000,
             },
         },
-        {"name": "quiet", "models": ["claude-haiku-4-5"], "monthly_budget_usd": 1},
+        {
+            "name": "quiet",
+            "models": ["claude-haiku-4-5"],
+            "monthly_budget_usd": 1,
+            "guardrail": {"id": "abc123", "version": "2"},
+        },
     ],
 }
 

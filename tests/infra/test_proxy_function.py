@@ -47,8 +47,13 @@ def _settings(function, profile_arn_value):
             text += "arn:aws:sns:us-east-1:123456789012:" + part["Ref"]
         else:
             logical_id, attribute = part["Fn::GetAtt"]
-            assert attribute == "InferenceProfileArn"
-            text += profile_arn_value(logical_id)
+            if attribute == "GuardrailArn":  # at its longest: 12-character id
+                text += "arn:aws:bedrock:ca-central-1:123456789012:guardrail/" + "g" * 12
+            elif attribute == "Version":  # the guardrail's published version, at most 8 digits
+                text += "12345678"
+            else:
+                assert attribute == "InferenceProfileArn"
+                text += profile_arn_value(logical_id)
     return json.loads(text)
 
 
@@ -127,6 +132,7 @@ def test_environment_fits_in_4_kb_for_8_models_in_the_worst_case(variant):
     variables = function["Properties"]["Environment"]["Variables"]
     settings = _settings(function, lambda _: longest_arn)
     assert len(settings["models"]) == 8
+    assert settings["guardrail"]["guardrail_version"] == "12345678"
     size = sum(
         len(key) + len(json.dumps(settings, separators=(",", ":")) if key == "PROJECT_SETTINGS" else value)
         for key, value in variables.items()
