@@ -38,6 +38,7 @@ from claude_platform.config_sections import (
     TracingConfig,
 )
 from claude_platform.function_settings import FunctionSettings
+from claude_platform.guardrails import GuardrailPricing
 from claude_platform.naming import PROFILE_NAME_MAX, inference_profile_name
 from claude_platform.prices import ModelPrices, PriceTier, RateCard
 
@@ -267,7 +268,12 @@ def _resolve_project(
             f"{where}.tags: {config.cost_allocation_tag_key!r} is the cost-allocation tag key; it is set to the project name"
         )
     if not problems:
-        size = settings_size_bytes(Project(project, tuple(resolved), region), region, config.name_prefix)
+        size = settings_size_bytes(
+            Project(project, tuple(resolved), region),
+            region,
+            config.name_prefix,
+            guardrail_pricing=config.guardrail_pricing,
+        )
         if size > PROJECT_SETTINGS_MAX_BYTES:
             field = f"{where}.tracing" if _traced(project.tracing) else f"{where}.models"
             problems.append(
@@ -363,10 +369,16 @@ def _partition(region: str) -> str:
     return "aws-us-gov" if region.startswith("us-gov-") else "aws-cn" if region.startswith("cn-") else "aws"
 
 
-def settings_size_bytes(project: Project, region: str, name_prefix: str) -> int:
+def settings_size_bytes(
+    project: Project, region: str, name_prefix: str, *, guardrail_pricing: GuardrailPricing | None = None
+) -> int:
     """Bytes of PROJECT_SETTINGS once deployed: profile ARNs at their longest (12-character id), the
-    ledger table and the alert topic ARN as synthesis names them (12-digit account)."""
+    ledger table and the alert topic ARN as synthesis names them (12-digit account), a guardrail's ARN
+    (12-character id) and version (8 digits) at their longest, with `guardrail_pricing`'s overrides."""
     from claude_platform import naming  # naming imports this module
+    from claude_platform.guardrails import GuardrailPricing, guardrail_settings
+
+    pricing = guardrail_pricing or GuardrailPricing()
 
     partition = _partition(region)
     longest_arn = f"arn:{partition}:bedrock:{region}:123456789012:application-inference-profile/{'x' * 12}"
@@ -376,6 +388,14 @@ def settings_size_bytes(project: Project, region: str, name_prefix: str) -> int:
         {m.alias: longest_arn for m in project.models},
         ledger_table=naming.ledger_table_name(name_prefix),
         alert_topic_arn=f"arn:{partition}:sns:{region}:123456789012:{topic}",
+        guardrail=None
+        if project.config.guardrail is None
+        else guardrail_settings(
+            project.config.guardrail,
+            pricing,
+            arn=f"arn:{partition}:bedrock:{region}:123456789012:guardrail/{'g' * 12}",
+            version="12345678",
+        ),
     )
     return len(json.dumps(settings, separators=(",", ":")).encode())
 

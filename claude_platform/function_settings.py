@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from claude_platform.guardrail_prices import POLICIES
+from claude_platform.guardrail_prices import DEFAULT_RATES, POLICIES
 from claude_platform.prices import RATE_FIELDS, ModelPrices
 
 PROJECT_SETTINGS_ENV = "PROJECT_SETTINGS"
@@ -176,16 +176,22 @@ class GuardrailSettings(BaseModel):
     guardrail_version: str = Field(pattern=r"^[1-9][0-9]{0,7}$")
     # The priced policies that may bill (for the worst case before the call).
     policies: tuple[str, ...] = ()
-    # USD per 1,000 text units, every policy of claude_platform.guardrail_prices.
-    rates: dict[str, float]
+    # USD per 1,000 text units: the config's overrides of claude_platform.guardrail_prices (the
+    # stack writes only those, to keep the environment small); `rates` reads them merged.
+    rate_overrides: dict[str, float] = Field(default_factory=dict)
     stream_mode: Literal["sync", "async"] = "sync"
 
-    @field_validator("rates")
+    @property
+    def rates(self) -> dict[str, float]:
+        """USD per 1,000 text units of every policy: the built-in table with the overrides."""
+        return {**DEFAULT_RATES, **self.rate_overrides}
+
+    @field_validator("rate_overrides")
     @classmethod
     def _rates(cls, value: dict[str, float]) -> dict[str, float]:
-        missing = sorted(set(POLICIES) - set(value))
-        if missing:
-            raise ValueError(f"rates for {', '.join(missing)} are missing")
+        unknown = sorted(set(value) - set(POLICIES))
+        if unknown:
+            raise ValueError(f"rate_overrides: unknown guardrail policies {unknown}")
         for policy, rate in value.items():
             if (
                 isinstance(rate, bool)

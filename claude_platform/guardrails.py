@@ -480,10 +480,11 @@ def guardrail_settings(
     config: GuardrailConfig, pricing: GuardrailPricing, *, arn: str, version: str
 ) -> dict[str, Any]:
     """The function's `guardrail` settings (FunctionSettings.guardrail); `arn`/`version` may be tokens."""
+    overrides = {p: r for p, r in pricing.rates().items() if r != DEFAULT_RATES[p]}
     return {
         "guardrail_arn": arn,
         "guardrail_version": version,
         "policies": list(config.paid_policies),
-        "rates": pricing.rates(),
-        "stream_mode": config.stream_processing_mode,
+        **({"rate_overrides": overrides} if overrides else {}),
+        **({"stream_mode": config.stream_processing_mode} if config.stream_processing_mode != "sync" else {}),
     }

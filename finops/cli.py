@@ -24,6 +24,8 @@ from claude_platform.catalog import PriceOverride
 from claude_platform.config import ConfigError, Platform, load_config, price_overrides
 from claude_platform.cost_tags import FAILED, NOT_MANAGEMENT_HINT, NOT_SEEN, activate_tag_keys
 from claude_platform.cur import GLUE_TABLE_NAME, athena_workgroup_name, glue_database_name, saved_queries
+from claude_platform.guardrail_prices import DEFAULT_RATES as GUARDRAIL_RATES
+from claude_platform.guardrail_prices import POLICIES as GUARDRAIL_POLICIES
 from claude_platform.ledger import LedgerTable, MonthState, period_of
 from claude_platform.naming import gateway_log_group_name, proxy_log_group_name
 from claude_platform.prices import TokenUsage
@@ -482,8 +484,44 @@ def cmd_estimate(ctx: Context) -> int:
     rows, source = estimate.estimate_rows(
         model=a.model, geography=a.geography, usage=usage, requests=a.requests, overrides=overrides
     )
+    if a.guardrail_project or a.guardrail_policies:
+        rows, source = estimate.with_guardrail(rows, source, _guardrail_rows(ctx))
     ctx.emit(rows, estimate.COLUMNS, title=f"Estimate for {source}")
     return EXIT_OK
+
+
+def _guardrail_rows(ctx: Context) -> list[dict[str, object]]:
+    """The guardrail rows of `estimate`: policies of --guardrail-project's guardrail or --guardrail-policies."""
+    a = ctx.args
+    if a.guardrail_input_chars < 0 or a.guardrail_output_chars < 0:
+        raise CliError("--guardrail-input-chars and --guardrail-output-chars must not be negative")
+    if a.guardrail_project:
+        platform = ctx.platform
+        match = [p for p in platform.projects if p.name == a.guardrail_project]
+        if not match:
+            raise CliError(f"--guardrail-project {a.guardrail_project!r} is not in the config")
+        guardrail = match[0].config.guardrail
+        if guardrail is None:
+            raise CliError(f"--guardrail-project: project {a.guardrail_project!r} has no guardrail")
+        policies = list(guardrail.paid_policies)
+        rates = platform.config.guardrail_pricing.rates()
+    else:
+        policies = [p.strip() for p in a.guardrail_policies.split(",") if p.strip()]
+        unknown = sorted(set(policies) - set(GUARDRAIL_POLICIES))
+        if unknown:
+            raise CliError(
+                f"--guardrail-policies: {', '.join(unknown)}; one of {', '.join(GUARDRAIL_POLICIES)}"
+            )
+        rates = (
+            ctx.platform.config.guardrail_pricing.rates() if a.with_config_prices else dict(GUARDRAIL_RATES)
+        )
+    return estimate.guardrail_rows(
+        policies=policies,
+        rates=rates,
+        input_chars=a.guardrail_input_chars,
+        output_chars=a.guardrail_output_chars,
+        requests=a.requests,
+    )
 
 
 # --- litellm-config -----------------------------------------------------------------------------
@@ -619,6 +657,24 @@ def _claude_code_settings_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--output", "-o", help="file to write, e.g. .claude/settings.json (default: stdout)")
 
 
+def _estimate_guardrail_args(p: argparse.ArgumentParser) -> None:
+    """`estimate`'s guardrail options (the guardrail's cost is added only when one is given)."""
+    p.add_argument(
+        "--guardrail-project",
+        help="add the guardrail cost of this project's guardrail (its policies, the config's guardrail prices)",
+    )
+    p.add_argument(
+        "--guardrail-policies",
+        help="add the guardrail cost of these priced policies (comma list: content, topics, pii, ...)",
+    )
+    p.add_argument(
+        "--guardrail-input-chars", type=int, default=0, help="prompt characters the guardrail evaluates"
+    )
+    p.add_argument(
+        "--guardrail-output-chars", type=int, default=0, help="answer characters the guardrail evaluates"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The CLI's arguments; every command has --help."""
     parser = argparse.ArgumentParser(
@@ -719,7 +775,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--cache-write-1h", type=int, default=0, help="of the cache writes, those with the 1-hour TTL"
     )
     p.add_argument("--requests", type=int, default=1, help="that many identical requests (default: 1)")
-    p.add_argument("--with-config-prices", action="store_true", help="apply the config's `pricing` overrides")
+    p.add_argument(
+        "--with-config-prices",
+        action="store_true",
+        help="apply the config's `pricing` (and `guardrail_pricing`) overrides",
+    )
+    _estimate_guardrail_args(p)
 
     p = add(
         "litellm-config",

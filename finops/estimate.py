@@ -13,6 +13,9 @@ from claude_platform.catalog import (
     model_prices,
     resolve_model,
 )
+from claude_platform.guardrail_prices import PRICE_DATE as GUARDRAIL_PRICE_DATE
+from claude_platform.guardrail_prices import PRICE_SOURCE as GUARDRAIL_PRICE_SOURCE
+from claude_platform.guardrail_prices import text_units
 from claude_platform.prices import TokenUsage, cost_micro_usd, rate_card_for
 from finops.errors import CliError
 from finops.output import Column
@@ -87,3 +90,43 @@ def estimate_rows(
         f", x{requests} requests" if requests != 1 else ""
     )
     return rows, source
+
+
+def guardrail_rows(
+    *,
+    policies: list[str],
+    rates: Mapping[str, float],
+    input_chars: int,
+    output_chars: int,
+    requests: int = 1,
+) -> list[dict[str, object]]:
+    """One row per guardrail policy: its text units (prompt and answer evaluated apart) at its rate.
+
+    `tokens` holds text units and `usd_per_million` the rate per million units (1,000 x the per-1,000 rate).
+    """
+    units = (text_units(input_chars) + text_units(output_chars)) * requests
+    rows: list[dict[str, object]] = []
+    for policy in policies:
+        rate = Decimal(repr(rates[policy]))
+        rows.append(
+            {
+                "component": f"guardrail {policy} (text units)",
+                "tokens": units,
+                "usd_per_million": rate * 1000,
+                "cost_usd": Decimal(units) * rate / 1000,
+            }
+        )
+    return rows
+
+
+def with_guardrail(
+    rows: list[dict[str, object]], source: str, guard: list[dict[str, object]]
+) -> tuple[list[dict[str, object]], str]:
+    """The token rows, the guardrail rows, and a TOTAL of both (units are not added to tokens)."""
+    *parts, total = rows
+    cost = Decimal(str(total["cost_usd"])) + sum((Decimal(str(r["cost_usd"])) for r in guard), Decimal(0))
+    return [
+        *parts,
+        *guard,
+        {**total, "cost_usd": cost},
+    ], f"{source}; guardrail: {GUARDRAIL_PRICE_SOURCE}, read {GUARDRAIL_PRICE_DATE}"

@@ -220,6 +220,9 @@ class ClaudeProxyFunction(Construct):
         accepts both; without the resource grant that second value opens no bypass. If a deployed
         test shows Bedrock also authorizes the wrapped system profile, add it here (README note).
 
+        - Guardrail (only when the project has one): both invoke statements also require
+          `bedrock:GuardrailIdentifier` = its ARN and version, and `bedrock:ApplyGuardrail` is
+          granted on that guardrail only (stacks/constructs/project_guardrail.py).
         - Tracing (only when configured): read exactly the named trace secrets (full ARNs), and
           send X-Ray segments (X-Ray has no resource-level permissions for these actions).
         """

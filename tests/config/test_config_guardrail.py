@@ -121,3 +121,30 @@ def test_price_overrides_keep_other_rates():
     assert rates["content"] == 0.2 and rates["pii"] == 0.10
     raw["guardrail_pricing"] = {"content": -1}
     assert any("guardrail_pricing.content" in p for p in problems(raw))
+
+
+def test_settings_carry_only_overrides_and_the_function_reads_the_merged_table():
+    from claude_platform.config import runtime_settings
+    from claude_platform.function_settings import FunctionSettings
+    from claude_platform.guardrails import guardrail_settings
+
+    raw = config(guardrail={**DECLARED, "stream_processing_mode": "async"})
+    raw["guardrail_pricing"] = {"pii": 0.2}
+    platform = load_config(raw)
+    (project,) = platform.projects
+    arn = "arn:aws:bedrock:us-east-1:111122223333:guardrail/abc"
+    document = runtime_settings(
+        project,
+        {
+            m.alias: "arn:aws:bedrock:us-east-1:111122223333:application-inference-profile/x"
+            for m in project.models
+        },
+        ledger_table="claude-spend-ledger",
+        guardrail=guardrail_settings(
+            project.config.guardrail, platform.config.guardrail_pricing, arn=arn, version="2"
+        ),
+    )
+    assert document["guardrail"]["rate_overrides"] == {"pii": 0.2}
+    parsed = FunctionSettings.model_validate(document).guardrail
+    assert parsed.stream_mode == "async" and parsed.rates["pii"] == 0.2 and parsed.rates["content"] == 0.15
+    assert parsed.policies == ("content", "topics", "pii", "contextual_grounding")

@@ -138,7 +138,8 @@ def test_function_settings_name_the_published_version(synth):
     )
     assert '\\"guardrail_arn\\":\\"' in rendered
     assert guardrail_id in rendered and version_id in rendered
-    assert '\\"stream_mode\\":\\"sync\\"' in rendered
+    assert '\\"policies\\":[\\"content\\",\\"topics\\",\\"pii\\",\\"contextual_grounding\\"]' in rendered
+    assert "rate_overrides" not in rendered and "stream_mode" not in rendered  # defaults stay out (4 KB)
 
 
 def test_every_invoke_grant_requires_the_guardrail_and_apply_is_only_on_it(synth):

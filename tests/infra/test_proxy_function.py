@@ -189,7 +189,11 @@ def test_role_invokes_own_profiles_and_foundation_models_only_through_them(examp
     haiku = profile_logical_id(template, "claude-support-bot-haiku-4-5-us")
     profiles = statements["InvokeOwnInferenceProfiles"]
     assert profiles["Action"] == INVOKE
-    assert "Condition" not in profiles
+    # support-bot has a guardrail (projects.yaml): every invoke grant requires it, nothing else.
+    (guardrail,) = resources_of_type(template, "AWS::Bedrock::Guardrail")
+    (version,) = resources_of_type(template, "AWS::Bedrock::GuardrailVersion")
+    identifier = f"${{{guardrail}.GuardrailArn}}:${{{version}.Version}}"
+    assert render(profiles["Condition"]) == {"StringEquals": {"bedrock:GuardrailIdentifier": identifier}}
     assert profiles["Resource"] == [
         {"Fn::GetAtt": [sonnet, "InferenceProfileArn"]},
         {"Fn::GetAtt": [haiku, "InferenceProfileArn"]},
@@ -217,7 +221,8 @@ def test_role_invokes_own_profiles_and_foundation_models_only_through_them(examp
                 "bedrock:InferenceProfileArn": [
                     f"${{{logical_id}.InferenceProfileArn}}",
                     f"arn:${{AWS::Partition}}:bedrock:us-east-1:${{AWS::AccountId}}:inference-profile/us.{base_id}",
-                ]
+                ],
+                "bedrock:GuardrailIdentifier": identifier,
             }
         }
     # Plus the spend statements (tests/infra/test_spend_ledger.py): own ledger items, own topic, its
@@ -228,12 +233,13 @@ def test_role_invokes_own_profiles_and_foundation_models_only_through_them(examp
         "EncryptAlertsForOwnTopic",
         "ReadTraceSecrets",
         "SendXRayTraces",
+        "ApplyOwnGuardrailOnly",
     } == {
         "WriteOwnLogs",
         "InvokeOwnInferenceProfiles",
         *(s for s in statements if s.startswith("InvokeFoundationModelOnlyThroughProfile")),
     }
-    assert len(statements) == 9
+    assert len(statements) == 10  # with ApplyOwnGuardrailOnly
     _, untraced = _policy_statements(example.template(DATA_SCIENCE))
     assert not {"ReadTraceSecrets", "SendXRayTraces"} & set(untraced)
 

@@ -38,8 +38,6 @@ def guardrail_settings(**overrides: Any) -> dict[str, Any]:
         "guardrail_arn": GUARDRAIL_ARN,
         "guardrail_version": "3",
         "policies": POLICIES,
-        "rates": dict(DEFAULT_RATES),
-        "stream_mode": "sync",
     } | overrides
 
 
@@ -199,8 +197,8 @@ def test_the_reservation_covers_the_guardrail_worst_case(book, server):
 
 
 def test_a_guardrail_price_override_is_what_is_charged(book, server):
-    rates = dict(DEFAULT_RATES) | {"content": 1.0, "topics": 0.0, "pii": 0.0}
-    book.configure(guardrail=guardrail_settings(rates=rates))
+    rates = {"content": 1.0, "topics": 0.0, "pii": 0.0}
+    book.configure(guardrail=guardrail_settings(rate_overrides=rates))
     prompt = f"{local.BLOCK_MARKER} " + "y" * 1500
     response = invoke(prompt)
     assert response["guardrail"]["cost_usd"] == pytest.approx(units(len(prompt)) * 1.0 / 1000)

@@ -53,7 +53,6 @@ def settings(**overrides):
         guardrail_arn=ARN,
         guardrail_version="1",
         policies=("content", "topics"),
-        rates=dict(DEFAULT_RATES),
         **overrides,
     )
 
@@ -99,15 +98,13 @@ def test_worst_case_counts_every_paid_policy_over_input_and_output_and_doubles_s
     [
         ("guardrail_version", "DRAFT", "guardrail_version"),
         ("guardrail_arn", "abc", "guardrail_arn"),
-        ("rates", {"content": 0.1}, "missing"),
+        ("rate_overrides", {"gore": 0.1}, "unknown guardrail policies"),
+        ("rate_overrides", {"content": -1}, "finite number"),
         ("policies", ("content", "gore"), "unknown guardrail policies"),
     ],
 )
 def test_settings_refuse_bad_guardrail_values(field, value, words):
-    doc = project_settings(
-        guardrail={"guardrail_arn": ARN, "guardrail_version": "1", "rates": dict(DEFAULT_RATES)}
-        | {field: value}
-    )
+    doc = project_settings(guardrail={"guardrail_arn": ARN, "guardrail_version": "1"} | {field: value})
     with pytest.raises(ValidationError, match=words):
         FunctionSettings.model_validate(doc)
 
@@ -118,7 +115,6 @@ def test_core_settles_model_plus_guardrail_and_marks_a_traceless_answer_estimate
             "guardrail_arn": ARN,
             "guardrail_version": "1",
             "policies": ["content"],
-            "rates": dict(DEFAULT_RATES),
         }
     )
     s = Settings(project=FunctionSettings.model_validate(doc), region=REGION)
