@@ -8,6 +8,7 @@ import pytest
 from aws_cdk.assertions import Match
 from cfnlint.api import ManualArgs, lint_file
 from infra_support import proxy_function, render, resources_of_type, synthesize
+from replacement import replaced_resources, undeployable_changes
 
 from claude_platform.config import load_config
 
@@ -127,6 +128,13 @@ def test_a_policy_change_replaces_the_version(tmp_path):
         return version["Properties"]["Description"]
 
     assert description(before) != description(after)  # Description is create-only: a new version
+    replaced = replaced_resources(before.template(GUARDED), after.template(GUARDED))
+    (version_id,) = resources_of_type(after.template(GUARDED), "AWS::Bedrock::GuardrailVersion")
+    assert version_id in replaced  # published anew ...
+    assert not [
+        k for k in replaced if resources_of_type(after.template(GUARDED), "AWS::Bedrock::Guardrail").get(k)
+    ]
+    assert undeployable_changes(GUARDED, before.template(GUARDED), after.template(GUARDED)) == []
 
 
 def test_function_settings_name_the_published_version(synth):
