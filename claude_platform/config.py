@@ -279,6 +279,7 @@ def _resolve_project(
             problems.append(
                 f"{field}: the function's settings would take {size} bytes, over the {PROJECT_SETTINGS_MAX_BYTES} "
                 "that fit Lambda's 4 KB environment; allow fewer models or gateway.model_aliases, or use shorter tracing URLs, keys or secret names"
+                + ("; the guardrail takes about 150 of them" if project.guardrail is not None else "")
             )
     return (Project(project, tuple(resolved), region) if not problems else None), problems
 

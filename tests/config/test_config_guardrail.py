@@ -148,3 +148,29 @@ def test_settings_carry_only_overrides_and_the_function_reads_the_merged_table()
     parsed = FunctionSettings.model_validate(document).guardrail
     assert parsed.stream_mode == "async" and parsed.rates["pii"] == 0.2 and parsed.rates["content"] == 0.15
     assert parsed.policies == ("content", "topics", "pii", "contextual_grounding")
+
+
+def test_a_guardrail_that_would_overflow_the_4_kb_environment_is_refused_naming_it():
+    import copy
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    # The infra tests' worst-case project (with a guardrail), read by path as test_gateway_function does.
+    infra = Path(__file__).resolve().parents[1] / "infra"
+    if str(infra) not in sys.path:
+        sys.path.insert(0, str(infra))
+    spec = importlib.util.spec_from_file_location("_infra_conftest_guardrail", infra / "conftest.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+
+    raw = copy.deepcopy(module.VARIANT_CONFIG)
+    raw["projects"][0]["gateway"] = {
+        "enabled": True,
+        "model_aliases": {"claude-opus-5-5": "claude-sonnet-4-5"},
+    }
+    found = problems(raw)
+    assert any("4 KB environment" in p and "the guardrail takes about 150" in p for p in found), found
+    raw["projects"][0].pop("guardrail")
+    load_config(raw)  # fits without it
