@@ -24,8 +24,6 @@ from claude_platform.catalog import PriceOverride
 from claude_platform.config import ConfigError, Platform, load_config, price_overrides
 from claude_platform.cost_tags import FAILED, NOT_MANAGEMENT_HINT, NOT_SEEN, activate_tag_keys
 from claude_platform.cur import GLUE_TABLE_NAME, athena_workgroup_name, glue_database_name, saved_queries
-from claude_platform.guardrail_prices import DEFAULT_RATES as GUARDRAIL_RATES
-from claude_platform.guardrail_prices import POLICIES as GUARDRAIL_POLICIES
 from claude_platform.ledger import LedgerTable, MonthState, period_of
 from claude_platform.naming import gateway_log_group_name, proxy_log_group_name
 from claude_platform.prices import TokenUsage
@@ -491,33 +489,13 @@ def cmd_estimate(ctx: Context) -> int:
 
 
 def _guardrail_rows(ctx: Context) -> list[dict[str, object]]:
-    """The guardrail rows of `estimate`: policies of --guardrail-project's guardrail or --guardrail-policies."""
+    """The guardrail rows of `estimate` (the config is read only when the options need it)."""
     a = ctx.args
-    if a.guardrail_input_chars < 0 or a.guardrail_output_chars < 0:
-        raise CliError("--guardrail-input-chars and --guardrail-output-chars must not be negative")
-    if a.guardrail_project:
-        platform = ctx.platform
-        match = [p for p in platform.projects if p.name == a.guardrail_project]
-        if not match:
-            raise CliError(f"--guardrail-project {a.guardrail_project!r} is not in the config")
-        guardrail = match[0].config.guardrail
-        if guardrail is None:
-            raise CliError(f"--guardrail-project: project {a.guardrail_project!r} has no guardrail")
-        policies = list(guardrail.paid_policies)
-        rates = platform.config.guardrail_pricing.rates()
-    else:
-        policies = [p.strip() for p in a.guardrail_policies.split(",") if p.strip()]
-        unknown = sorted(set(policies) - set(GUARDRAIL_POLICIES))
-        if unknown:
-            raise CliError(
-                f"--guardrail-policies: {', '.join(unknown)}; one of {', '.join(GUARDRAIL_POLICIES)}"
-            )
-        rates = (
-            ctx.platform.config.guardrail_pricing.rates() if a.with_config_prices else dict(GUARDRAIL_RATES)
-        )
-    return estimate.guardrail_rows(
-        policies=policies,
-        rates=rates,
+    return estimate.guardrail_rows_for(
+        lambda: ctx.platform,
+        project=a.guardrail_project,
+        policies=a.guardrail_policies,
+        with_config_prices=a.with_config_prices,
         input_chars=a.guardrail_input_chars,
         output_chars=a.guardrail_output_chars,
         requests=a.requests,

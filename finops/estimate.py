@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
+from typing import Any
 
 from claude_platform.catalog import (
     Geography,
@@ -13,6 +14,8 @@ from claude_platform.catalog import (
     model_prices,
     resolve_model,
 )
+from claude_platform.guardrail_prices import DEFAULT_RATES as GUARDRAIL_RATES
+from claude_platform.guardrail_prices import POLICIES as GUARDRAIL_POLICIES
 from claude_platform.guardrail_prices import PRICE_DATE as GUARDRAIL_PRICE_DATE
 from claude_platform.guardrail_prices import PRICE_SOURCE as GUARDRAIL_PRICE_SOURCE
 from claude_platform.guardrail_prices import text_units
@@ -130,3 +133,39 @@ def with_guardrail(
         *guard,
         {**total, "cost_usd": cost},
     ], f"{source}; guardrail: {GUARDRAIL_PRICE_SOURCE}, read {GUARDRAIL_PRICE_DATE}"
+
+
+def guardrail_rows_for(
+    platform: Callable[[], Any],
+    *,
+    project: str | None,
+    policies: str | None,
+    with_config_prices: bool,
+    input_chars: int,
+    output_chars: int,
+    requests: int,
+) -> list[dict[str, object]]:
+    """`estimate`'s guardrail rows: the policies of `project`'s guardrail (config prices), or `policies` (a comma list)."""
+    if input_chars < 0 or output_chars < 0:
+        raise CliError("--guardrail-input-chars and --guardrail-output-chars must not be negative")
+    if project:
+        config = platform()
+        match = [p for p in config.projects if p.name == project]
+        if not match:
+            raise CliError(f"--guardrail-project {project!r} is not in the config")
+        guardrail = match[0].config.guardrail
+        if guardrail is None:
+            raise CliError(f"--guardrail-project: project {project!r} has no guardrail")
+        names = list(guardrail.paid_policies)
+        rates = config.config.guardrail_pricing.rates()
+    else:
+        names = [p.strip() for p in (policies or "").split(",") if p.strip()]
+        unknown = sorted(set(names) - set(GUARDRAIL_POLICIES))
+        if unknown:
+            raise CliError(
+                f"--guardrail-policies: {', '.join(unknown)}; one of {', '.join(GUARDRAIL_POLICIES)}"
+            )
+        rates = platform().config.guardrail_pricing.rates() if with_config_prices else dict(GUARDRAIL_RATES)
+    return guardrail_rows(
+        policies=names, rates=rates, input_chars=input_chars, output_chars=output_chars, requests=requests
+    )
