@@ -48,7 +48,7 @@ test: $(VENV)/.dev-installed node_modules/.installed
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest -q -n $(PYTEST_WORKERS) tests
 
-## bench: synthesis time for 1/50/300 projects, Lambda cold/warm latency and bundle size, ledger, key-limit and tracing cost, HTTPS endpoint streaming.
+## bench: synthesis time for 1/50/300 projects, Lambda cold/warm latency and bundle size, ledger, key-limit and tracing cost, HTTPS endpoint streaming, guardrail latency and cost share.
 bench: $(VENV)/.dev-installed node_modules/.installed
 	$(BIN)/python bench/bench_synth.py
 	$(BIN)/python bench/bench_lambda.py
@@ -57,6 +57,7 @@ bench: $(VENV)/.dev-installed node_modules/.installed
 	$(BIN)/python bench/bench_tracing.py
 	$(BIN)/python bench/bench_finops.py
 	$(BIN)/python bench/bench_gateway.py
+	$(BIN)/python bench/bench_guardrail.py
 
 ## lock: after editing lambda/requirements.txt, re-pin lambda/requirements.lock (every distribution
 ## of the Lambda bundle, with hashes, for python3.13 x86_64); current pins are kept where possible.

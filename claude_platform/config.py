@@ -38,6 +38,7 @@ from claude_platform.config_sections import (
     TracingConfig,
 )
 from claude_platform.function_settings import FunctionSettings
+from claude_platform.guardrails import GuardrailPricing
 from claude_platform.naming import PROFILE_NAME_MAX, inference_profile_name
 from claude_platform.prices import ModelPrices, PriceTier, RateCard
 
@@ -267,12 +268,18 @@ def _resolve_project(
             f"{where}.tags: {config.cost_allocation_tag_key!r} is the cost-allocation tag key; it is set to the project name"
         )
     if not problems:
-        size = settings_size_bytes(Project(project, tuple(resolved), region), region, config.name_prefix)
+        size = settings_size_bytes(
+            Project(project, tuple(resolved), region),
+            region,
+            config.name_prefix,
+            guardrail_pricing=config.guardrail_pricing,
+        )
         if size > PROJECT_SETTINGS_MAX_BYTES:
             field = f"{where}.tracing" if _traced(project.tracing) else f"{where}.models"
             problems.append(
                 f"{field}: the function's settings would take {size} bytes, over the {PROJECT_SETTINGS_MAX_BYTES} "
                 "that fit Lambda's 4 KB environment; allow fewer models or gateway.model_aliases, or use shorter tracing URLs, keys or secret names"
+                + ("; the guardrail takes about 150 of them" if project.guardrail is not None else "")
             )
     return (Project(project, tuple(resolved), region) if not problems else None), problems
 
@@ -364,10 +371,16 @@ def _partition(region: str) -> str:
     return "aws-us-gov" if region.startswith("us-gov-") else "aws-cn" if region.startswith("cn-") else "aws"
 
 
-def settings_size_bytes(project: Project, region: str, name_prefix: str) -> int:
+def settings_size_bytes(
+    project: Project, region: str, name_prefix: str, *, guardrail_pricing: GuardrailPricing | None = None
+) -> int:
     """Bytes of PROJECT_SETTINGS once deployed: profile ARNs at their longest (12-character id), the
-    ledger table and the alert topic ARN as synthesis names them (12-digit account)."""
+    ledger table and the alert topic ARN as synthesis names them (12-digit account), a guardrail's ARN
+    (12-character id) and version (8 digits) at their longest, with `guardrail_pricing`'s overrides."""
     from claude_platform import naming  # naming imports this module
+    from claude_platform.guardrails import GuardrailPricing, guardrail_settings
+
+    pricing = guardrail_pricing or GuardrailPricing()
 
     partition = _partition(region)
     longest_arn = f"arn:{partition}:bedrock:{region}:123456789012:application-inference-profile/{'x' * 12}"
@@ -377,6 +390,14 @@ def settings_size_bytes(project: Project, region: str, name_prefix: str) -> int:
         {m.alias: longest_arn for m in project.models},
         ledger_table=naming.ledger_table_name(name_prefix),
         alert_topic_arn=f"arn:{partition}:sns:{region}:123456789012:{topic}",
+        guardrail=None
+        if project.config.guardrail is None
+        else guardrail_settings(
+            project.config.guardrail,
+            pricing,
+            arn=f"arn:{partition}:bedrock:{region}:123456789012:guardrail/{'g' * 12}",
+            version="12345678",
+        ),
     )
     return len(json.dumps(settings, separators=(",", ":")).encode())
 
@@ -387,11 +408,13 @@ def runtime_settings(
     *,
     ledger_table: str | None = None,
     alert_topic_arn: str | None = None,
+    guardrail: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The project Lambda's PROJECT_SETTINGS (JSON): models with profile ARNs and prices, spend control.
 
     `profile_arns` maps model alias to the application inference profile ARN (a token at synthesis);
-    `ledger_table` and `alert_topic_arn` may be tokens too.
+    `ledger_table` and `alert_topic_arn` may be tokens too; so may `guardrail`'s
+    `guardrail_arn`/`guardrail_version` (`claude_platform.guardrails.guardrail_settings`).
     Each model's `prices` is `ModelPrices.to_dict()`: parse it with `ModelPrices.from_dict`.
     """
     config = project.config
@@ -412,6 +435,7 @@ def runtime_settings(
             if config.gateway.enabled
             else {}
         ),
+        **({"guardrail": dict(guardrail)} if guardrail else {}),
         "models": [
             {
                 "alias": m.alias,
@@ -452,6 +476,8 @@ STALE_HOLD_GRACE_S = 60
 _TOKEN_STAND_INS = {
     "profile_arn": "arn:aws:bedrock:us-east-1:000000000000:application-inference-profile/synthesis",
     "alert_topic_arn": "arn:aws:sns:us-east-1:000000000000:synthesis",
+    "guardrail_arn": "arn:aws:bedrock:us-east-1:000000000000:guardrail/synthesis",
+    "guardrail_version": "1",
 }
 
 

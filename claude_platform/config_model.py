@@ -36,6 +36,7 @@ from claude_platform.config_sections import (
     _doc_default,
     _Strict,
 )
+from claude_platform.guardrails import GuardrailConfig, GuardrailPricing
 from claude_platform.limits import FUNCTION_SAFETY_MARGIN_S, fastest_speed
 
 # Reserved concurrency of a project's function unless it says otherwise: enough for a team's
@@ -247,6 +248,16 @@ class ProjectSettings(_Strict):
             json_schema_extra=_doc_default("off"),
         ),
     ] = GatewayConfig()
+    guardrail: Annotated[
+        GuardrailConfig | None,
+        Field(
+            description=(
+                "Bedrock guardrail every call goes through, enforced by IAM: `{id, version}` of an "
+                "existing one, or declared policies the stack creates (see `guardrail`)"
+            ),
+            json_schema_extra=_doc_default("none"),
+        ),
+    ] = None
 
     @field_validator("alert_thresholds")
     @classmethod
@@ -552,6 +563,16 @@ class PlatformConfig(_Strict):
             )
         ),
     ] = {}
+    guardrail_pricing: Annotated[
+        GuardrailPricing,
+        Field(
+            description=(
+                "guardrail price overrides, USD per 1,000 text units per policy (`content`, `topics`, "
+                "`pii`, ...; docs/pricing.md)"
+            ),
+            json_schema_extra=_doc_default("the built-in table"),
+        ),
+    ] = GuardrailPricing()
     defaults: Annotated[
         ProjectDefaults,
         Field(
@@ -635,7 +656,7 @@ class PlatformConfig(_Strict):
         """Each project starts from `defaults`; a project's own fields win.
 
         Mapping fields (`tags`, `alarms`) merge key by key, so a project adding one tag keeps the
-        default tags (and one alarm threshold keeps the other defaults); lists replace.
+        default tags (and one alarm threshold keeps the other defaults); lists and `guardrail` replace.
         """
         if not isinstance(data, Mapping):
             return data
@@ -652,6 +673,8 @@ def _merge_project_defaults(defaults: Mapping[str, Any], project: Mapping[str, A
     merged = {**defaults, **project}
     for key, value in project.items():
         default = defaults.get(key)
+        if key == "guardrail":  # a project's guardrail replaces the default one, never mixes with it
+            continue
         if isinstance(default, Mapping) and isinstance(value, Mapping):
             merged[key] = {**default, **value}
     return merged

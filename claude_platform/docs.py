@@ -36,6 +36,7 @@ from claude_platform.config_sections import (
     TracingConfig,
 )
 from claude_platform.cur import athena_workgroup_name, export_name, glue_database_name
+from claude_platform.guardrails import DeniedTopic, GuardrailConfig, GuardrailPricing, RegexFilter
 from claude_platform.naming import (
     alarm_name,
     alert_topic_name,
@@ -145,6 +146,14 @@ def config_reference() -> str:
             _table(field_rows(OtlpTracing)),
             "`gateway` (HTTPS endpoint with per-caller API keys; see [docs/deploy.md](docs/deploy.md)):",
             _table(field_rows(GatewayConfig)),
+            "`guardrail` (Bedrock Guardrails; see [docs/guardrails.md](docs/guardrails.md)):",
+            _table(field_rows(GuardrailConfig)),
+            "`guardrail.denied_topics` entries:",
+            _table(field_rows(DeniedTopic)),
+            "`guardrail.regexes` entries:",
+            _table(field_rows(RegexFilter)),
+            "`guardrail_pricing` (USD per 1,000 text units):",
+            _table(field_rows(GuardrailPricing)),
             "`cur_export` ([docs/finance.md](docs/finance.md)):",
             _table(field_rows(CurExportConfig)),
         ]

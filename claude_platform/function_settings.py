@@ -2,7 +2,7 @@
 
 The stack writes it (`claude_platform.config.runtime_settings`, which validates what it writes
 against `FunctionSettings`) and the function reads it (`claude_proxy.settings.load_settings`).
-pydantic, the standard library and `claude_platform.prices` only: the Lambda bundle ships this module.
+pydantic, the standard library, `claude_platform.prices` and `.guardrail_prices` only: the Lambda bundle ships this module.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from claude_platform.guardrail_prices import DEFAULT_RATES, POLICIES
 from claude_platform.prices import RATE_FIELDS, ModelPrices
 
 PROJECT_SETTINGS_ENV = "PROJECT_SETTINGS"
@@ -171,6 +172,55 @@ class GatewaySettings(BaseModel):
         return hash((tuple(sorted(self.model_aliases.items())), self.keys_table))
 
 
+class GuardrailSettings(BaseModel):
+    """The project's guardrail: every Converse call passes it; its units are priced with `rates`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    guardrail_arn: str = Field(
+        pattern=r"^arn:aws(-[^:]+)?:bedrock:[a-z0-9-]{1,20}:[0-9]{12}:guardrail/[a-z0-9]+$"
+    )
+    guardrail_version: str = Field(pattern=r"^[1-9][0-9]{0,7}$")
+    # The priced policies that may bill (for the worst case before the call).
+    policies: tuple[str, ...] = ()
+    # USD per 1,000 text units: the config's overrides of claude_platform.guardrail_prices (the
+    # stack writes only those, to keep the environment small); `rates` reads them merged.
+    rate_overrides: dict[str, float] = Field(default_factory=dict)
+    stream_mode: Literal["sync", "async"] = "sync"
+
+    @property
+    def rates(self) -> dict[str, float]:
+        """USD per 1,000 text units of every policy: the built-in table with the overrides."""
+        return {**DEFAULT_RATES, **self.rate_overrides}
+
+    @field_validator("rate_overrides")
+    @classmethod
+    def _rates(cls, value: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(value) - set(POLICIES))
+        if unknown:
+            raise ValueError(f"rate_overrides: unknown guardrail policies {unknown}")
+        for policy, rate in value.items():
+            if (
+                isinstance(rate, bool)
+                or not isinstance(rate, int | float)
+                or not math.isfinite(rate)
+                or rate < 0
+            ):
+                raise ValueError(f"rates.{policy} must be a finite number >= 0, got {rate!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _known_policies(self) -> GuardrailSettings:
+        unknown = sorted(set(self.policies) - set(POLICIES))
+        if unknown:
+            raise ValueError(f"unknown guardrail policies {unknown}")
+        return self
+
+    def __hash__(self) -> int:
+        """Hashable like the other frozen settings."""
+        return hash((self.guardrail_arn, self.guardrail_version, self.policies, self.stream_mode))
+
+
 class FunctionSettings(BaseModel):
     """PROJECT_SETTINGS: what the stack writes (config.runtime_settings) and the function reads."""
 
@@ -185,6 +235,7 @@ class FunctionSettings(BaseModel):
     models: tuple[ModelSettings, ...] = Field(min_length=1)
     spend: SpendSettings
     gateway: GatewaySettings | None = None  # set when the project has the HTTPS endpoint
+    guardrail: GuardrailSettings | None = None  # set when the project has a guardrail
 
     @model_validator(mode="after")
     def _consistent(self) -> FunctionSettings:

@@ -26,6 +26,7 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import unquote
 
+from devservers import bedrock_guardrail
 from devservers._http import LocalHttpServer, StandInHandler
 
 MAX_BODY_BYTES = 64 * 1024 * 1024
@@ -370,9 +371,9 @@ class BedrockServer(LocalHttpServer):
         if reply.status != 200:
             self._send_error(h, reply)
         elif operation == "converse":
-            self._send_converse(h, reply)
+            self._send_converse(h, reply, body)
         else:
-            self._send_stream(h, reply)
+            self._send_stream(h, reply, body)
 
     def _request_id_headers(self) -> dict[str, str]:
         return {"x-amzn-RequestId": str(uuid.uuid4()), "Date": formatdate(usegmt=True)}
@@ -401,34 +402,47 @@ class BedrockServer(LocalHttpServer):
         headers = {"Content-Type": "application/json", **self._request_id_headers()}
         h.send_all(200, headers, json.dumps({"inputTokens": tokens}).encode())
 
-    def _send_converse(self, h: _Handler, reply: Reply) -> None:
+    def _answer(
+        self, reply: Reply, body: Any
+    ) -> tuple[list[dict[str, Any]], str, Usage, dict[str, Any] | None]:
+        """Content, stop reason, usage and guardrail trace, after the request's guardrail if it has one."""
         usage = reply.usage or self.default_usage
         content = (
             list(reply.content) if reply.content is not None else [{"text": reply.text or self.default_text}]
         )
+        config = body.get("guardrailConfig") if isinstance(body, dict) else None
+        if not isinstance(config, dict):
+            return content, reply.stop_reason, usage, None
+        guarded = bedrock_guardrail.apply(config, body, content, reply.stop_reason)
+        if not guarded.model_ran:  # the input was blocked: the model never ran, no tokens
+            usage = Usage(input_tokens=0, output_tokens=0)
+        return guarded.content, guarded.stop_reason, usage, guarded.trace
+
+    def _send_converse(self, h: _Handler, reply: Reply, body: Any = None) -> None:
+        content, stop_reason, usage, trace = self._answer(reply, body)
         payload = {
             "output": {"message": {"role": "assistant", "content": content}},
-            "stopReason": reply.stop_reason,
+            "stopReason": stop_reason,
             "usage": usage.to_converse() if reply.raw_usage is None else reply.raw_usage,
             "metrics": {"latencyMs": reply.latency_ms},
+            **({"trace": trace} if trace is not None else {}),
         }
         headers = {"Content-Type": "application/json", **self._request_id_headers()}
         h.send_all(200, headers, json.dumps(payload).encode())
 
-    def _send_stream(self, h: _Handler, reply: Reply) -> None:
+    def _send_stream(self, h: _Handler, reply: Reply, body: Any = None) -> None:
         """ConverseStream frames: messageStart, each block (toolUse with contentBlockStart, input as
-        JSON deltas; reasoning as text then signature deltas), messageStop, metadata (usage + metrics)."""
-        usage = reply.usage or self.default_usage
-        content = (
-            list(reply.content) if reply.content is not None else [{"text": reply.text or self.default_text}]
-        )
+        JSON deltas; reasoning as text then signature deltas), messageStop, metadata (usage + metrics,
+        and the guardrail trace when the request has a guardrail)."""
+        content, stop_reason, usage, trace = self._answer(reply, body)
         frames = [_event("messageStart", {"role": "assistant"})]
         for index, block in enumerate(content):
             frames += _block_frames(index, block)
-        frames.append(_event("messageStop", {"stopReason": reply.stop_reason}))
-        frames.append(
-            _event("metadata", {"usage": usage.to_converse(), "metrics": {"latencyMs": reply.latency_ms}})
-        )
+        frames.append(_event("messageStop", {"stopReason": stop_reason}))
+        metadata: dict[str, Any] = {"usage": usage.to_converse(), "metrics": {"latencyMs": reply.latency_ms}}
+        if trace is not None:
+            metadata["trace"] = trace
+        frames.append(_event("metadata", metadata))
         if reply.stream_error is not None:
             cut = min(reply.stream_error_after or 0, len(frames))
             frames = [*frames[:cut], _exception(reply.stream_error)]

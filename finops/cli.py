@@ -40,6 +40,7 @@ from finops import (
 )
 from finops import check as checks
 from finops.athena import run_athena
+from finops.cli_args import GATEWAY_URL_OUTPUT, PROG, build_parser
 from finops.costexplorer import TagStatus, costs_by_tag, month_end_forecast, tag_statuses
 from finops.deployment import AwsClients, project_outputs, project_region, select_projects
 from finops.errors import (
@@ -53,9 +54,6 @@ from finops.errors import (
 )
 from finops.output import Column, Format, Progress, render
 from finops.periods import Period, next_month, parse_period, utc_today
-
-DEFAULT_CONFIG = "projects.yaml"
-PROG = "claude-finops"
 
 
 @dataclass
@@ -497,8 +495,24 @@ def cmd_estimate(ctx: Context) -> int:
     rows, source = estimate.estimate_rows(
         model=a.model, geography=a.geography, usage=usage, requests=a.requests, overrides=overrides
     )
+    if a.guardrail_project or a.guardrail_policies:
+        rows, source = estimate.with_guardrail(rows, source, _guardrail_rows(ctx))
     ctx.emit(rows, estimate.COLUMNS, title=f"Estimate for {source}")
     return EXIT_OK
+
+
+def _guardrail_rows(ctx: Context) -> list[dict[str, object]]:
+    """The guardrail rows of `estimate` (the config is read only when the options need it)."""
+    a = ctx.args
+    return estimate.guardrail_rows_for(
+        lambda: ctx.platform,
+        project=a.guardrail_project,
+        policies=a.guardrail_policies,
+        with_config_prices=a.with_config_prices,
+        input_chars=a.guardrail_input_chars,
+        output_chars=a.guardrail_output_chars,
+        requests=a.requests,
+    )
 
 
 # --- litellm-config -----------------------------------------------------------------------------
@@ -530,8 +544,6 @@ def cmd_litellm_config(ctx: Context) -> int:
 
 
 # --- claude-code-settings -----------------------------------------------------------------------
-
-GATEWAY_URL_OUTPUT = "GatewayUrl"  # the project stack's output holding the endpoint's URL
 
 
 def cmd_claude_code_settings(ctx: Context) -> int:
@@ -593,187 +605,23 @@ def cmd_cur_query(ctx: Context) -> int:
 # --- parser -------------------------------------------------------------------------------------
 
 
-def _add_period(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("period (default: the current UTC month to date)")
-    group.add_argument("--month", help="a calendar month, YYYY-MM")
-    group.add_argument("--start", help="first day, YYYY-MM-DD (with --end)")
-    group.add_argument("--end", help="last day, inclusive, YYYY-MM-DD (with --start)")
+COMMANDS: dict[str, Callable[[Context], int]] = {
+    "report": cmd_report,
+    "spend-by-tag": cmd_spend_by_tag,
+    "reconcile": cmd_reconcile,
+    "activate-tags": cmd_activate_tags,
+    "status": cmd_status,
+    "check": cmd_check,
+    "estimate": cmd_estimate,
+    "litellm-config": cmd_litellm_config,
+    "cur-query": cmd_cur_query,
+    "claude-code-settings": cmd_claude_code_settings,
+}
 
 
-def _common_options(*, top: bool) -> argparse.ArgumentParser:
-    """Options accepted before or after the command; a subcommand's copy must not reset the top's value."""
-
-    def default(value: object) -> object:
-        return value if top else argparse.SUPPRESS
-
-    options = argparse.ArgumentParser(add_help=False)
-    options.add_argument(
-        "--config", default=default(DEFAULT_CONFIG), help=f"projects file (default: {DEFAULT_CONFIG})"
-    )
-    options.add_argument(
-        "--format",
-        choices=[f.value for f in Format],
-        default=default(Format.TABLE.value),
-        help="output format (default: table)",
-    )
-    options.add_argument("--quiet", action="store_true", default=default(False), help="no progress on stderr")
-    options.add_argument(
-        "--aws-profile",
-        default=default(None),
-        help="AWS named profile (default: the usual credential chain)",
-    )
-    return options
-
-
-def _claude_code_settings_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--project", required=True)
-    p.add_argument(
-        "--base-url", help=f"the endpoint's URL (default: the stack's {GATEWAY_URL_OUTPUT} output)"
-    )
-    p.add_argument("--api-key-helper", help=f"command that prints the key (default: {claude_code.KEY_ENV})")
-    p.add_argument("--output", "-o", help="file to write, e.g. .claude/settings.json (default: stdout)")
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The CLI's arguments; every command has --help."""
-    parser = argparse.ArgumentParser(
-        prog=PROG, description=__doc__.split("\n\n")[0], parents=[_common_options(top=True)]
-    )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    def add(name: str, func: Callable[[Context], int] | None, help_text: str) -> argparse.ArgumentParser:
-        sub = commands.add_parser(
-            name, help=help_text, description=help_text, parents=[_common_options(top=False)]
-        )
-        sub.set_defaults(func=func)
-        return sub
-
-    p = add(
-        "report",
-        cmd_report,
-        "Cost Explorer spend per project (by the cost-allocation tag), with budget, percent used and month-end forecast",
-    )
-    _add_period(p)
-    p.add_argument("--granularity", choices=["MONTHLY", "DAILY"], default="MONTHLY", type=str.upper)
-    p.add_argument("--no-forecast", action="store_true", help="skip the month-end forecast calls")
-    keys.add_report_options(p)
-
-    p = add(
-        "spend-by-tag",
-        cmd_spend_by_tag,
-        "spend and tokens inside one project grouped by a tag the callers sent (feature, user, ...) or by API key",
-    )
-    p.add_argument("--project", required=True)
-    by = p.add_mutually_exclusive_group(required=True)
-    by.add_argument("--tag", help="request tag name, e.g. feature")
-    by.add_argument(
-        "--by-key",
-        action="store_true",
-        help="group by the caller's API key name (the HTTPS endpoint's callers)",
-    )
-    _add_period(p)
-
-    p = add(
-        "reconcile",
-        cmd_reconcile,
-        "the ledger's spend per project and month against the bill; --apply settles estimated charges",
-    )
-    _add_period(p)
-    p.add_argument("--project", action="append", help="only this project (repeatable)")
-    p.add_argument("--tolerance-usd", default="0.01", help="absolute tolerance in USD (default: %(default)s)")
-    p.add_argument(
-        "--tolerance-pct", default="1", help="tolerance in percent of the bill (default: %(default)s)"
-    )
-    p.add_argument(
-        "--apply",
-        action="store_true",
-        help="write: charge stale reservations, settle estimates from a final bill",
-    )
-    p.add_argument(
-        "--claude-service",
-        action="append",
-        metavar="PATTERN",
-        help="also count bill lines whose SERVICE matches this (fnmatch) pattern as Claude (repeatable)",
-    )
-    p.add_argument(
-        "--stale-minutes",
-        type=int,
-        default=60,
-        help="a reservation older than this is charged with --apply (default: %(default)s)",
-    )
-
-    p = add(
-        "activate-tags",
-        cmd_activate_tags,
-        "activate the cost-allocation tag key and the projects' tag keys (management account)",
-    )
-    p.add_argument("--keys", nargs="+", help="these keys instead of the config's")
-
-    p = add(
-        "status",
-        cmd_status,
-        "per project: profiles, models, this month's spend against its cap, alarms, pending subscriptions",
-    )
-    p.add_argument("--project", action="append", help="only this project (repeatable)")
-
-    p = add(
-        "check",
-        cmd_check,
-        "after a deploy: invoke each function with a tiny prompt and confirm profile, tags, budget and topic",
-    )
-    p.add_argument("--project", action="append", help="only this project (repeatable)")
-    p.add_argument("--skip-invoke", action="store_true", help="do not invoke the functions (no Claude spend)")
-
-    p = add(
-        "estimate",
-        cmd_estimate,
-        "cost of given tokens for a model and geography, from the platform's catalog",
-    )
-    p.add_argument("--model", required=True, help="catalog alias or base model id")
-    p.add_argument(
-        "--geography", default="us", help="us, eu, apac, jp, au, global or none (default: %(default)s)"
-    )
-    p.add_argument("--input", type=int, default=0, help="input tokens (excluding cache reads and writes)")
-    p.add_argument("--output", type=int, default=0, help="output tokens")
-    p.add_argument("--cache-read", type=int, default=0, help="cache read tokens")
-    p.add_argument("--cache-write", type=int, default=0, help="cache write tokens (every TTL)")
-    p.add_argument(
-        "--cache-write-1h", type=int, default=0, help="of the cache writes, those with the 1-hour TTL"
-    )
-    p.add_argument("--requests", type=int, default=1, help="that many identical requests (default: 1)")
-    p.add_argument("--with-config-prices", action="store_true", help="apply the config's `pricing` overrides")
-
-    p = add(
-        "litellm-config",
-        cmd_litellm_config,
-        "write a LiteLLM Proxy model_list (YAML) for the deployed profiles",
-    )
-    p.add_argument("--project", action="append", help="only this project (repeatable)")
-    p.add_argument("--output", "-o", help="file to write (default: stdout)")
-
-    _claude_code_settings_args(
-        add(
-            "claude-code-settings",
-            cmd_claude_code_settings,
-            "write Claude Code settings for a project's endpoint, every model family pinned to a project model",
-        )
-    )
-
-    p = add(
-        "cur-query",
-        cmd_cur_query,
-        "run a saved Athena query over the CUR 2.0 export (cur_export in the config)",
-    )
-    p.add_argument(
-        "--query",
-        required=True,
-        choices=["daily-spend-by-project", "daily-spend-by-model", "daily-spend-by-profile"],
-    )
-    p.add_argument("--workgroup", help="Athena workgroup (default: <prefix>-billing)")
-    p.add_argument("--region", help="region of the export's Glue table (default: the config's region)")
-
-    keys.register(common=lambda: _common_options(top=False), add=add)
-    return parser
+def parser() -> argparse.ArgumentParser:
+    """The command line's parser, every command bound to its function."""
+    return build_parser(COMMANDS, description=__doc__.split("\n\n")[0])
 
 
 def main(
@@ -786,7 +634,7 @@ def main(
 ) -> int:
     """Run one command; returns the exit code."""
     out, err = stdout or sys.stdout, stderr or sys.stderr
-    args = build_parser().parse_args(argv)
+    args = parser().parse_args(argv)
     try:
         if clients is None:
             import boto3

@@ -39,6 +39,7 @@ FUNCTION_PACKAGE = "lambda/claude_proxy"
 BUNDLED_REPO_FILES = (
     "claude_platform/__init__.py",
     "claude_platform/prices.py",
+    "claude_platform/guardrail_prices.py",
     "claude_platform/limits.py",
     "claude_platform/ledger.py",
     "claude_platform/ledger_model.py",

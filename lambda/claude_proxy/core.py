@@ -23,6 +23,7 @@ from claude_proxy.auth import Caller
 from claude_proxy.capabilities import ModelCapabilities, capabilities_for
 from claude_proxy.converse_messages import call_fields, to_litellm_messages
 from claude_proxy.errors import ErrorType, ProxyError, failure_response
+from claude_proxy.guardrail import GuardrailOutcome, converse_config, guardrail_cost, summary, worst_case_usd
 from claude_proxy.request import (
     Base64PdfSource,
     ClaudeRequest,
@@ -57,6 +58,9 @@ class LlmCall:
     tool_choice: str | dict[str, Any] | None = None  # LiteLLM (OpenAI) shape
     thinking: dict[str, Any] | None = None  # Anthropic shape, sent as Converse additionalModelRequestFields
     cache_ttl_1h: bool = False  # some cache point asks for 1h: unsplit cache writes are priced at 1h
+    guardrail: dict[str, Any] | None = (
+        None  # Converse guardrailConfig (claude_proxy.guardrail.converse_config)
+    )
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,7 @@ class LlmResult:
     usage: TokenUsage
     upstream_request_id: str | None = None
     content_blocks: list[dict[str, Any]] = field(default_factory=list)
+    guardrail: GuardrailOutcome | None = None  # read from Bedrock's trace when the call had a guardrail
 
 
 class LlmError(Exception):
@@ -238,6 +243,7 @@ class InvokeResult:
     estimated_charge_usd: float = 0.0  # worst cases charged for attempts whose outcome is unknown
     # What each Bedrock attempt was charged, in order: its cost, its worst case (outcome unknown) or 0.
     attempt_charges_usd: tuple[float, ...] = ()
+    guardrail: dict[str, Any] | None = None  # the guardrail's outcome and its part of cost_usd
 
     @property
     def ok(self) -> bool:
@@ -267,6 +273,7 @@ class InvokeResult:
             "request_id": self.request_id,
             "bedrock_request_id": self.upstream_request_id,
             "budget": self.budget,
+            **({"guardrail": self.guardrail} if self.guardrail is not None else {}),
         }
 
 
@@ -480,6 +487,7 @@ class PreparedCall:
     timing: Timing
     reserve_usd: float
     spend: _Spend
+    guardrail_reserve_usd: float = 0.0  # the guardrail's part of reserve_usd
 
     def make_call(self, timeout_s: float) -> LlmCall:
         """The LLM call of one attempt, with that attempt's timeout."""
@@ -494,6 +502,7 @@ class PreparedCall:
             region=self.settings.region,
             endpoint=self.settings.bedrock_endpoint,
             timeout_s=timeout_s,
+            guardrail=converse_config(guardrail) if (guardrail := self.settings.project.guardrail) else None,
             **call_fields(request),
         )
 
@@ -526,10 +535,13 @@ def prepare_call(
     request_id: str,
     policy: RetryPolicy,
     caller: Caller | None = None,
+    streamed: bool = False,
 ) -> PreparedCall:
     """Resolve the model, refuse what cannot finish in time, reserve the worst case; raises CallRefused.
 
     `caller`: the API key (HTTPS endpoint) whose cap and rate limits apply with the project's.
+    The worst case includes the project's guardrail (its priced policies over the input's size bound
+    and the most output `max_tokens` allows).
     """
     try:
         model, max_tokens = _resolve(request, settings)
@@ -542,6 +554,16 @@ def prepare_call(
     window = capabilities_for(model.litellm_model, model.base_id).max_input_tokens
     input_bound = request.input_token_bound_for(window)
     reserve_usd = worst_case_cost_usd(model.prices, input_tokens=input_bound, max_output_tokens=max_tokens)
+    guardrail_usd = 0.0
+    if settings.project.guardrail is not None:
+        # The token bound counts the prompt's UTF-8 bytes, at least its characters.
+        guardrail_usd = worst_case_usd(
+            settings.project.guardrail,
+            input_chars_bound=input_bound,
+            max_output_tokens=max_tokens,
+            streamed=streamed,
+        )
+        reserve_usd += guardrail_usd
     spend = _Spend(
         ledger=ledger,
         model=model.alias,
@@ -562,6 +584,7 @@ def prepare_call(
         timing=timing,
         reserve_usd=reserve_usd,
         spend=spend,
+        guardrail_reserve_usd=guardrail_usd,
     )
 
 
@@ -608,16 +631,25 @@ def no_answer(prepared: PreparedCall, attempts: Attempts) -> dict[str, Any]:
     }
 
 
-def settle_answer(prepared: PreparedCall, usage: TokenUsage) -> dict[str, Any]:
+def settle_answer(
+    prepared: PreparedCall, usage: TokenUsage, guardrail: GuardrailOutcome | None = None
+) -> dict[str, Any]:
     """Settle the hold to the answer's cost (its worst case, estimated, if it cannot be priced).
 
-    Returns the InvokeResult fields for money: usage, cost_usd, budget, estimated_charge_usd, and
-    `error` when the cost could not be computed.
+    The cost is the model's tokens plus the guardrail's units (its worst case, estimated, when the
+    trace carried none), in one ledger charge. Returns the InvokeResult fields for money: usage,
+    cost_usd, budget, estimated_charge_usd, guardrail, and `error` when the cost could not be computed.
     """
     spend = prepared.spend
     reservation, spend.reservation = spend.reservation, None
+    settings = prepared.settings.project.guardrail
+    guarded: dict[str, Any] = {}
     try:
         cost = cost_usd(prepared.model.prices, usage)
+        if settings is not None:
+            part = guardrail_cost(settings, guardrail, prepared.guardrail_reserve_usd)
+            cost += part.cost_usd
+            guarded = {"guardrail": summary(guardrail, part)}
     except Exception as exc:
         budget = spend.ledger.settle(reservation, amount_usd=prepared.reserve_usd, usage=None, estimated=True)
         error = ProxyError(ErrorType.INTERNAL_ERROR, f"cost could not be computed: {exc}", retryable=False)
@@ -628,13 +660,15 @@ def settle_answer(prepared: PreparedCall, usage: TokenUsage) -> dict[str, Any]:
             "estimated_charge_usd": spend.estimated_usd + prepared.reserve_usd,
             "attempt_charges_usd": (*spend.attempt_charges, prepared.reserve_usd),
         }
-    budget = spend.ledger.settle(reservation, amount_usd=cost, usage=usage, estimated=False)
+    estimated = bool(guarded and guarded["guardrail"]["estimated"])
+    budget = spend.ledger.settle(reservation, amount_usd=cost, usage=usage, estimated=estimated)
     return {
         "usage": usage,
         "cost_usd": cost,
         "budget": budget,
         "estimated_charge_usd": spend.estimated_usd,
         "attempt_charges_usd": (*spend.attempt_charges, cost),
+        **guarded,
     }
 
 
@@ -688,7 +722,7 @@ def invoke(
     result: LlmResult | None = attempts.answer
     if result is None:
         return done(alias, attempts.count, **no_answer(prepared, attempts))
-    money = settle_answer(prepared, result.usage)
+    money = settle_answer(prepared, result.usage, result.guardrail)
     if "error" in money:
         return done(alias, attempts.count, profile_arn=prepared.model.profile_arn, **money)
     return done(

@@ -32,6 +32,7 @@ import httpx
 from claude_platform.prices import TokenUsage
 from claude_proxy.core import LlmCall, LlmError, LlmResult
 from claude_proxy.errors import ErrorType
+from claude_proxy.guardrail import outcome_from_trace
 
 # `import litellm` creates thousands of pydantic models and TypedDicts; collecting garbage while
 # it runs costs ~0.6 s of cold start (bench/FINDINGS-cold-start.md). Nothing it creates is garbage
@@ -43,6 +44,7 @@ try:
     from litellm import utils as litellm_utils
     from litellm.litellm_core_utils.prompt_templates import factory as litellm_factory
     from litellm.llms.bedrock.base_aws_llm import BaseAWSLLM
+    from litellm.llms.bedrock.chat.converse_transformation import AmazonConverseConfig
     from litellm.llms.custom_httpx.http_handler import HTTPHandler
 finally:
     if _gc_was_enabled:
@@ -98,7 +100,36 @@ def tune() -> dict[str, bool]:
     if _tuned["response_metadata"]:
         utils.update_response_metadata = _update_response_metadata_without_cost
     _tuned["tool_result_status"] = _patch_tool_result_status()
+    _tuned["guard_whole_prompt"] = _patch_guard_whole_prompt()
     return _tuned
+
+
+def _patch_guard_whole_prompt() -> bool:
+    """Let the project's guardrail evaluate the whole prompt, not only the last user turn.
+
+    With `guardrailConfig`, LiteLLM 1.110.2 wraps the trailing user messages (and, with no `tools`,
+    tool results) in Converse `guardContent` blocks, and Bedrock then evaluates only those: earlier
+    turns, which a caller writes as freely as the last, would pass unchecked. Both steps are
+    `AmazonConverseConfig` static methods; the wrappers leave the messages as they are. A test
+    asserts the request body carries no `guardContent`, so an upgrade that moves them fails loudly.
+    """
+    convert = getattr(AmazonConverseConfig, "_convert_consecutive_user_messages_to_guarded_text", None)
+    neutralize = getattr(AmazonConverseConfig, "_neutralize_orphaned_tool_blocks", None)
+    if convert is None or neutralize is None:
+        return False
+    if getattr(neutralize, "_claude_proxy_wrapped", False):
+        return True
+
+    def unguarded(messages: Any, optional_params: Any, keeps_cache_marks: bool = False) -> Any:
+        return messages
+
+    def neutralize_unguarded(messages: Any, optional_params: dict[str, Any]) -> Any:
+        return neutralize(messages, {k: v for k, v in optional_params.items() if k != "guardrailConfig"})
+
+    neutralize_unguarded._claude_proxy_wrapped = True  # type: ignore[attr-defined]
+    AmazonConverseConfig._convert_consecutive_user_messages_to_guarded_text = staticmethod(unguarded)  # type: ignore[method-assign]
+    AmazonConverseConfig._neutralize_orphaned_tool_blocks = staticmethod(neutralize_unguarded)  # type: ignore[method-assign]
+    return True
 
 
 def _patch_tool_result_status() -> bool:
@@ -515,6 +546,10 @@ class LiteLLMClient:
             "thinking": call.thinking,
             "requestMetadata": call.request_metadata or None,
             "aws_bedrock_runtime_endpoint": call.endpoint or None,
+            # Converse takes no streamProcessingMode (the stream client adds it back).
+            "guardrailConfig": {k: v for k, v in call.guardrail.items() if k != "streamProcessingMode"}
+            if call.guardrail
+            else None,
         }
         kwargs.update({k: v for k, v in optional.items() if v is not None})
         return kwargs
@@ -536,12 +571,18 @@ class LiteLLMClient:
                 text = "".join(b["text"] for b in blocks if b["type"] == "text")
                 stop_reason = str(raw.get("stopReason") or "")
                 usage = usage_from_converse(raw.get("usage"), ttl_1h_requested=call.cache_ttl_1h)
+                guardrail = outcome_from_trace(raw.get("trace"), stop_reason) if call.guardrail else None
             else:  # not a JSON answer we could read: LiteLLM's view (never expected on Converse)
                 choice = response.choices[0]
                 text = choice.message.content or ""
                 blocks = [{"type": "text", "text": text}]
                 stop_reason = str(choice.finish_reason or "")
                 usage = usage_from_litellm(getattr(response, "usage", None))
+                guardrail = (
+                    outcome_from_trace(getattr(response, "trace", None), stop_reason)
+                    if call.guardrail
+                    else None
+                )
         except (AttributeError, IndexError, KeyError, TypeError, ValueError) as exc:
             raise _unreadable(exc) from exc
         hidden = getattr(response, "_hidden_params", None) or {}
@@ -552,6 +593,7 @@ class LiteLLMClient:
             usage=usage,
             upstream_request_id=headers.get(_REQUEST_ID_HEADER),
             content_blocks=blocks,
+            guardrail=guardrail,
         )
 
 

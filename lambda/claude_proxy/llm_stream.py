@@ -163,6 +163,8 @@ class LiteLLMStreamClient:
         """Send the ConverseStream request; the open stream, or LlmError (nothing was streamed)."""
         self.http.begin(call.timeout_s)
         kwargs = self._base._kwargs(call) | {"stream": True, "client": self.http}
+        if call.guardrail:  # ConverseStream's guardrailConfig also takes streamProcessingMode
+            kwargs["guardrailConfig"] = dict(call.guardrail)
         try:
             wrapper = litellm.completion(**kwargs)
         except Exception as exc:

@@ -84,6 +84,8 @@ def log_outcome(
             "stop_reason": result.stop_reason,
             "bedrock_request_id": result.upstream_request_id,
         }
+        if result.guardrail is not None:  # action, policy types, units, cost: never the matched text
+            fields["guardrail"] = result.guardrail
     else:
         fields |= {
             "error_type": result.error.error_type.value,
@@ -154,6 +156,29 @@ def emit_metrics(
         per_type.flush_metrics()
     if caller is not None:
         _emit_caller_metrics(result, namespace=namespace, project=project, caller=caller)
+    if result.guardrail is not None:
+        _emit_guardrail_metrics(result.guardrail, namespace=namespace, project=project)
+
+
+def _emit_guardrail_metrics(guardrail: dict[str, Any], *, namespace: str, project: str) -> None:
+    """GuardrailCostUSD per project; GuardrailInterventions per [project] and [project, policy] (policy type that acted)."""
+    totals = EphemeralMetrics(namespace=namespace, service="")
+    totals.add_dimension(name="project", value=project)
+    totals.add_metric(
+        name="GuardrailCostUSD", unit=MetricUnit.NoUnit, value=float(guardrail.get("cost_usd") or 0.0)
+    )
+    totals.add_metric(
+        name="GuardrailInterventions", unit=MetricUnit.Count, value=1 if guardrail.get("intervened") else 0
+    )
+    totals.flush_metrics()
+    if not guardrail.get("intervened"):
+        return
+    for policy in guardrail.get("policies") or [UNKNOWN]:
+        per_policy = EphemeralMetrics(namespace=namespace, service="")
+        per_policy.add_dimension(name="project", value=project)
+        per_policy.add_dimension(name="policy", value=str(policy))
+        per_policy.add_metric(name="GuardrailInterventions", unit=MetricUnit.Count, value=1)
+        per_policy.flush_metrics()
 
 
 def _emit_caller_metrics(result: InvokeResult, *, namespace: str, project: str, caller: str) -> None:

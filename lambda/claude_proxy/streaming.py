@@ -43,6 +43,7 @@ from claude_proxy.core import (
     settle_answer,
 )
 from claude_proxy.errors import ErrorType, ProxyError
+from claude_proxy.guardrail import outcome_from_trace
 from claude_proxy.request import ClaudeRequest
 from claude_proxy.settings import Settings
 
@@ -155,6 +156,7 @@ class _Translator:
         self.blocks: list[_Block] = []
         self._open: dict[int, _Block] = {}  # Bedrock contentBlockIndex -> our open block
         self.stop_reason: str | None = None
+        self.bedrock_stop_reason = ""  # Bedrock's own (e.g. guardrail_intervened)
         self.stop_sequence: str | None = None
 
     def _start(self, bedrock_index: int, kind: str, block: dict[str, Any]) -> tuple[_Block, dict[str, Any]]:
@@ -182,7 +184,8 @@ class _Translator:
             if block is not None:
                 out.append({"type": "content_block_stop", "index": block.index})
         elif event.kind == "messageStop":
-            self.stop_reason = anthropic_stop_reason(str(body.get("stopReason") or "end_turn"))
+            self.bedrock_stop_reason = str(body.get("stopReason") or "end_turn")
+            self.stop_reason = anthropic_stop_reason(self.bedrock_stop_reason)
             extra = body.get("additionalModelResponseFields") or {}
             stop = extra.get("stop_sequence") if isinstance(extra, dict) else None
             self.stop_sequence = stop if isinstance(stop, str) else None
@@ -383,7 +386,12 @@ class StreamSession:
     def _settle(self, event: ConverseEvent) -> Iterator[dict[str, Any]]:
         usage = event.usage or TokenUsage()
         translator = self._translator
-        money = settle_answer(self._prepared, usage)
+        guardrail = (
+            outcome_from_trace(event.body.get("trace"), translator.bedrock_stop_reason)
+            if self._prepared.settings.project.guardrail is not None
+            else None
+        )
+        money = settle_answer(self._prepared, usage, guardrail)
         if "error" in money:
             self._finish(**money)
             yield error_event(money["error"])
@@ -446,6 +454,7 @@ def open_stream(
             request_id=request_id,
             policy=policy,
             caller=caller,
+            streamed=True,
         )
     except CallRefused as refused:
         return done(refused.model, 0, error=refused.error)

@@ -15,6 +15,8 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from stacks.constructs.project_guardrail import GuardrailGrant, apply_guardrail_statements, with_guardrail
+
 # The proxy's runtime, in one place: stacks/bundling.py builds the code for it.
 PROXY_RUNTIME = lambda_.Runtime.PYTHON_3_13
 PROXY_ARCHITECTURE = lambda_.Architecture.X86_64
@@ -55,6 +57,7 @@ class ModelInvokeAccess:
     profile_arn: str
     foundation_model_arns: tuple[str, ...]
     routing_profile_arns: tuple[str, ...]
+    guardrail: GuardrailGrant | None = None  # the project's guardrail: every invoke grant requires it
 
 
 # TransactWriteItems has no IAM action of its own: each Put/Update/Delete in it needs its own.
@@ -235,6 +238,9 @@ class ClaudeProxyFunction(Construct):
         accepts both; without the resource grant that second value opens no bypass. If a deployed
         test shows Bedrock also authorizes the wrapped system profile, add it here (README note).
 
+        - Guardrail (only when the project has one): both invoke statements also require
+          `bedrock:GuardrailIdentifier` = its ARN and version, and `bedrock:ApplyGuardrail` is
+          granted on that guardrail only (stacks/constructs/project_guardrail.py).
         - Tracing (only when configured): read exactly the named trace secrets (full ARNs), decrypt
           them with their customer-managed key (when configured) only through Secrets Manager and
           only for those secrets, and send X-Ray segments (X-Ray has no resource-level permissions for these actions).
@@ -249,6 +255,7 @@ class ClaudeProxyFunction(Construct):
                 sid="InvokeOwnInferenceProfiles",
                 actions=list(INVOKE_ACTIONS),
                 resources=[access.profile_arn for access in model_access],
+                conditions=with_guardrail({}, model_access[0].guardrail) or None,
             ),
         ]
         statements += [
@@ -256,12 +263,14 @@ class ClaudeProxyFunction(Construct):
                 sid=_statement_id(access.alias),
                 actions=list(INVOKE_ACTIONS),
                 resources=list(access.foundation_model_arns),
-                conditions={
-                    "StringEquals": {"bedrock:InferenceProfileArn": list(access.routing_profile_arns)}
-                },
+                conditions=with_guardrail(
+                    {"StringEquals": {"bedrock:InferenceProfileArn": list(access.routing_profile_arns)}},
+                    access.guardrail,
+                ),
             )
             for access in model_access
         ]
+        statements += apply_guardrail_statements(model_access[0].guardrail)
         if trace_secret_arns:
             statements.append(
                 iam.PolicyStatement(

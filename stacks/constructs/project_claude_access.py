@@ -8,6 +8,7 @@ from constructs import Construct
 
 from claude_platform.config import Project, runtime_settings
 from claude_platform.config_model import PlatformConfig
+from claude_platform.guardrails import guardrail_name, guardrail_settings
 from claude_platform.naming import (
     alarm_name,
     alert_topic_name,
@@ -37,6 +38,7 @@ from stacks.constructs.inference_profiles import InferenceProfiles
 from stacks.constructs.logs_key import LogsKey
 from stacks.constructs.profile_alarms import ProfileAlarms
 from stacks.constructs.project_budget import ProjectBudget
+from stacks.constructs.project_guardrail import ProjectGuardrail
 from stacks.constructs.proxy_errors_alarm import ProxyErrorsAlarm
 
 
@@ -106,6 +108,13 @@ class ProjectClaudeAccess(Construct):
             topic=self.alert_topic.topic,
         )
 
+        # The project's guardrail (created or referenced): every invoke grant requires it.
+        self.guardrail: ProjectGuardrail | None = None
+        if config.guardrail is not None:
+            self.guardrail = ProjectGuardrail(
+                self, "Guardrail", config=config.guardrail, name=guardrail_name(prefix, name)
+            )
+        grant = self.guardrail.grant if self.guardrail is not None else None
         access = []
         for project_model in project.models:
             profile_arn = self.profiles[project_model.alias].attr_inference_profile_arn
@@ -127,6 +136,7 @@ class ProjectClaudeAccess(Construct):
                         partition=stack.partition,
                     ),
                     routing_profile_arns=(profile_arn,) if wrapped is None else (profile_arn, wrapped),
+                    guardrail=grant,
                 )
             )
         ledger_table_arn = (
@@ -153,6 +163,11 @@ class ProjectClaudeAccess(Construct):
             {a.alias: a.profile_arn for a in access},
             ledger_table=ledger_table_name(prefix),
             alert_topic_arn=self.alert_topic.topic.topic_arn,
+            guardrail=None
+            if grant is None or config.guardrail is None
+            else guardrail_settings(
+                config.guardrail, platform.guardrail_pricing, arn=grant.arn, version=grant.version
+            ),
         )
         self.proxy = ClaudeProxyFunction(
             self,

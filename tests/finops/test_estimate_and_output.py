@@ -162,9 +162,9 @@ def test_csv_is_exact_and_quoted_json_is_exact_and_typed():
 
 
 def test_every_command_has_help(capsys):
-    from finops.cli import build_parser
+    from finops.cli import parser as cli_parser
 
-    parser = build_parser()
+    parser = cli_parser()
     commands = parser._subparsers._group_actions[0].choices
     assert set(commands) == {
         "report",
@@ -184,3 +184,74 @@ def test_every_command_has_help(capsys):
             parser.parse_args([name, "--help"])
         assert exit_info.value.code == 0
         assert f"claude-finops {name}" in capsys.readouterr().out
+
+
+def test_guardrail_cost_is_added_only_when_asked():
+    base = [
+        "--format",
+        "json",
+        "estimate",
+        "--model",
+        "claude-haiku-4-5",
+        "--input",
+        "1000",
+        "--output",
+        "500",
+    ]
+    plain = _rows(run_cli(base).out)
+    assert not any(k.startswith("guardrail") for k in plain)
+    asked = run_cli(
+        [
+            *base,
+            "--guardrail-policies",
+            "content,pii",
+            "--guardrail-input-chars",
+            "4000",
+            "--guardrail-output-chars",
+            "2001",
+        ]
+    )
+    rows = _rows(asked.out)
+    units = 4 + 3  # prompt and answer in text units of up to 1,000 characters each
+    assert rows["guardrail content (text units)"]["tokens"] == units
+    assert rows["guardrail content (text units)"]["cost_usd"] == pytest.approx(units * 0.15 / 1000)
+    assert rows["guardrail pii (text units)"]["cost_usd"] == pytest.approx(units * 0.10 / 1000)
+    assert rows["TOTAL"]["cost_usd"] == pytest.approx(plain["TOTAL"]["cost_usd"] + units * 0.25 / 1000)
+    assert rows["TOTAL"]["tokens"] == plain["TOTAL"]["tokens"]  # text units are not tokens
+    assert "guardrail: https://aws.amazon.com/bedrock/pricing/" in json.loads(asked.out)["title"]
+
+
+def test_guardrail_cost_from_a_project_and_bad_guardrail_options():
+    bad = run_cli(["estimate", "--model", "claude-haiku-4-5", "--guardrail-policies", "gore"])
+    assert bad.code == 1 and "--guardrail-policies: gore" in bad.err
+    none = run_cli(["estimate", "--model", "claude-haiku-4-5", "--guardrail-project", "legacy-summarizer"])
+    assert none.code == 1 and "has no guardrail" in none.err
+    missing = run_cli(["estimate", "--model", "claude-haiku-4-5", "--guardrail-project", "nope"])
+    assert missing.code == 1 and "not in the config" in missing.err
+
+
+def test_guardrail_cost_of_the_example_project():
+    out = run_cli(
+        [
+            "--format",
+            "json",
+            "estimate",
+            "--model",
+            "claude-sonnet-4-5",
+            "--input",
+            "2000",
+            "--output",
+            "500",
+            "--guardrail-project",
+            "support-bot",
+            "--guardrail-input-chars",
+            "8000",
+            "--guardrail-output-chars",
+            "2000",
+        ]
+    )
+    rows = _rows(out.out)
+    assert set(k for k in rows if k.startswith("guardrail")) == {
+        "guardrail content (text units)",
+        "guardrail pii (text units)",
+    }

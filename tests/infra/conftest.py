@@ -41,6 +41,8 @@ VARIANT_CONFIG = {
             ],
             "allow_account_invokers": True,
             "alarms": {"throttles": 3, "server_errors": 2, "client_errors": 7},
+            # A declared guardrail: its settings (ARN, version, rates) count toward the 4 KB.
+            "guardrail": {"pii": {"EMAIL": "anonymize"}, "prompt_attack": "high"},
             "lambda_memory_mb": 1024,
             "lambda_timeout_seconds": 90,
             "log_retention_days": 90,
@@ -63,7 +65,12 @@ VARIANT_CONFIG = {
                 "secrets_kms_key_arn": VARIANT_SECRETS_KEY,
             },
         },
-        {"name": "quiet", "models": ["claude-haiku-4-5"], "monthly_budget_usd": 1},
+        {
+            "name": "quiet",
+            "models": ["claude-haiku-4-5"],
+            "monthly_budget_usd": 1,
+            "guardrail": {"id": "abc123", "version": "2"},
+        },
     ],
 }
 

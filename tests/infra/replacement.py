@@ -21,6 +21,8 @@ from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
 # `custom_name_property`, so a new resource type must be classified before its changes are checked.
 CUSTOM_NAME_PROPERTY: dict[str, str | None] = {
     "AWS::Bedrock::ApplicationInferenceProfile": "/properties/InferenceProfileName",
+    "AWS::Bedrock::Guardrail": "/properties/Name",
+    "AWS::Bedrock::GuardrailVersion": None,
     "AWS::Budgets::Budget": "/properties/Budget/BudgetName",
     "AWS::SNS::Topic": "/properties/TopicName",
     "AWS::CloudWatch::Alarm": "/properties/AlarmName",

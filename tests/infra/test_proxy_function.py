@@ -47,8 +47,13 @@ def _settings(function, profile_arn_value):
             text += "arn:aws:sns:us-east-1:123456789012:" + part["Ref"]
         else:
             logical_id, attribute = part["Fn::GetAtt"]
-            assert attribute == "InferenceProfileArn"
-            text += profile_arn_value(logical_id)
+            if attribute == "GuardrailArn":  # at its longest: 12-character id
+                text += "arn:aws:bedrock:ca-central-1:123456789012:guardrail/" + "g" * 12
+            elif attribute == "Version":  # the guardrail's published version, at most 8 digits
+                text += "12345678"
+            else:
+                assert attribute == "InferenceProfileArn"
+                text += profile_arn_value(logical_id)
     return json.loads(text)
 
 
@@ -127,6 +132,7 @@ def test_environment_fits_in_4_kb_for_8_models_in_the_worst_case(variant):
     variables = function["Properties"]["Environment"]["Variables"]
     settings = _settings(function, lambda _: longest_arn)
     assert len(settings["models"]) == 8
+    assert settings["guardrail"]["guardrail_version"] == "12345678"
     size = sum(
         len(key) + len(json.dumps(settings, separators=(",", ":")) if key == "PROJECT_SETTINGS" else value)
         for key, value in variables.items()
@@ -183,7 +189,11 @@ def test_role_invokes_own_profiles_and_foundation_models_only_through_them(examp
     haiku = profile_logical_id(template, "claude-support-bot-haiku-4-5-us")
     profiles = statements["InvokeOwnInferenceProfiles"]
     assert profiles["Action"] == INVOKE
-    assert "Condition" not in profiles
+    # support-bot has a guardrail (projects.yaml): every invoke grant requires it, nothing else.
+    (guardrail,) = resources_of_type(template, "AWS::Bedrock::Guardrail")
+    (version,) = resources_of_type(template, "AWS::Bedrock::GuardrailVersion")
+    identifier = f"${{{guardrail}.GuardrailArn}}:${{{version}.Version}}"
+    assert render(profiles["Condition"]) == {"StringEquals": {"bedrock:GuardrailIdentifier": identifier}}
     assert profiles["Resource"] == [
         {"Fn::GetAtt": [sonnet, "InferenceProfileArn"]},
         {"Fn::GetAtt": [haiku, "InferenceProfileArn"]},
@@ -212,7 +222,8 @@ def test_role_invokes_own_profiles_and_foundation_models_only_through_them(examp
                 "bedrock:InferenceProfileArn": [
                     f"${{{logical_id}.InferenceProfileArn}}",
                     f"arn:${{AWS::Partition}}:bedrock:us-east-1:${{AWS::AccountId}}:inference-profile/us.{base_id}",
-                ]
+                ],
+                "bedrock:GuardrailIdentifier": identifier,
             }
         }
     # Plus the spend statements (tests/infra/test_spend_ledger.py): own ledger items, own topic, its
@@ -223,12 +234,13 @@ def test_role_invokes_own_profiles_and_foundation_models_only_through_them(examp
         "EncryptAlertsForOwnTopic",
         "ReadTraceSecrets",
         "SendXRayTraces",
+        "ApplyOwnGuardrailOnly",
     } == {
         "WriteOwnLogs",
         "InvokeOwnInferenceProfiles",
         *(s for s in statements if s.startswith("InvokeFoundationModelOnlyThroughProfile")),
     }
-    assert len(statements) == 9
+    assert len(statements) == 10  # with ApplyOwnGuardrailOnly
     _, untraced = _policy_statements(example.template(DATA_SCIENCE))
     assert not {"ReadTraceSecrets", "SendXRayTraces"} & set(untraced)
 

@@ -27,6 +27,7 @@ UNTAGGABLE_TYPES = {
     "AWS::Lambda::Url",  # the gateway's function URL (CloudFormation takes no Tags for it)
     "AWS::KMS::Alias",
     "AWS::IAM::ManagedPolicy",  # CloudFormation takes no Tags for it
+    "AWS::Bedrock::GuardrailVersion",  # no Tags property (the guardrail itself is tagged)
 }
 
 

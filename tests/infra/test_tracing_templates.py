@@ -119,6 +119,10 @@ def test_config_size_estimate_is_never_below_the_deployed_size(variant):
             return part
         if "Fn::GetAtt" in part and part["Fn::GetAtt"][1] == "InferenceProfileArn":
             return longest_arn
+        if "Fn::GetAtt" in part and part["Fn::GetAtt"][1] == "GuardrailArn":  # 12-character id
+            return "arn:aws:bedrock:ca-central-1:123456789012:guardrail/" + "g" * 12
+        if "Fn::GetAtt" in part and part["Fn::GetAtt"][1] == "Version":  # the guardrail's, 8 digits
+            return "12345678"
         assert "Ref" in part, part  # the alert topic
         return topic_arn
 

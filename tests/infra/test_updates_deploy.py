@@ -81,6 +81,8 @@ CHANGES: dict[str, Change] = {
     "spend cap": _set(0, spend_cap_usd=80),
     "budget action off": _set(0, budget_action=False),
     "cost allocation tag key": lambda raw: raw.update(cost_allocation_tag_key="billing-project"),
+    "guardrail declared": _set(0, guardrail={"pii": {"EMAIL": "anonymize"}, "prompt_attack": "high"}),
+    "guardrail referenced": _set(1, guardrail={"id": "abc123", "version": "2"}),
     "price override": lambda raw: raw.update(
         pricing={"claude-haiku-4-5": {"input": 1, "output": 5, "cache_write": 1.25, "cache_read": 0.1}}
     ),

@@ -247,7 +247,12 @@ def test_litellm_per_call_work_is_switched_off(client):
     from litellm import utils
 
     applied = tune()
-    assert applied == {"executor": True, "response_metadata": True, "tool_result_status": True}
+    assert applied == {
+        "executor": True,
+        "response_metadata": True,
+        "tool_result_status": True,
+        "guard_whole_prompt": True,
+    }
     assert isinstance(utils.executor, _DiscardingExecutor)
     assert utils.update_response_metadata.__module__ == "claude_proxy.llm"
     assert litellm.suppress_debug_info is True and litellm.telemetry is False

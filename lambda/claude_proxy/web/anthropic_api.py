@@ -58,6 +58,8 @@ def anthropic_message(result: InvokeResult, model_name: str) -> dict[str, Any]:
         "stop_reason": anthropic_stop_reason(result.stop_reason) if result.stop_reason else None,
         "stop_sequence": None,
         "usage": anthropic_usage(result.usage),
+        # stop_reason "refusal" is Anthropic's value; `guardrail` says which policies acted and what they cost.
+        **({"guardrail": result.guardrail} if result.guardrail is not None else {}),
     }
 
 
