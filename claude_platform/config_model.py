@@ -44,6 +44,16 @@ from claude_platform.limits import FUNCTION_SAFETY_MARGIN_S, fastest_speed
 DEFAULT_MAX_CONCURRENCY = 10
 
 
+def check_emails(value: list[str]) -> list[str]:
+    """Email addresses, each valid and all distinct (ValueError naming the index otherwise)."""
+    for i, email in enumerate(value):
+        if not EMAIL_RE.match(email):
+            raise ValueError(f"[{i}] {email!r} is not an email address")
+    if len(set(value)) != len(value):
+        raise ValueError("emails must be distinct")
+    return value
+
+
 class ProjectSettings(_Strict):
     """Every project field but `name`: what `defaults` may set and a project may override."""
 
@@ -281,12 +291,7 @@ class ProjectSettings(_Strict):
     @field_validator("alert_emails")
     @classmethod
     def _emails(cls, value: list[str]) -> list[str]:
-        for i, email in enumerate(value):
-            if not EMAIL_RE.match(email):
-                raise ValueError(f"[{i}] {email!r} is not an email address")
-        if len(set(value)) != len(value):
-            raise ValueError("emails must be distinct")
-        return value
+        return check_emails(value)
 
     @field_validator("invokers")
     @classmethod
@@ -613,12 +618,7 @@ class PlatformConfig(_Strict):
     @field_validator("operations_emails")
     @classmethod
     def _operations_emails(cls, value: list[str]) -> list[str]:
-        for i, email in enumerate(value):
-            if not EMAIL_RE.match(email):
-                raise ValueError(f"[{i}] {email!r} is not an email address")
-        if len(set(value)) != len(value):
-            raise ValueError("emails must be distinct")
-        return value
+        return check_emails(value)
 
     @field_validator("region")
     @classmethod
