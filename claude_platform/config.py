@@ -7,7 +7,7 @@ line per problem, each naming the project and field. Nothing here reads files or
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -317,6 +317,43 @@ def _check_regional_quotas(config: PlatformConfig) -> list[str]:
     return problems
 
 
+def _check_bedrock_rate_quotas(config: PlatformConfig, projects: Sequence[Project]) -> list[str]:
+    """Project rate limits against the Bedrock quotas the config states (per region and model)."""
+    problems: list[str] = []
+    index = {p.name: i for i, p in enumerate(config.projects)}
+    for name, quota in config.bedrock_quotas.items():
+        try:
+            alias = resolve_model(name).alias
+        except UnknownModelError as exc:
+            problems.append(f"bedrock_quotas.{name}: {exc}")
+            continue
+        for kind in ("requests_per_minute", "tokens_per_minute"):
+            limit = getattr(quota, kind)
+            if limit is None:
+                continue
+            by_region: dict[str, list[tuple[str, int]]] = {}
+            for project in projects:
+                own = getattr(project.config, kind)
+                if own is None or alias not in {m.alias for m in project.models}:
+                    continue
+                if own > limit:
+                    problems.append(
+                        f"projects[{index[project.name]}] ({project.name}).{kind}: {own} is above "
+                        f"Bedrock's {limit} for {alias} (bedrock_quotas.{name}.{kind}); it could never be used"
+                    )
+                by_region.setdefault(project.region, []).append((project.name, own))
+            for region, limits in by_region.items():
+                total = sum(n for _, n in limits)
+                if len(limits) > 1 and total > limit:
+                    names = ", ".join(name for name, _ in limits)
+                    problems.append(
+                        f"bedrock_quotas.{name}.{kind}: the {kind} of the projects allowing {alias} in "
+                        f"{region} ({names}) add up to {total}, above Bedrock's {limit}: together they "
+                        "can be throttled by Bedrock; lower them or raise the quota, then this setting"
+                    )
+    return problems
+
+
 def load_config(raw: Any, *, source: str = "config") -> Platform:
     """Validate a parsed projects file; raise ConfigError listing every problem."""
     if not isinstance(raw, Mapping):
@@ -344,6 +381,7 @@ def load_config(raw: Any, *, source: str = "config") -> Platform:
         if resolved:
             projects.append(resolved)
     problems += _check_regional_quotas(config)
+    problems += _check_bedrock_rate_quotas(config, projects)
     if problems:
         raise ConfigError(problems, source=source)
     return Platform(config, tuple(projects))

@@ -507,6 +507,13 @@ class CurExportConfig(_Strict):
     ] = 365
 
 
+class BedrockModelQuota(_Strict):
+    """Bedrock's per-minute quotas of one model in a region (Service Quotas)."""
+
+    requests_per_minute: Annotated[int | None, Field(ge=1, description="requests per minute")] = None
+    tokens_per_minute: Annotated[int | None, Field(ge=1, description="tokens per minute")] = None
+
+
 class PlatformConfig(_Strict):
     """The whole projects file."""
 
@@ -546,6 +553,19 @@ class PlatformConfig(_Strict):
             ),
         ),
     ] = 1000
+    bedrock_quotas: Annotated[
+        dict[str, BedrockModelQuota],
+        Field(
+            description=(
+                "Bedrock's requests and tokens per minute quotas per model (catalog alias), as they "
+                "stand in each region with projects (per account, region and model): a project's "
+                "`requests_per_minute` / `tokens_per_minute` may not exceed them, nor may the limits "
+                "of a region's projects allowing the model add up to more; projects without a limit "
+                "are not bounded by this check"
+            ),
+            json_schema_extra=_doc_default("none stated: nothing checked"),
+        ),
+    ] = {}
     lambda_concurrency_quota: Annotated[
         int,
         Field(
