@@ -9,22 +9,24 @@ import base64
 import json
 from typing import Any
 
-from claude_proxy.request import (
+from claude_proxy.content_blocks import (
     Base64PdfSource,
-    ClaudeRequest,
     DocumentBlock,
     ImageBlock,
     PlainTextSource,
     RedactedThinkingBlock,
     TextBlock,
-    ThinkingAdaptive,
     ThinkingBlock,
+    ToolResultBlock,
+    ToolUseBlock,
+)
+from claude_proxy.request import (
+    ClaudeRequest,
+    ThinkingAdaptive,
     ThinkingEnabled,
     ToolChoiceAny,
     ToolChoiceNone,
     ToolChoiceTool,
-    ToolResultBlock,
-    ToolUseBlock,
 )
 
 

@@ -8,8 +8,6 @@ up to 5 documents of 4.5 MB each, and at most 4 cache points per request.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import re
 from functools import cached_property
@@ -17,7 +15,6 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
-    ConfigDict,
     Discriminator,
     Field,
     Tag,
@@ -26,9 +23,25 @@ from pydantic import (
     model_validator,
 )
 
+from claude_proxy.content_blocks import (
+    STRICT,
+    TOOL_NAME_PATTERN,
+    Base64PdfSource,
+    CacheControl,
+    ContentBlock,
+    DocumentBlock,
+    ImageBlock,
+    PlainTextSource,
+    RedactedThinkingBlock,
+    TextBlock,
+    ThinkingBlock,
+    ToolResultBlock,
+    ToolUseBlock,
+    block_kind,
+    not_blank,
+)
 from claude_proxy.errors import ErrorType, ProxyError
 from claude_proxy.json_limits import bounded_json, check_json
-from claude_proxy.pdf import page_count
 
 MAX_INPUT_CHARS = 1_000_000
 MAX_TAGS = 16
@@ -38,22 +51,13 @@ MAX_TAG_KEY_CHARS = 256
 MAX_TAG_VALUE_CHARS = 256
 LAMBDA_PAYLOAD_MAX_BYTES = 6 * 1024 * 1024  # synchronous invoke, request and response each
 MAX_IMAGES = 20  # Converse, per request
-MAX_IMAGE_BYTES = 3_750_000  # Converse, per image (decoded)
 MAX_DOCUMENTS = 5  # Converse, per request
-MAX_DOCUMENT_BYTES = 4_500_000  # Converse, per document (decoded)
 MAX_CACHE_POINTS = 4  # Bedrock and Anthropic: cache checkpoints per request
 MAX_STOP_SEQUENCES = 2500  # Converse InferenceConfiguration.stopSequences
 MAX_TOOLS = 256
 MIN_THINKING_BUDGET = 1024  # Anthropic and Bedrock minimum
 # Input-token bounds for blocks that are not tokenized from their bytes (see input_token_bound):
 IMAGE_TOKEN_BOUND = 5_000  # (width x height) / 750 after Claude's resize: <= ~3.75 MP -> <= 5,000
-# A PDF page reaches Claude as its extracted text plus an image of the page (Anthropic, "PDF support":
-# text "typically 1,500-3,000 tokens per page", the page image priced like any image, at most 4,784
-# tokens at the largest native resolution, Claude Opus 4.7 and later; 1,568 for earlier models).
-# The text figure is a typical one, not a limit, so it is doubled here; docs/pricing.md.
-PDF_PAGE_TEXT_TOKEN_BOUND = 6_000
-PDF_PAGE_IMAGE_TOKEN_BOUND = 4_784
-PDF_PAGE_TOKEN_BOUND = PDF_PAGE_TEXT_TOKEN_BOUND + PDF_PAGE_IMAGE_TOKEN_BOUND
 # A PDF whose pages cannot be counted, on a model of unknown context window: the largest Claude
 # context window on Bedrock (1M tokens) is the only upper bound.
 DOCUMENT_PDF_TOKEN_BOUND = 1_000_000
@@ -61,249 +65,8 @@ TOOL_SYSTEM_PROMPT_TOKEN_BOUND = 1_000  # Anthropic's tool-use system prompt (do
 # Bedrock requestMetadata's pattern `[a-zA-Z0-9\s:_@$#=/+,.-]`, where `\s` is ASCII whitespace (a Java
 # pattern): Python's `\s` would also let NBSP, U+3000 and U+2028 through, which Bedrock refuses.
 _TAG_CHARS = re.compile(r"[a-zA-Z0-9 \t\n\x0b\f\r:_@$#=/+,.\-]*")
-_TOOL_NAME = r"^[a-zA-Z0-9_-]{1,64}$"
-_TOOL_USE_ID = r"^[a-zA-Z0-9_-]{1,64}$"  # Converse toolUseId
 _MAX_REPORTED_ERRORS = 5
 
-_STRICT = ConfigDict(extra="forbid", strict=True, frozen=True)
-
-
-def _not_blank(value: str) -> str:
-    if not value.strip():
-        raise ValueError("must not be empty or whitespace only")
-    return value
-
-
-def _decoded_size(data: str, limit: int, what: str) -> int:
-    """Bytes of a base64 string, checked against `limit` before and after decoding."""
-    if len(data) * 3 // 4 > limit + 2:
-        raise ValueError(f"{what} is over Bedrock's limit of {limit} bytes")
-    try:
-        raw = base64.b64decode(data, validate=True)
-    except (binascii.Error, ValueError):
-        raise ValueError("must be base64 (standard alphabet, padded)") from None
-    if not raw:
-        raise ValueError("must not be empty")
-    if len(raw) > limit:
-        raise ValueError(f"{what} is {len(raw)} bytes, over Bedrock's limit of {limit}")
-    return len(raw)
-
-
-def _block_kind(value: Any) -> str | None:
-    kind = value.get("type") if isinstance(value, dict) else None
-    return f"<{kind}>" if isinstance(kind, str) else None
-
-
-class CacheControl(BaseModel):
-    """`{"type": "ephemeral", "ttl": "5m" | "1h"}`: a cache point after this block."""
-
-    model_config = _STRICT
-
-    type: Literal["ephemeral"]
-    ttl: Literal["5m", "1h"] | None = None
-
-    @property
-    def effective_ttl(self) -> str:
-        """The TTL Bedrock applies (5 minutes unless 1h is asked for)."""
-        return self.ttl or "5m"
-
-
-class TextBlock(BaseModel):
-    """A `{"type": "text", "text": ...}` content block."""
-
-    model_config = _STRICT
-
-    type: Literal["text"]
-    text: str
-    cache_control: CacheControl | None = None
-
-    @field_validator("text")
-    @classmethod
-    def _text_not_blank(cls, value: str) -> str:
-        return _not_blank(value)
-
-
-class Base64ImageSource(BaseModel):
-    """Inline image bytes."""
-
-    model_config = _STRICT
-
-    type: Literal["base64"]
-    media_type: Literal["image/png", "image/jpeg", "image/gif", "image/webp"]
-    data: str
-
-    @field_validator("data")
-    @classmethod
-    def _image_data(cls, value: str) -> str:
-        _decoded_size(value, MAX_IMAGE_BYTES, "image")
-        return value
-
-
-class ImageBlock(BaseModel):
-    """`{"type": "image", "source": {"type": "base64", "media_type": ..., "data": ...}}`."""
-
-    model_config = _STRICT
-
-    type: Literal["image"]
-    source: Base64ImageSource
-    cache_control: CacheControl | None = None
-
-
-class Base64PdfSource(BaseModel):
-    """Inline PDF bytes."""
-
-    model_config = _STRICT
-
-    type: Literal["base64"]
-    media_type: Literal["application/pdf"]
-    data: str
-
-    @field_validator("data")
-    @classmethod
-    def _pdf_data(cls, value: str) -> str:
-        _decoded_size(value, MAX_DOCUMENT_BYTES, "document")
-        if not base64.b64decode(value)[:5] == b"%PDF-":
-            raise ValueError("is not a PDF (no %PDF- header)")
-        return value
-
-    @cached_property
-    def pages(self) -> int | None:
-        """The PDF's page count, conservatively (claude_proxy.pdf), or None if it cannot be counted."""
-        return page_count(base64.b64decode(self.data))
-
-    @property
-    def token_bound(self) -> int | None:
-        """Input tokens this PDF can cost at most (pages x PDF_PAGE_TOKEN_BOUND), or None if unknown."""
-        return None if self.pages is None else self.pages * PDF_PAGE_TOKEN_BOUND
-
-
-class PlainTextSource(BaseModel):
-    """A plain-text document."""
-
-    model_config = _STRICT
-
-    type: Literal["text"]
-    media_type: Literal["text/plain"]
-    data: str
-
-    @field_validator("data")
-    @classmethod
-    def _text_data(cls, value: str) -> str:
-        _not_blank(value)
-        size = len(value.encode("utf-8"))
-        if size > MAX_DOCUMENT_BYTES:
-            raise ValueError(f"document is {size} bytes, over Bedrock's limit of {MAX_DOCUMENT_BYTES}")
-        return value
-
-
-class DocumentBlock(BaseModel):
-    """`{"type": "document", "source": <base64 PDF | plain text>}`."""
-
-    model_config = _STRICT
-
-    type: Literal["document"]
-    source: Annotated[
-        Annotated[Base64PdfSource, Tag("<base64>")] | Annotated[PlainTextSource, Tag("<text>")],
-        Discriminator(_block_kind),
-    ]
-    cache_control: CacheControl | None = None
-
-    @property
-    def data_bytes(self) -> int:
-        """Decoded size of the document."""
-        if isinstance(self.source, PlainTextSource):
-            return len(self.source.data.encode("utf-8"))
-        return len(base64.b64decode(self.source.data))
-
-
-class ToolUseBlock(BaseModel):
-    """An assistant's tool call, sent back unchanged in the next turn."""
-
-    model_config = _STRICT
-
-    type: Literal["tool_use"]
-    id: str = Field(pattern=_TOOL_USE_ID)
-    name: str = Field(pattern=_TOOL_NAME)
-    input: dict[str, Any]
-
-    @field_validator("input")
-    @classmethod
-    def _input_size(cls, value: dict[str, Any]) -> dict[str, Any]:
-        return bounded_json(value)
-
-
-ToolResultContent = Annotated[
-    Annotated[TextBlock, Tag("<text>")] | Annotated[ImageBlock, Tag("<image>")],
-    Discriminator(_block_kind),
-]
-
-
-def _result_kind(value: Any) -> str | None:
-    if isinstance(value, str):
-        return "<string>"
-    if isinstance(value, list):
-        return "<blocks>"
-    return None
-
-
-class ToolResultBlock(BaseModel):
-    """The caller's answer to a tool call: text or text/image blocks; `is_error` marks a failure."""
-
-    model_config = _STRICT
-
-    type: Literal["tool_result"]
-    tool_use_id: str = Field(pattern=_TOOL_USE_ID)
-    content: (
-        Annotated[
-            Annotated[str, Tag("<string>")]
-            | Annotated[list[ToolResultContent], Field(min_length=1), Tag("<blocks>")],
-            Discriminator(
-                _result_kind,
-                custom_error_type="content_type",
-                custom_error_message="must be a string or a list of text/image blocks",
-            ),
-        ]
-        | None
-    ) = None
-    is_error: bool = False
-    cache_control: CacheControl | None = None
-
-
-class ThinkingBlock(BaseModel):
-    """Extended thinking from an earlier answer, with the signature Bedrock checks."""
-
-    model_config = _STRICT
-
-    type: Literal["thinking"]
-    thinking: str
-    signature: str = Field(min_length=1)
-
-
-class RedactedThinkingBlock(BaseModel):
-    """Encrypted thinking from an earlier answer."""
-
-    model_config = _STRICT
-
-    type: Literal["redacted_thinking"]
-    data: str = Field(min_length=1)
-
-
-ContentBlock = Annotated[
-    Annotated[TextBlock, Tag("<text>")]
-    | Annotated[ImageBlock, Tag("<image>")]
-    | Annotated[DocumentBlock, Tag("<document>")]
-    | Annotated[ToolUseBlock, Tag("<tool_use>")]
-    | Annotated[ToolResultBlock, Tag("<tool_result>")]
-    | Annotated[ThinkingBlock, Tag("<thinking>")]
-    | Annotated[RedactedThinkingBlock, Tag("<redacted_thinking>")],
-    Discriminator(
-        _block_kind,
-        custom_error_type="block_type",
-        custom_error_message=(
-            "type must be one of text, image, document, tool_use, tool_result, thinking, redacted_thinking"
-        ),
-    ),
-]
 _USER_BLOCKS = (TextBlock, ImageBlock, DocumentBlock, ToolResultBlock)
 _ASSISTANT_BLOCKS = (TextBlock, ToolUseBlock, ThinkingBlock, RedactedThinkingBlock)
 # The order Converse receives a turn in (LiteLLM writes tool results, then content; thinking, text, tool calls).
@@ -323,7 +86,7 @@ def _content_kind(value: Any) -> str | None:
 class Message(BaseModel):
     """One conversation turn."""
 
-    model_config = _STRICT
+    model_config = STRICT
 
     role: Literal["user", "assistant"]
     content: Annotated[
@@ -338,7 +101,7 @@ class Message(BaseModel):
     @field_validator("content")
     @classmethod
     def _content_valid(cls, value: str | list[Any]) -> str | list[Any]:
-        return _not_blank(value) if isinstance(value, str) else value
+        return not_blank(value) if isinstance(value, str) else value
 
     @model_validator(mode="after")
     def _blocks_fit_role(self) -> Message:
@@ -383,9 +146,9 @@ class Message(BaseModel):
 class Tool(BaseModel):
     """A client tool the model may call."""
 
-    model_config = _STRICT
+    model_config = STRICT
 
-    name: str = Field(pattern=_TOOL_NAME)
+    name: str = Field(pattern=TOOL_NAME_PATTERN)
     description: str | None = Field(default=None, min_length=1)
     input_schema: dict[str, Any]
     cache_control: CacheControl | None = None
@@ -401,29 +164,29 @@ class Tool(BaseModel):
 class ToolChoiceAuto(BaseModel):
     """The model decides."""
 
-    model_config = _STRICT
+    model_config = STRICT
     type: Literal["auto"]
 
 
 class ToolChoiceAny(BaseModel):
     """The model must call some tool."""
 
-    model_config = _STRICT
+    model_config = STRICT
     type: Literal["any"]
 
 
 class ToolChoiceTool(BaseModel):
     """The model must call this tool."""
 
-    model_config = _STRICT
+    model_config = STRICT
     type: Literal["tool"]
-    name: str = Field(pattern=_TOOL_NAME)
+    name: str = Field(pattern=TOOL_NAME_PATTERN)
 
 
 class ToolChoiceNone(BaseModel):
     """The model must not call tools."""
 
-    model_config = _STRICT
+    model_config = STRICT
     type: Literal["none"]
 
 
@@ -433,7 +196,7 @@ ToolChoice = Annotated[
     | Annotated[ToolChoiceTool, Tag("<tool>")]
     | Annotated[ToolChoiceNone, Tag("<none>")],
     Discriminator(
-        _block_kind,
+        block_kind,
         custom_error_type="tool_choice_type",
         custom_error_message="type must be one of auto, any, tool, none",
     ),
@@ -443,7 +206,7 @@ ToolChoice = Annotated[
 class ThinkingEnabled(BaseModel):
     """Extended thinking with a token budget (counted as output, within max_tokens)."""
 
-    model_config = _STRICT
+    model_config = STRICT
     type: Literal["enabled"]
     budget_tokens: int = Field(ge=MIN_THINKING_BUDGET)
 
@@ -451,14 +214,14 @@ class ThinkingEnabled(BaseModel):
 class ThinkingDisabled(BaseModel):
     """No extended thinking."""
 
-    model_config = _STRICT
+    model_config = STRICT
     type: Literal["disabled"]
 
 
 class ThinkingAdaptive(BaseModel):
     """Adaptive thinking (newer models decide how much to think, within max_tokens)."""
 
-    model_config = _STRICT
+    model_config = STRICT
     type: Literal["adaptive"]
 
 
@@ -467,7 +230,7 @@ Thinking = Annotated[
     | Annotated[ThinkingDisabled, Tag("<disabled>")]
     | Annotated[ThinkingAdaptive, Tag("<adaptive>")],
     Discriminator(
-        _block_kind,
+        block_kind,
         custom_error_type="thinking_type",
         custom_error_message="type must be one of enabled, disabled, adaptive",
     ),
@@ -485,7 +248,7 @@ def _system_kind(value: Any) -> str | None:
 class ClaudeRequest(BaseModel):
     """What a caller may send: the Messages API fields Claude on Bedrock supports, plus `tags`."""
 
-    model_config = _STRICT
+    model_config = STRICT
 
     messages: list[Message] = Field(min_length=1)
     system: (
@@ -516,7 +279,7 @@ class ClaudeRequest(BaseModel):
     @field_validator("system")
     @classmethod
     def _system_not_blank(cls, value: str | list[TextBlock] | None) -> str | list[TextBlock] | None:
-        return _not_blank(value) if isinstance(value, str) else value
+        return not_blank(value) if isinstance(value, str) else value
 
     @field_validator("stop_sequences")
     @classmethod

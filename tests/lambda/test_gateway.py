@@ -8,10 +8,11 @@ import json
 from urllib.parse import quote
 
 import pytest
+from claude_proxy.content_blocks import MAX_IMAGE_BYTES
 from claude_proxy.core import RetryPolicy, invoke
 from claude_proxy.errors import ErrorType
 from claude_proxy.llm import LiteLLMClient, content_blocks_from_converse, usage_from_converse
-from claude_proxy.request import IMAGE_TOKEN_BOUND, MAX_IMAGE_BYTES, parse_request
+from claude_proxy.request import IMAGE_TOKEN_BOUND, parse_request
 from claude_proxy.settings import Settings
 from proxy_testkit import (
     Deadline,

@@ -6,14 +6,10 @@ import base64
 
 import pytest
 from claude_proxy import pdf
+from claude_proxy.content_blocks import PDF_PAGE_TOKEN_BOUND
 from claude_proxy.core import invoke
 from claude_proxy.pdf import page_count
-from claude_proxy.request import (
-    DOCUMENT_PDF_TOKEN_BOUND,
-    FRAMING_TOKENS_PER_BLOCK,
-    PDF_PAGE_TOKEN_BOUND,
-    parse_request,
-)
+from claude_proxy.request import DOCUMENT_PDF_TOKEN_BOUND, FRAMING_TOKENS_PER_BLOCK, parse_request
 from claude_proxy.settings import Settings
 from pdf_samples import classic_pdf, encrypted_pdf, object_stream_pdf
 from proxy_testkit import Deadline, FakeClock, FakeLlm, MaxRng, RecordingLedger, model_entry, project_settings
