@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import threading
 import time
@@ -53,7 +52,7 @@ import boto3  # noqa: E402
 
 from claude_platform.config import load_config, runtime_settings  # noqa: E402
 from claude_platform.ledger import LedgerTable, SettledUsage, month_key  # noqa: E402
-from devservers.aws_server import create_ledger_table  # noqa: E402
+from devservers.aws_server import aws_server_process, create_ledger_table  # noqa: E402
 from devservers.bedrock_server import BedrockServer  # noqa: E402
 
 REGION = "us-east-1"
@@ -385,24 +384,8 @@ def main() -> int:
     parser.add_argument("--calls", type=int, default=200, help="warm calls per mode")
     parser.add_argument("--seconds", type=float, default=3.0, help="seconds per throughput level")
     args = parser.parse_args()
-    aws = subprocess.Popen(
-        [sys.executable, "-m", "devservers.aws_server"],
-        cwd=ROOT,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        aws_url = aws.stdout.readline().strip() if aws.stdout else ""
+    with aws_server_process(cwd=str(ROOT)) as aws_url:
         return _run(args, aws_url)
-    finally:
-        if aws.stdin:
-            aws.stdin.close()
-        try:
-            aws.wait(timeout=10)
-        except subprocess.TimeoutExpired:  # kept-alive connections of the many callers hold it open
-            aws.kill()
-            aws.wait(timeout=10)
 
 
 def _run(args: argparse.Namespace, aws_url: str) -> int:

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
 import uuid
@@ -46,7 +45,7 @@ from claude_platform.ledger import (  # noqa: E402
     month_sk,
 )
 from claude_platform.rate_window import PROJECT_SCOPE, key_scope, window_parts  # noqa: E402
-from devservers.aws_server import create_ledger_table  # noqa: E402
+from devservers.aws_server import aws_server_process, create_ledger_table  # noqa: E402
 from devservers.bedrock_server import BedrockServer  # noqa: E402
 
 PERIOD = "2026-11"
@@ -207,24 +206,8 @@ def main() -> int:
     )
     parser.add_argument("--calls", type=int, default=200, help="warm calls per mode")
     args = parser.parse_args()
-    aws = subprocess.Popen(
-        [sys.executable, "-m", "devservers.aws_server"],
-        cwd=ROOT,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        aws_url = aws.stdout.readline().strip() if aws.stdout else ""
+    with aws_server_process(cwd=str(ROOT)) as aws_url:
         return _run(args, aws_url)
-    finally:
-        if aws.stdin:
-            aws.stdin.close()
-        try:
-            aws.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            aws.kill()
-            aws.wait(timeout=10)
 
 
 def _run(args: argparse.Namespace, aws_url: str) -> int:

@@ -11,8 +11,9 @@ AWS_ENDPOINT_URL_SNS (boto3's own endpoint resolution). Binds 127.0.0.1 on an ep
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
@@ -103,6 +104,32 @@ def create_ledger_table(client: Any, table_name: str) -> None:
         ],
         BillingMode="PAY_PER_REQUEST",
     )
+
+
+@contextlib.contextmanager
+def aws_server_process(cwd: str | None = None) -> Iterator[str]:
+    """This server in a process of its own (no GIL shared with the callers); yields its URL and stops
+    it on exit (killed if kept-alive connections of many callers hold it open)."""
+    import subprocess
+    import sys
+
+    aws = subprocess.Popen(
+        [sys.executable, "-m", "devservers.aws_server"],
+        cwd=cwd,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        yield aws.stdout.readline().strip() if aws.stdout else ""
+    finally:
+        if aws.stdin:
+            aws.stdin.close()
+        try:
+            aws.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            aws.kill()
+            aws.wait(timeout=10)
 
 
 def main() -> None:
