@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from claude_platform import catalog
@@ -177,3 +180,42 @@ class RecordingLedger:
 
     def status(self) -> dict[str, Any]:
         return {"period": "2026-11", "enforcement": "test"}
+
+
+class Now:
+    """A settable wall clock for the ledger adapter (`now()`)."""
+
+    def __init__(self, moment: datetime) -> None:
+        self.moment = moment
+
+    def __call__(self) -> datetime:
+        return self.moment
+
+
+class Publisher:
+    """Records alert messages; the first `fail` publishes raise as SNS being down would."""
+
+    def __init__(self, fail: int = 0) -> None:
+        self.fail = fail
+        self.sent: list[tuple[str, str]] = []
+
+    def publish(self, *, subject: str, message: str) -> None:
+        if self.fail:
+            self.fail -= 1
+            raise RuntimeError("SNS is down")
+        self.sent.append((subject, message))
+
+
+@contextmanager
+def moto_ledger_table(name: str = "ledger") -> Iterator[Any]:
+    """A LedgerTable on moto's in-process DynamoDB (set test credentials first)."""
+    import boto3
+    from moto import mock_aws
+
+    from claude_platform.ledger import LedgerTable
+    from devservers.aws_server import create_ledger_table
+
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        create_ledger_table(client, name)
+        yield LedgerTable(client, name)

@@ -20,7 +20,7 @@ from claude_proxy.request import parse_request
 from claude_proxy.settings import Settings
 from claude_proxy.spend import ANSWER_ROOM_MS, LEDGER_TRY_MS, ProjectSpendLedger
 from moto import mock_aws
-from proxy_testkit import Deadline, FakeClock, MaxRng, model_entry, project_settings
+from proxy_testkit import Deadline, FakeClock, MaxRng, Now, Publisher, model_entry, project_settings
 
 from claude_platform.catalog import Geography
 from claude_platform.function_settings import FunctionSettings
@@ -81,22 +81,6 @@ class FlakyClient:
             return result
 
         return call
-
-
-class Now:
-    def __init__(self, moment: datetime) -> None:
-        self.moment = moment
-
-    def __call__(self) -> datetime:
-        return self.moment
-
-
-class Publisher:
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, str]] = []
-
-    def publish(self, *, subject: str, message: str) -> None:
-        self.sent.append((subject, message))
 
 
 @pytest.fixture

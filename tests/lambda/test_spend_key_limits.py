@@ -5,43 +5,23 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
-import boto3
 import pytest
 from claude_proxy.auth import Caller
 from claude_proxy.core import BudgetExceededError, RateLimitedError
 from claude_proxy.spend import ProjectSpendLedger
-from moto import mock_aws
+from proxy_testkit import Now, Publisher, moto_ledger_table
 
 from claude_platform.api_keys import KeyLimits
 from claude_platform.ledger import LedgerTable, key_month_sk, to_micro
 from claude_platform.prices import TokenUsage
-from devservers.aws_server import create_ledger_table
-
-
-class Now:
-    def __init__(self, moment: datetime) -> None:
-        self.moment = moment
-
-    def __call__(self) -> datetime:
-        return self.moment
-
-
-class Publisher:
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, str]] = []
-
-    def publish(self, *, subject: str, message: str) -> None:
-        self.sent.append((subject, message))
 
 
 @pytest.fixture
 def table(monkeypatch) -> Iterator[LedgerTable]:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    with mock_aws():
-        client = boto3.client("dynamodb", region_name="us-east-1")
-        create_ledger_table(client, "ledger")
-        yield LedgerTable(client, "ledger")
+    with moto_ledger_table() as ledger:
+        yield ledger
 
 
 def make(table, now, *, hard=True, publisher=None, **rates):

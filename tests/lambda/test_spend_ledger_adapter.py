@@ -5,46 +5,22 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
-import boto3
 import pytest
 from botocore.stub import Stubber
 from claude_proxy.core import BudgetExceededError, BudgetUnavailableError
 from claude_proxy.spend import ProjectSpendLedger, usd_text
-from moto import mock_aws
+from proxy_testkit import Now, Publisher, moto_ledger_table
 
 from claude_platform.ledger import LedgerTable
 from claude_platform.prices import TokenUsage
-from devservers.aws_server import create_ledger_table
-
-
-class Now:
-    def __init__(self, moment: datetime) -> None:
-        self.moment = moment
-
-    def __call__(self) -> datetime:
-        return self.moment
-
-
-class Publisher:
-    def __init__(self, fail: int = 0) -> None:
-        self.fail = fail
-        self.sent: list[tuple[str, str]] = []
-
-    def publish(self, *, subject: str, message: str) -> None:
-        if self.fail:
-            self.fail -= 1
-            raise RuntimeError("SNS is down")
-        self.sent.append((subject, message))
 
 
 @pytest.fixture
 def table(monkeypatch) -> Iterator[LedgerTable]:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    with mock_aws():
-        client = boto3.client("dynamodb", region_name="us-east-1")
-        create_ledger_table(client, "ledger")
-        yield LedgerTable(client, "ledger")
+    with moto_ledger_table() as ledger:
+        yield ledger
 
 
 def make(table, *, hard=True, cap=1.0, thresholds=(50.0, 100.0), publisher=None, now=None, warnings=None):
