@@ -3,23 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
-from aws_cdk import Acknowledgment, CustomResource, Duration, RemovalPolicy, Validations
+from aws_cdk import Acknowledgment, CustomResource, Duration, Validations
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-import claude_platform
+from stacks.constructs.single_file_function import RUNTIME, single_file_function
 
 # The handler is claude_platform/cost_tags.py alone (standard library + boto3), shared with the CLI.
-HANDLER_DIR = Path(claude_platform.__file__).resolve().parent
-HANDLER_FILE = "cost_tags.py"
-HANDLER = "cost_tags.lambda_handler"
-RUNTIME = lambda_.Runtime.PYTHON_3_13
 CE_ACTIONS = ("ce:UpdateCostAllocationTagsStatus", "ce:ListCostAllocationTags")
 
 
@@ -46,47 +40,21 @@ class CostTagActivation(Construct):
         if any(not k or k.lower().startswith("aws:") for k in keys):
             raise ValueError(f"tag_keys must be user tag keys, got {keys}")
         super().__init__(scope, construct_id)
-        self.log_group = logs.LogGroup(
+        made = single_file_function(
             self,
-            "LogGroup",
-            log_group_name=f"/aws/lambda/{function_name}",
-            retention=log_retention,
-            removal_policy=RemovalPolicy.DESTROY,
-        )
-        self.role = iam.Role(
-            self,
-            "Role",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description=f"{function_name}: activate cost-allocation tag keys, write own logs",
-            inline_policies={
-                "ActivateCostTags": iam.PolicyDocument(
-                    statements=[
-                        iam.PolicyStatement(
-                            sid="WriteOwnLogs",
-                            actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                            resources=[self.log_group.log_group_arn],
-                        ),
-                        iam.PolicyStatement(
-                            sid="ManageCostAllocationTags", actions=list(CE_ACTIONS), resources=["*"]
-                        ),
-                    ]
-                )
-            },
-        )
-        self.function = lambda_.Function(
-            self,
-            "Function",
             function_name=function_name,
+            module_file="cost_tags.py",
             description="Activates the Claude platform's cost-allocation tag keys (deploy and daily)",
-            runtime=RUNTIME,
-            handler=HANDLER,
-            code=lambda_.Code.from_asset(str(HANDLER_DIR), exclude=["*", f"!{HANDLER_FILE}"]),
+            role_description=f"{function_name}: activate cost-allocation tag keys, write own logs",
+            policy_name="ActivateCostTags",
+            statements=[
+                iam.PolicyStatement(sid="ManageCostAllocationTags", actions=list(CE_ACTIONS), resources=["*"])
+            ],
             timeout=Duration.seconds(60),
-            memory_size=256,
-            role=self.role,
-            log_group=self.log_group,
             environment={"TAG_KEYS": ",".join(keys)},
+            log_retention=log_retention,
         )
+        self.log_group, self.role, self.function = made.log_group, made.role, made.function
         self.resource = CustomResource(
             self,
             "Activation",

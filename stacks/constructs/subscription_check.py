@@ -2,27 +2,20 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Stack, Validations
+from aws_cdk import Acknowledgment, Duration, Stack, Validations
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-import claude_platform
 from claude_platform.pending_subscriptions import METRIC_NAME
+from stacks.constructs.single_file_function import RUNTIME, single_file_function
 
 # The handler is claude_platform/pending_subscriptions.py alone (standard library + boto3).
-HANDLER_DIR = Path(claude_platform.__file__).resolve().parent
-HANDLER_FILE = "pending_subscriptions.py"
-HANDLER = "pending_subscriptions.lambda_handler"
-RUNTIME = lambda_.Runtime.PYTHON_3_13
 SCHEDULE = Duration.hours(1)
 # A new subscription is pending until its owner clicks the link: alarm only when that has not
 # happened for this many consecutive hourly checks.
@@ -55,57 +48,33 @@ class SubscriptionCheck(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
-        self.log_group = logs.LogGroup(
+        made = single_file_function(
             self,
-            "LogGroup",
-            log_group_name=f"/aws/lambda/{function_name}",
-            retention=log_retention,
-            removal_policy=RemovalPolicy.DESTROY,
-        )
-        self.role = iam.Role(
-            self,
-            "Role",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description=f"{function_name}: list SNS subscriptions, publish {METRIC_NAME}, write own logs",
-            inline_policies={
-                "CheckSubscriptions": iam.PolicyDocument(
-                    statements=[
-                        iam.PolicyStatement(
-                            sid="WriteOwnLogs",
-                            actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                            resources=[self.log_group.log_group_arn],
-                        ),
-                        iam.PolicyStatement(
-                            sid="ListSubscriptions", actions=["sns:ListSubscriptions"], resources=["*"]
-                        ),
-                        iam.PolicyStatement(
-                            sid="PublishPendingSubscriptionsMetric",
-                            actions=["cloudwatch:PutMetricData"],
-                            resources=["*"],
-                            conditions={"StringEquals": {"cloudwatch:namespace": metrics_namespace}},
-                        ),
-                    ]
-                )
-            },
-        )
-        self.function = lambda_.Function(
-            self,
-            "Function",
             function_name=function_name,
+            module_file="pending_subscriptions.py",
             description="Counts unconfirmed subscriptions of the Claude platform's alert topics (hourly)",
-            runtime=RUNTIME,
-            handler=HANDLER,
-            code=lambda_.Code.from_asset(str(HANDLER_DIR), exclude=["*", f"!{HANDLER_FILE}"]),
+            role_description=f"{function_name}: list SNS subscriptions, publish {METRIC_NAME}, write own logs",
+            policy_name="CheckSubscriptions",
+            statements=[
+                iam.PolicyStatement(
+                    sid="ListSubscriptions", actions=["sns:ListSubscriptions"], resources=["*"]
+                ),
+                iam.PolicyStatement(
+                    sid="PublishPendingSubscriptionsMetric",
+                    actions=["cloudwatch:PutMetricData"],
+                    resources=["*"],
+                    conditions={"StringEquals": {"cloudwatch:namespace": metrics_namespace}},
+                ),
+            ],
             timeout=Duration.seconds(120),
-            memory_size=256,
-            role=self.role,
-            log_group=self.log_group,
             environment={
                 "METRICS_NAMESPACE": metrics_namespace,
                 "TOPIC_ARN_PREFIX": f"arn:{stack.partition}:sns:{stack.region}:{stack.account}:{topic_name_prefix}",
                 "TOPIC_SUFFIX": topic_name_suffix,
             },
+            log_retention=log_retention,
         )
+        self.log_group, self.role, self.function = made.log_group, made.role, made.function
         self.schedule = events.Rule(
             self,
             "Hourly",
